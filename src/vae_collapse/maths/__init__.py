@@ -1,0 +1,1 @@
+"""Closed forms and estimators, in plain torch (no Lightning): float64-testable."""
