@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-ARGS ?=
-PYTEST_ARGS ?=
+# `make run` runs the reference notebook's setting; ARGS=... runs anything else.
+ARGS ?= experiment=linear_mnist_1k
+PYTEST_# `make run` runs the reference notebook's setting; ARGS=... runs anything else.
+ARGS ?= experiment=linear_mnist_1k
 
 .PHONY: run test install clean
 

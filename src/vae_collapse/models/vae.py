@@ -46,7 +46,7 @@ class GaussianVAE(nn.Module):
         super().__init__()
         if elbo not in ("analytic", "stochastic"):
             raise ValueError(f"elbo={elbo!r} must be 'analytic' or 'stochastic'")
-        if elbo == "analytic" and not hasattr(decoder, "expected_squared_error"):
+        if elbo == "analytic" and not hasattr(decoder, "expected_squared_error"):  # noqa: SIM102
             raise ValueError(f"elbo='analytic' needs a linear decoder, not {type(decoder).__name__}")
         self.encoder = encoder
         self.decoder = decoder
@@ -57,11 +57,18 @@ class GaussianVAE(nn.Module):
     def latent_dim(self) -> int:
         return self.encoder.latent_dim
 
-    def forward(self, x: torch.Tensor, step: int = 0) -> ELBOTerms:
+    @property
+    def has_analytic_elbo(self) -> bool:
+        return hasattr(self.decoder, "expected_squared_error")
+
+    def forward(self, x: torch.Tensor, step: int = 0, analytic: bool | None = None) -> ELBOTerms:
+        """ELBO terms of a batch; ``analytic`` overrides the configured kind (evaluation uses the exact one)."""
         z_mean, z_var = self.encoder(x)
         z_var = z_var.expand_as(z_mean)
         sigma2 = self.noise.sigma2(step)
-        if self.elbo_kind == "analytic":
+        if analytic is None:
+            analytic = self.elbo_kind == "analytic"
+        if analytic:
             sq_err = self.decoder.expected_squared_error(x, z_mean, z_var)
         else:
             z = z_mean + torch.sqrt(z_var) * torch.randn_like(z_mean)

@@ -1,0 +1,3 @@
+from vae_collapse.cli import main
+
+main()

@@ -1,0 +1,121 @@
+"""The one instantiate helper: check a ``_target_`` node against its constructor, then build it.
+
+The constructor's signature is the schema: its parameter names are the valid keys and its
+type annotations the valid types, so a schema never drifts from the code it describes.
+Range checks live in the constructors (they raise ``ValueError`` naming the parameter);
+this module adds the config path, so ``noise.sigma2=-1`` fails as
+``noise.sigma2=-1 must be > 0``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from typing import Any
+
+from hydra.errors import InstantiationException
+from hydra.utils import get_object, instantiate
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from vae_collapse.config.errors import ConfigError
+
+_SPECIAL_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
+
+
+def _describe(annotation: Any) -> str:
+    if annotation is type(None):
+        return "null"
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in typing.get_args(annotation))
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_describe(a) for a in typing.get_args(annotation))
+    if origin in (list, tuple, typing.Sequence):
+        args = typing.get_args(annotation)
+        return f"list of {_describe(args[0])}" if args else "list"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _matches(value: Any, annotation: Any) -> bool:
+    """True when ``value`` fits ``annotation``; annotations it does not understand accept anything."""
+    if annotation is inspect.Parameter.empty or annotation is Any:
+        return True
+    if annotation is type(None):
+        return value is None
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return value in typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in typing.get_args(annotation))
+    if origin in (list, tuple, typing.Sequence):
+        if not isinstance(value, (list, tuple, ListConfig)):
+            return False
+        args = typing.get_args(annotation)
+        return not args or all(_matches(v, args[0]) for v in value)
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is str:
+        return isinstance(value, str)
+    return True
+
+
+def _signature(target: Any) -> tuple[dict[str, inspect.Parameter], dict[str, Any], bool]:
+    fn = target.__init__ if inspect.isclass(target) else target
+    params = dict(inspect.signature(fn).parameters)
+    params.pop("self", None)
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # third-party annotations may not resolve; then types are not checked
+        hints = {}
+    open_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return params, hints, open_kwargs
+
+
+def check_node(node: DictConfig, path: str, supplied: tuple[str, ...] = ()) -> None:
+    """Raise ConfigError if ``node`` names an unknown target, key or a value of the wrong type.
+
+    ``supplied`` are the parameters the caller passes at build time (e.g. ``data_dim``).
+    """
+    if not isinstance(node, DictConfig) or "_target_" not in node:
+        raise ConfigError(f"{path}: expected a config with a _target_, got {OmegaConf.to_yaml(node).strip()!r}")
+    target_name = node._target_
+    try:
+        target = get_object(target_name)
+    except Exception:
+        raise ConfigError(f"{path}._target_={target_name}: cannot be imported") from None
+    params, hints, open_kwargs = _signature(target)
+    for key in node.keys():
+        if key in _SPECIAL_KEYS:
+            continue
+        if key in supplied:
+            raise ConfigError(f"{path}.{key}: set by the framework at run time, remove it from the config")
+        if key not in params:
+            if open_kwargs:
+                continue
+            valid = ", ".join(k for k in params if k not in supplied and params[k].kind is not inspect.Parameter.VAR_POSITIONAL)
+            raise ConfigError(f"{path}.{key}: unknown key for {target.__name__}; valid keys: {valid}")
+        value = OmegaConf.to_container(node, resolve=True)[key] if OmegaConf.is_config(node[key]) else node[key]
+        annotation = hints.get(key, inspect.Parameter.empty)
+        if not _matches(value, annotation):
+            raise ConfigError(f"{path}.{key}={value!r}: expected {_describe(annotation)}")
+
+
+def build(node: DictConfig, path: str, **supplied: Any) -> Any:
+    """Check, then instantiate ``node``; any ValueError or TypeError becomes a one-line ConfigError."""
+    check_node(node, path, tuple(supplied))
+    try:
+        return instantiate(node, **supplied)
+    except InstantiationException as exc:
+        cause = exc.__cause__ or exc
+        if isinstance(cause, (ValueError, TypeError)):
+            message = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+            key = message.split("=", 1)[0]
+            # Constructors word range errors as "param=value ..."; name the full config key.
+            separator = "." if key in node else ": "
+            raise ConfigError(f"{path}{separator}{message}") from None
+        raise

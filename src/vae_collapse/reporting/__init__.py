@@ -1,0 +1,1 @@
+"""What a run leaves behind: summary.json, the printed result table, logger set-up."""

@@ -1,0 +1,49 @@
+"""summary.json: the final value of every metric under its logged name, the status and the config."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+SUMMARY_FILE = "summary.json"
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN or Inf; keep them visible, not silently null
+    return value
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    """Write to a temporary file in the same folder, then rename: a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(payload, handle, indent=2, sort_keys=False)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_summary(
+    directory: Path, status: str, metrics: dict[str, Any], config: dict, reason: str | None = None, **extra: Any
+) -> Path:
+    payload = {
+        "status": status,
+        "reason": reason,
+        "metrics": {name: _jsonable(value) for name, value in sorted(metrics.items())},
+        **extra,
+        "config": config,
+    }
+    path = directory / SUMMARY_FILE
+    write_json_atomic(path, payload)
+    return path

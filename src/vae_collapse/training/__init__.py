@@ -1,0 +1,1 @@
+"""Lightning glue: the one LightningModule, evaluation passes and run-level callbacks."""

@@ -1,0 +1,84 @@
+"""Every option of every config group composes, validates and instantiates."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.conftest import CONF_DIR
+from vae_collapse.config import ConfigError, build, check_node
+from vae_collapse.training.run import validate
+
+GROUPS = ["dataset", "model", "noise", "optimizer", "lr_scheduler", "trainer", "logger"]
+
+
+def _options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def _experiments() -> list[str]:
+    return _options("experiment")
+
+
+@pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in _options(g)])
+def test_every_group_option_composes_and_builds(compose_config, group, option):
+    cfg = compose_config(f"{group}={option}", "dataset=synthetic_ppca", "model.latent_dim=3") if group not in (
+        "dataset",
+        "model",
+    ) else compose_config(f"{group}={option}", "model.latent_dim=3")
+    validate(cfg)
+    node = cfg[group]
+    if group == "dataset":
+        datamodule = build(node, group)
+        assert datamodule.data_dim > 0
+    elif group == "noise":
+        assert float(build(node, group).sigma2().detach()) > 0
+    elif group == "model":
+        noise = build(cfg.noise, "noise")
+        model = build(node, group, data_dim=10, noise=noise)
+        assert model.latent_dim == 3
+    elif group == "optimizer":
+        assert isinstance(build(node, group)([torch.nn.Parameter(torch.zeros(1))]), torch.optim.Optimizer)
+    elif group == "lr_scheduler":
+        optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
+        scheduler = build(node, group)(optimizer)
+        optimizer.step()
+        scheduler.step()
+    elif group == "trainer":
+        trainer = build(node, group, logger=False, callbacks=[], default_root_dir=str(cfg.paths.output_dir))
+        assert trainer.max_steps == cfg.trainer.max_steps
+    elif group == "logger":
+        for key, sub in node.items():
+            check_node(sub, f"logger.{key}")
+
+
+@pytest.mark.parametrize("experiment", _experiments())
+def test_every_experiment_preset_composes_and_validates(compose_config, experiment):
+    cfg = compose_config(f"experiment={experiment}")
+    validate(cfg)
+    assert cfg.name == experiment
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("noise.sigma2=-1.0", "noise.sigma2=-1.0 must be > 0"),
+        ("noise.sigma2=abc", "noise.sigma2='abc': expected float"),
+        ("+noise.colour=red", "noise.colour: unknown key for FixedNoise"),
+        ("model.elbo=exact", "model.elbo='exact': expected 'analytic' | 'stochastic'"),
+    ],
+)
+def test_bad_values_name_the_key(compose_config, override, message):
+    cfg = compose_config("noise=fixed", override)
+    with pytest.raises(ConfigError) as info:
+        validate(cfg)
+        build(cfg.noise, "noise")
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_latent_size_above_data_dimension_is_rejected(compose_config):
+    cfg = compose_config("dataset=synthetic_ppca", "model.latent_dim=21")
+    noise = build(cfg.noise, "noise")
+    with pytest.raises(ConfigError, match="model.latent_dim=21 must be between 1 and the data dimension 20"):
+        build(cfg.model, "model", data_dim=20, noise=noise)
