@@ -42,8 +42,34 @@ def _app(cfg: DictConfig) -> float | None:
     return metrics.get("val/elbo", metrics.get("train/elbo"))
 
 
+def _one_line(exc: BaseException) -> str:
+    """Hydra's composition errors span several lines; keep the facts, drop the search path."""
+    parts: list[str] = []
+    options: list[str] = []
+    for line in str(exc).splitlines():
+        if line.startswith("Config search path") or line.startswith("Set the environment variable"):
+            break
+        if line.startswith("\t"):
+            options.append(line.strip())
+        elif line.strip():
+            parts.append(line.strip().rstrip(":").rstrip("."))
+    message = "; ".join(parts)
+    if options:
+        message += ": " + ", ".join(options)
+    return message or type(exc).__name__
+
+
 def main() -> None:
-    _app()
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    # Let composition errors reach us instead of Hydra's multi-line report.
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    try:
+        _app()
+    except (HydraException, OmegaConfBaseException) as exc:
+        print(f"vae-collapse: error: {_one_line(exc)}", file=sys.stderr, flush=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,57 @@
+"""The LightningModule's steps: training moves the parameters, evaluation moves nothing."""
+
+from __future__ import annotations
+
+import functools
+
+import lightning.pytorch as pl
+import torch
+
+from vae_collapse.data import SyntheticPPCADataModule
+from vae_collapse.models import FixedNoise, LearnedNoise, LinearVAE
+from vae_collapse.training.evaluate import evaluate
+from vae_collapse.training.lit_module import VAEModule
+
+
+def _datamodule():
+    return SyntheticPPCADataModule(data_dim=6, spectrum=[4.0, 1.0], sigma2=0.1, n_train=200, n_test=50, seed=0)
+
+
+def _snapshot(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _fit_one_step(model):
+    module = VAEModule(model, functools.partial(torch.optim.Adam, lr=1e-2))
+    trainer = pl.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, num_sanity_val_steps=0)
+    trainer.fit(module, datamodule=_datamodule())
+    return trainer
+
+
+def test_one_training_step_changes_every_parameter_and_learned_sigma2():
+    model = LinearVAE(6, 3, LearnedNoise(1.0))
+    before = _snapshot(model)
+    trainer = _fit_one_step(model)
+    assert trainer.global_step == 1
+    after = _snapshot(model)
+    for name in before:
+        assert not torch.equal(before[name], after[name]), f"{name} did not move"
+
+
+def test_fixed_sigma2_does_not_move_under_training():
+    model = LinearVAE(6, 3, FixedNoise(0.5))
+    _fit_one_step(model)
+    assert float(model.noise.sigma2()) == 0.5
+
+
+def test_evaluation_changes_nothing():
+    model = LinearVAE(6, 3, LearnedNoise(1.0))
+    dm = _datamodule()
+    dm.setup()
+    before = _snapshot(model)
+    result = evaluate(model, dm.eval_dataloader("train"), "train")
+    assert set(result.metrics) >= {"train/elbo", "train/kl", "train/recon", "train/log_px", "train/elbo_gap"}
+    after = _snapshot(model)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert result.metrics["train/elbo_gap"] >= 0
