@@ -55,3 +55,26 @@ def test_evaluation_changes_nothing():
     after = _snapshot(model)
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert result.metrics["train/elbo_gap"] >= 0
+
+
+def test_full_batch_linear_training_uses_the_moments_path_with_identical_values():
+    torch.manual_seed(0)
+    model = LinearVAE(6, 3, LearnedNoise(1.0)).double()
+    dm = _datamodule()
+    dm.setup()
+    x = dm.train_data.double()
+    module = VAEModule(model, functools.partial(torch.optim.Adam, lr=1e-2))
+    trainer = pl.Trainer(max_steps=0, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, num_sanity_val_steps=0)
+    trainer.fit(module, datamodule=dm)
+    assert module.train_moments is not None
+    fast = module._train_step(x)
+    slow = module._step(x)
+    assert torch.allclose(fast.elbo, slow.elbo, rtol=1e-10)
+    grads = []
+    for result in (fast, slow):
+        model.zero_grad()
+        result.loss.backward(retain_graph=True)
+        grads.append([p.grad.clone() for p in model.parameters()])
+    for g_fast, g_slow in zip(*grads):
+        assert torch.allclose(g_fast, g_slow, rtol=1e-8, atol=1e-10)

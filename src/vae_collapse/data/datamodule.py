@@ -118,6 +118,11 @@ class InMemoryDataModule(pl.LightningDataModule):
         return len(self.splits.train)
 
     @property
+    def is_full_batch(self) -> bool:
+        """Every training step sees the whole training set (so its moments are all a linear model needs)."""
+        return self.batch_size is None or self.batch_size >= self.num_train
+
+    @property
     def has_val(self) -> bool:
         return self.splits.val is not None
 

@@ -46,20 +46,23 @@ def analytic_elbo_from_moments(moments: DataMoments, p: LinearVAEParams) -> tupl
     """Average reconstruction term and average total KL over a data set, from its moments only.
 
     Every per-example term is a quadratic in x, so replacing x x^T by S + xbar xbar^T gives the
-    exact average: the cost is O(n^2 k) whatever the number of examples.
+    exact average. With A = I - W V, tr(A S A^T) is expanded as
+    tr S - 2 <V S, W^T> + <V S V^T, W^T W> so that no n x n x n product is ever formed:
+    the cost is O(n^2 k) whatever the number of examples.
     """
     n, k = p.W.shape
     S = moments.cov.to(p.W.dtype)
     xbar = moments.mean.to(p.W.dtype)
-    A = torch.eye(n, dtype=p.W.dtype, device=p.W.device) - p.W @ p.V  # residual map: x -> (I - WV) x
-    mean_residual = A @ xbar - p.W @ p.b - p.mu
-    AS = A @ S
-    sq_err = (AS * A).sum() + mean_residual @ mean_residual + (torch.exp(p.log_d) * p.W.square().sum(0)).sum()
-    recon = isotropic_log_likelihood(sq_err, p.sigma2, n)
+    VS = p.V @ S  # (k, n)
+    VSVt = VS @ p.V.T  # (k, k)
+    WtW = p.W.T @ p.W  # (k, k)
+    spread_of_residual = torch.trace(S) - 2.0 * (VS * p.W.T).sum() + (VSVt * WtW).sum()
     mean_z = p.V @ xbar + p.b
-    second_moment_z = ((p.V @ S) * p.V).sum() + mean_z @ mean_z
+    mean_residual = xbar - p.W @ mean_z - p.mu
     d = torch.exp(p.log_d)
-    kl = 0.5 * (d.sum() - p.log_d.sum() + second_moment_z - k)
+    sq_err = spread_of_residual + mean_residual @ mean_residual + (d * torch.diagonal(WtW)).sum()
+    recon = isotropic_log_likelihood(sq_err, p.sigma2, n)
+    kl = 0.5 * (d.sum() - p.log_d.sum() + torch.trace(VSVt) + mean_z @ mean_z - k)
     return recon, kl
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 import torch
 
 from vae_collapse.maths import ppca
-from vae_collapse.maths.linear_vae import LinearVAEParams, optimal_encoder
+from vae_collapse.maths.linear_vae import LinearVAEParams, analytic_elbo_from_moments, optimal_encoder
 from vae_collapse.maths.moments import DataMoments
 from vae_collapse.models.linear import LinearDecoder, LinearEncoder
 from vae_collapse.models.noise import ObservationNoise
@@ -41,6 +41,10 @@ class LinearVAE(GaussianVAE):
     def params(self) -> LinearVAEParams:
         enc, dec = self.encoder, self.decoder
         return LinearVAEParams(W=dec.W, mu=dec.mu, V=enc.V, b=enc.b, log_d=enc.log_d, sigma2=self.noise.sigma2())
+
+    def elbo_from_moments(self, moments: DataMoments) -> tuple[torch.Tensor, torch.Tensor]:
+        """Exact average (reconstruction term, KL) over a data set with these moments: O(n^2 k)."""
+        return analytic_elbo_from_moments(moments, self.params())
 
     def log_marginal(self, x: torch.Tensor) -> torch.Tensor:
         dec = self.decoder

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import lightning.pytorch as pl
 import torch
 
+from vae_collapse.maths.moments import DataMoments, data_moments
 from vae_collapse.models.vae import GaussianVAE
 from vae_collapse.training.step_result import StepResult
 
@@ -26,20 +27,46 @@ class VAEModule(pl.LightningModule):
         model: GaussianVAE,
         optimizer: OptimizerFactory,
         lr_scheduler: SchedulerFactory | None = None,
+        sufficient_statistics: bool = True,
     ) -> None:
         super().__init__()
         self.model = model
         self.optimizer_factory = optimizer
         self.scheduler_factory = lr_scheduler
+        self.sufficient_statistics = sufficient_statistics
+        self.train_moments: DataMoments | None = None
 
     def forward(self, x: torch.Tensor):
         return self.model(x, step=self.global_step)
 
+    def on_fit_start(self) -> None:
+        """Switch to the O(n^2 k) moments path when it gives exactly the same full-batch ELBO."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        self.train_moments = None
+        if (
+            self.sufficient_statistics
+            and hasattr(self.model, "elbo_from_moments")
+            and self.model.elbo_kind == "analytic"
+            and getattr(datamodule, "is_full_batch", False)
+        ):
+            moments = data_moments(datamodule.train_data)
+            dtype = next(self.model.parameters()).dtype
+            self.train_moments = DataMoments(
+                mean=moments.mean.to(self.device, dtype), cov=moments.cov.to(self.device, dtype),
+                num_examples=moments.num_examples,
+            )
+
     def _step(self, x: torch.Tensor) -> StepResult:
         return StepResult.from_terms(self.model(x, step=self.global_step))
 
+    def _train_step(self, x: torch.Tensor) -> StepResult:
+        if self.train_moments is None:
+            return self._step(x)
+        recon, kl = self.model.elbo_from_moments(self.train_moments)
+        return StepResult.from_averages(recon, kl, self.model.noise.sigma2(self.global_step))
+
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        result = self._step(batch)
+        result = self._train_step(batch)
         if not torch.isfinite(result.loss):
             raise FloatingPointError(f"non-finite loss {float(result.loss)} at step {self.global_step}")
         self.log_dict(result.metrics("train"), on_step=True, on_epoch=False, batch_size=batch.shape[0])

@@ -96,6 +96,9 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any]:
     status, reason = "failed", None
     try:
         log_config(loggers, resolved)
+        reference = ppca_reference(moments, model.latent_dim, noise)
+        for logger in loggers:  # at step 0 too, so dashboards draw it as a line under train/elbo
+            logger.log_metrics(reference, step=0)
         callbacks = [StepProgressBar()] if cfg.trainer.get("enable_progress_bar", True) else []
         trainer = build(cfg.trainer, "trainer", logger=loggers or False, callbacks=callbacks, default_root_dir=str(run_dir))
         if getattr(model, "fit", "gradient") == "closed_form":
@@ -103,7 +106,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any]:
         else:
             trainer.fit(VAEModule(model, optimizer, scheduler), datamodule=datamodule)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k})
-        metrics.update(ppca_reference(moments, model.latent_dim, noise))
+        metrics.update(reference)
         final = evaluate(model, datamodule.eval_dataloader("train"), "train", step=trainer.global_step)
         metrics.update(final.metrics)
         metrics.update(collapse_metrics(final, cfg.eval.eps, cfg.eval.delta))

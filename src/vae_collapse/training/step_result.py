@@ -21,11 +21,13 @@ class StepResult:
     beta: float = 1.0
 
     @classmethod
-    def from_terms(cls, terms: ELBOTerms, beta: float = 1.0) -> StepResult:
-        recon = terms.recon.mean()
-        kl = terms.kl.mean()
+    def from_averages(cls, recon: torch.Tensor, kl: torch.Tensor, sigma2: torch.Tensor, beta: float = 1.0) -> StepResult:
         # beta only weighs the loss: the reported ELBO is always the true bound.
-        return cls(loss=-(recon - beta * kl), elbo=recon - kl, recon=recon, kl=kl, sigma2=terms.sigma2, beta=beta)
+        return cls(loss=-(recon - beta * kl), elbo=recon - kl, recon=recon, kl=kl, sigma2=sigma2, beta=beta)
+
+    @classmethod
+    def from_terms(cls, terms: ELBOTerms, beta: float = 1.0) -> StepResult:
+        return cls.from_averages(terms.recon.mean(), terms.kl.mean(), terms.sigma2, beta)
 
     def metrics(self, stage: str) -> dict[str, torch.Tensor]:
         return {
