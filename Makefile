@@ -6,8 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # `make run` runs the reference notebook's setting; ARGS=... runs anything else.
 ARGS ?= experiment=linear_mnist_1k
-PYTEST_# `make run` runs the reference notebook's setting; ARGS=... runs anything else.
-ARGS ?= experiment=linear_mnist_1k
+PYTEST_ARGS ?=
 
 .PHONY: run test install clean
 
