@@ -35,8 +35,10 @@ def test_every_group_option_composes_and_builds(compose_config, group, option):
         assert float(build(node, group).sigma2().detach()) > 0
     elif group == "model":
         noise = build(cfg.noise, "noise")
-        model = build(node, group, data_dim=10, noise=noise)
+        model = build(node, group, data_dim=784, sample_shape=(1, 28, 28), noise=noise)
         assert model.latent_dim == 3
+        terms = model(torch.rand(5, 784))
+        assert terms.recon.shape == (5,) and terms.kl_per_dim.shape == (5, 3)
     elif group == "optimizer":
         assert isinstance(build(node, group)([torch.nn.Parameter(torch.zeros(1))]), torch.optim.Optimizer)
     elif group == "lr_scheduler":
@@ -81,4 +83,4 @@ def test_latent_size_above_data_dimension_is_rejected(compose_config):
     cfg = compose_config("dataset=synthetic_ppca", "model.latent_dim=21")
     noise = build(cfg.noise, "noise")
     with pytest.raises(ConfigError, match="model.latent_dim=21 must be between 1 and the data dimension 20"):
-        build(cfg.model, "model", data_dim=20, noise=noise)
+        build(cfg.model, "model", data_dim=20, sample_shape=(20,), noise=noise)

@@ -10,6 +10,7 @@ this module adds the config path, so ``noise.sigma2=-1`` fails as
 from __future__ import annotations
 
 import inspect
+import re
 import types
 import typing
 from typing import Any
@@ -99,6 +100,9 @@ def check_node(node: DictConfig, path: str, supplied: tuple[str, ...] = ()) -> N
                 continue
             valid = ", ".join(k for k in params if k not in supplied and params[k].kind is not inspect.Parameter.VAR_POSITIONAL)
             raise ConfigError(f"{path}.{key}: unknown key for {target.__name__}; valid keys: {valid}")
+        if isinstance(node[key], DictConfig) and "_target_" in node[key]:
+            check_node(node[key], f"{path}.{key}")  # a nested object, e.g. the base noise of KL annealing
+            continue
         value = OmegaConf.to_container(node, resolve=True)[key] if OmegaConf.is_config(node[key]) else node[key]
         annotation = hints.get(key, inspect.Parameter.empty)
         if not _matches(value, annotation):
@@ -112,10 +116,15 @@ def build(node: DictConfig, path: str, **supplied: Any) -> Any:
         return instantiate(node, **supplied)
     except InstantiationException as exc:
         cause = exc.__cause__ or exc
+        nested = re.search(r"full_key: (\S+)", str(exc))
+        if nested and nested.group(1).startswith(f"{path}."):
+            path, node = nested.group(1), OmegaConf.select(node, nested.group(1)[len(path) + 1 :])
         if isinstance(cause, (ValueError, TypeError)):
             message = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
             key = message.split("=", 1)[0]
             # Constructors word range errors as "param=value ..."; name the full config key.
+            if message.startswith(f"{path}."):
+                raise ConfigError(message) from None
             separator = "." if key in node else ": "
             raise ConfigError(f"{path}{separator}{message}") from None
         raise

@@ -7,6 +7,8 @@ models here are unsupervised, so labels are kept on the side only.
 
 from __future__ import annotations
 
+import math
+
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -93,13 +95,17 @@ class InMemoryDataModule(pl.LightningDataModule):
         assert self._splits is not None
         return self._splits
 
+    # Set by subclasses that know their shape before loading, so that models can be
+    # built (and bad latent sizes rejected) before a data set is fetched.
+    known_sample_shape: tuple[int, ...] | None = None
+
     @property
     def data_dim(self) -> int:
-        return self.splits.train.shape[1]
+        return math.prod(self.sample_shape)
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
-        return self.splits.sample_shape
+        return self.known_sample_shape or self.splits.sample_shape
 
     @property
     def train_data(self) -> torch.Tensor:
@@ -232,6 +238,7 @@ class IDXImageDataModule(InMemoryDataModule):
         if test_subset is not None:
             _check_range("test_subset", test_subset, 0, NUM_TEST)
         self.name = name
+        self.known_sample_shape = IMAGE_SHAPE
         self.cache_dir = os.path.expanduser(str(cache_dir))
         self.subset = subset
         self.val_size = val_size
@@ -292,6 +299,7 @@ class SyntheticPPCADataModule(InMemoryDataModule):
         _check_range("n_test", n_test, 0, None)
         _check_range("n_val", n_val, 0, None)
         self.n_train, self.n_test, self.n_val = n_train, n_test, n_val
+        self.known_sample_shape = (data_dim,)
         # Built now (cheap) so bad parameters fail at construction and the
         # truth is known before any data is drawn.
         self.truth: PPCATruth = make_truth(

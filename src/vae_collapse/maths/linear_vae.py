@@ -42,15 +42,15 @@ def analytic_elbo_terms(x: torch.Tensor, p: LinearVAEParams) -> tuple[torch.Tens
     return recon, kl_to_standard_normal(z_mean, z_var)
 
 
-def analytic_elbo_from_moments(moments: DataMoments, p: LinearVAEParams) -> tuple[torch.Tensor, torch.Tensor]:
-    """Average reconstruction term and average total KL over a data set, from its moments only.
+def moments_terms(moments: DataMoments, p: LinearVAEParams) -> tuple[torch.Tensor, torch.Tensor]:
+    """Average E_q||x - W z - mu||^2 and average total KL over a data set, from its moments only.
 
     Every per-example term is a quadratic in x, so replacing x x^T by S + xbar xbar^T gives the
     exact average. With A = I - W V, tr(A S A^T) is expanded as
     tr S - 2 <V S, W^T> + <V S V^T, W^T W> so that no n x n x n product is ever formed:
     the cost is O(n^2 k) whatever the number of examples.
     """
-    n, k = p.W.shape
+    k = p.W.shape[1]
     S = moments.cov.to(p.W.dtype)
     xbar = moments.mean.to(p.W.dtype)
     VS = p.V @ S  # (k, n)
@@ -61,9 +61,14 @@ def analytic_elbo_from_moments(moments: DataMoments, p: LinearVAEParams) -> tupl
     mean_residual = xbar - p.W @ mean_z - p.mu
     d = torch.exp(p.log_d)
     sq_err = spread_of_residual + mean_residual @ mean_residual + (d * torch.diagonal(WtW)).sum()
-    recon = isotropic_log_likelihood(sq_err, p.sigma2, n)
     kl = 0.5 * (d.sum() - p.log_d.sum() + torch.trace(VSVt) + mean_z @ mean_z - k)
-    return recon, kl
+    return sq_err, kl
+
+
+def analytic_elbo_from_moments(moments: DataMoments, p: LinearVAEParams) -> tuple[torch.Tensor, torch.Tensor]:
+    """Average reconstruction term and average KL over a data set (see :func:`moments_terms`)."""
+    sq_err, kl = moments_terms(moments, p)
+    return isotropic_log_likelihood(sq_err, p.sigma2, p.W.shape[0]), kl
 
 
 def optimal_encoder(W: torch.Tensor, mu: torch.Tensor, sigma2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -92,6 +97,7 @@ __all__ = [
     "LinearVAEParams",
     "analytic_elbo_from_moments",
     "analytic_elbo_terms",
+    "moments_terms",
     "expected_squared_error",
     "optimal_encoder",
     "optimal_encoder_gap",

@@ -20,7 +20,7 @@ class LinearEncoder(nn.Module):
         nn.init.xavier_uniform_(self.V)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return x.flatten(1) @ self.V.T + self.b, torch.exp(self.log_d)
+        return x @ self.V.T + self.b, torch.exp(self.log_d)
 
 
 class LinearDecoder(nn.Module):
@@ -36,4 +36,4 @@ class LinearDecoder(nn.Module):
         return z @ self.W.T + self.mu
 
     def expected_squared_error(self, x: torch.Tensor, z_mean: torch.Tensor, z_var: torch.Tensor) -> torch.Tensor:
-        return expected_squared_error(x.flatten(1), self.W, self.mu, z_mean, z_var)
+        return expected_squared_error(x, self.W, self.mu, z_mean, z_var)

@@ -1,4 +1,4 @@
-"""The linear VAE: pPCA's decoder with a linear, diagonal-covariance encoder."""
+"""The linear VAE: pPCA's decoder with a linear (or, for comparison, deeper) encoder."""
 
 from __future__ import annotations
 
@@ -7,17 +7,24 @@ from typing import Literal
 import torch
 
 from vae_collapse.maths import ppca
-from vae_collapse.maths.linear_vae import LinearVAEParams, analytic_elbo_from_moments, optimal_encoder
+from vae_collapse.maths.gaussian import isotropic_log_likelihood
+from vae_collapse.maths.linear_vae import LinearVAEParams, moments_terms, optimal_encoder
 from vae_collapse.maths.moments import DataMoments
 from vae_collapse.models.linear import LinearDecoder, LinearEncoder
+from vae_collapse.models.mlp import MLPEncoder
 from vae_collapse.models.noise import ObservationNoise
 from vae_collapse.models.vae import ELBOKind, GaussianVAE
 
 FitMethod = Literal["gradient", "closed_form"]
+EncoderKind = Literal["linear", "mlp", "deep_linear"]
 
 
 class LinearVAE(GaussianVAE):
-    """Decoder N(W z + mu, sigma^2 I), encoder N(V x + b, D).
+    """Decoder N(W z + mu, sigma^2 I); encoder N(V x + b, D) with one shared diagonal D.
+
+    ``encoder="mlp"`` or ``"deep_linear"`` swaps in an amortised MLP encoder (ReLU or identity
+    activations, per-example variances) in front of the same linear decoder: the paper's
+    "linear decoder with different encoders" comparison.
 
     ``fit="closed_form"`` makes this the pPCA model: its parameters are set to the
     Tipping-Bishop solution and the optimal encoder, and no gradient step is taken.
@@ -30,31 +37,50 @@ class LinearVAE(GaussianVAE):
         noise: ObservationNoise,
         elbo: ELBOKind = "analytic",
         fit: FitMethod = "gradient",
+        encoder: EncoderKind = "linear",
+        encoder_hidden: list[int] = (512,),
+        sample_shape: tuple[int, ...] | None = None,
     ) -> None:
         if not 1 <= latent_dim <= data_dim:
             raise ValueError(f"latent_dim={latent_dim} must be between 1 and the data dimension {data_dim}")
         if fit not in ("gradient", "closed_form"):
             raise ValueError(f"fit={fit!r} must be 'gradient' or 'closed_form'")
-        super().__init__(LinearEncoder(data_dim, latent_dim), LinearDecoder(data_dim, latent_dim), noise, elbo)
+        if encoder == "linear":
+            enc = LinearEncoder(data_dim, latent_dim)
+        elif encoder in ("mlp", "deep_linear"):
+            activation = "relu" if encoder == "mlp" else "identity"
+            enc = MLPEncoder(data_dim, latent_dim, list(encoder_hidden), activation)
+        else:
+            raise ValueError(f"encoder={encoder!r} must be 'linear', 'mlp' or 'deep_linear'")
+        if fit == "closed_form" and encoder != "linear":
+            raise ValueError("fit='closed_form' needs encoder='linear' (the optimal encoder is linear)")
+        super().__init__(enc, LinearDecoder(data_dim, latent_dim), noise, elbo)
         self.fit = fit
+
+    @property
+    def supports_moments(self) -> bool:
+        """The full-data ELBO depends on the data only through its moments (linear encoder, exact ELBO)."""
+        return isinstance(self.encoder, LinearEncoder) and self.elbo_kind == "analytic"
 
     def params(self) -> LinearVAEParams:
         enc, dec = self.encoder, self.decoder
         return LinearVAEParams(W=dec.W, mu=dec.mu, V=enc.V, b=enc.b, log_d=enc.log_d, sigma2=self.noise.sigma2())
 
-    def elbo_from_moments(self, moments: DataMoments) -> tuple[torch.Tensor, torch.Tensor]:
-        """Exact average (reconstruction term, KL) over a data set with these moments: O(n^2 k)."""
-        return analytic_elbo_from_moments(moments, self.params())
+    def elbo_from_moments(self, moments: DataMoments, step: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Exact average (reconstruction term, KL, sigma^2) over a data set with these moments: O(n^2 k)."""
+        sq_err, kl = moments_terms(moments, self.params())
+        dim = self.decoder.W.shape[0]
+        sigma2 = self.noise.sigma2_for(sq_err, dim, step)
+        return isotropic_log_likelihood(sq_err, sigma2, dim), kl, sigma2
 
     def log_marginal(self, x: torch.Tensor) -> torch.Tensor:
         dec = self.decoder
-        return ppca.log_likelihood(x.flatten(1), dec.W, dec.mu, self.noise.sigma2())
+        return ppca.log_likelihood(x, dec.W, dec.mu, self.noise.sigma2())
 
     @torch.no_grad()
     def fit_closed_form(self, moments: DataMoments) -> ppca.PPCASolution:
         """Set every parameter to the pPCA optimum (sigma^2 learned or the fixed value)."""
-        sigma2 = None if self.noise.learned else float(self.noise.sigma2())
-        solution = ppca.ppca_ml(ppca.spectrum(moments), self.latent_dim, sigma2)
+        solution = ppca.ppca_ml(ppca.spectrum(moments), self.latent_dim, self.noise.reference_sigma2())
         if self.noise.learned:
             self.noise.set_sigma2(solution.sigma2)
         V, b, log_d = optimal_encoder(solution.W, solution.mu, solution.sigma2)

@@ -1,17 +1,33 @@
 """Observation noise sigma^2 of the Gaussian decoder p(x | z) = N(f(z), sigma^2 I).
 
 A module of its own, because the paper's central point is about it: with sigma^2 fixed,
-every direction whose data variance is at most sigma^2 collapses, and learning sigma^2
-is what lets the model keep those directions. Each policy answers ``sigma2(step)`` so
-that schedules can depend on the training step.
+every direction whose data variance is at most sigma^2 collapses, and learning sigma^2 is
+what lets the model keep those directions.
+
+Every policy answers three questions, each at a training step:
+- ``sigma2_for(squared_error, dim, step)``: sigma^2 for this batch (``optimal`` needs the
+  reconstructions; every other policy ignores them);
+- ``beta(step)``: the weight of the KL term in the training loss (1 except KL annealing);
+- ``reference_sigma2()``: the value the linear theory should be evaluated at, or None when
+  sigma^2 is fitted (then pPCA fits it too, sigma^2_ML).
+
+beta and sigma^2 are two views of one knob. For a Gaussian decoder with fixed sigma^2,
+  E_q[log p(x|z)] - beta KL = -E||x - f(z)||^2 / (2 sigma^2) - beta KL + const
+                            = (1 / beta) * ( -E||x - f(z)||^2 / (2 beta sigma^2) - KL ) + const,
+so training with KL weight beta has the same optimum as the plain ELBO with sigma^2' = beta sigma^2.
+KL annealing from beta = 0 therefore *starts* at sigma^2' = 0 and ends at the plain ELBO's
+sigma^2: it changes the path, not the objective that training ends on.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from torch import nn
+
+AnnealShape = Literal["linear", "cosine", "exponential"]
 
 
 class ObservationNoise(nn.Module):
@@ -22,16 +38,30 @@ class ObservationNoise(nn.Module):
     def sigma2(self, step: int = 0) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def sigma2_for(self, squared_error: torch.Tensor, dim: int, step: int = 0) -> torch.Tensor:
+        """sigma^2 for a batch whose per-example squared errors are ``squared_error``."""
+        return self.sigma2(step)
+
+    def beta(self, step: int = 0) -> float:
+        return 1.0
+
+    def reference_sigma2(self) -> float | None:
+        return None if self.learned else float(self.sigma2())
+
     def set_sigma2(self, value: float) -> None:
         """Place the policy at a given sigma^2 (used by closed-form solutions)."""
         raise NotImplementedError(f"{type(self).__name__} cannot be set to a value")
 
     def extra_repr(self) -> str:
-        return f"sigma2={float(self.sigma2()):.6g}, learned={self.learned}"
+        return f"sigma2={float(self.sigma2().detach()):.6g}, learned={self.learned}"
+
+
+def _log_parameter(value: float, floor: float) -> nn.Parameter:
+    return nn.Parameter(torch.tensor(math.log(value - floor)))
 
 
 class FixedNoise(ObservationNoise):
-    """sigma^2 held at a value: a beta-VAE on squared error with beta = 2 sigma^2 (up to constants)."""
+    """sigma^2 held at a value: a beta-VAE on squared error (see the module docstring)."""
 
     def __init__(self, sigma2: float = 1.0) -> None:
         super().__init__()
@@ -62,7 +92,7 @@ class LearnedNoise(ObservationNoise):
         if not init > min_sigma2:
             raise ValueError(f"init={init} must be > min_sigma2={min_sigma2}")
         self.min_sigma2 = float(min_sigma2)
-        self.log_excess = nn.Parameter(torch.tensor(math.log(init - min_sigma2)))
+        self.log_excess = _log_parameter(init, min_sigma2)
 
     def sigma2(self, step: int = 0) -> torch.Tensor:
         return self.min_sigma2 + torch.exp(self.log_excess)
@@ -70,3 +100,117 @@ class LearnedNoise(ObservationNoise):
     def set_sigma2(self, value: float) -> None:
         with torch.no_grad():
             self.log_excess.fill_(math.log(max(value - self.min_sigma2, 1e-30)))
+
+
+class OptimalNoise(ObservationNoise):
+    """sigma^2 = the batch's mean squared error per dimension: the ELBO's maximiser in sigma^2.
+
+    Recomputed every step from the current reconstructions (the sigma-VAE choice). It is
+    treated as a constant in the gradient; at the maximum the derivative through sigma^2
+    vanishes, so the other parameters' gradients are the same either way.
+    """
+
+    learned = True
+
+    def __init__(self, min_sigma2: float = 1e-6, init: float = 1.0) -> None:
+        super().__init__()
+        if not min_sigma2 >= 0:
+            raise ValueError(f"min_sigma2={min_sigma2} must be >= 0")
+        if not init > 0:
+            raise ValueError(f"init={init} must be > 0")
+        self.min_sigma2 = float(min_sigma2)
+        self.register_buffer("_last", torch.tensor(float(init)))
+
+    def sigma2(self, step: int = 0) -> torch.Tensor:
+        return self._last
+
+    def sigma2_for(self, squared_error: torch.Tensor, dim: int, step: int = 0) -> torch.Tensor:
+        value = torch.clamp(squared_error.detach().mean() / dim, min=self.min_sigma2)
+        if self.training:
+            self._last.copy_(value)
+        return value
+
+
+def anneal_value(start: float, end: float, progress: float, shape: AnnealShape) -> float:
+    """Interpolate from ``start`` (progress 0) to ``end`` (progress 1)."""
+    t = min(max(progress, 0.0), 1.0)
+    if shape == "linear":
+        return start + (end - start) * t
+    if shape == "cosine":
+        return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * t))
+    if shape == "exponential":
+        return start * (end / start) ** t
+    raise ValueError(f"shape={shape!r} must be 'linear', 'cosine' or 'exponential'")
+
+
+class AnnealedNoise(ObservationNoise):
+    """sigma^2 moves from ``start`` to ``end`` over ``steps`` steps, then stays fixed or turns learned."""
+
+    def __init__(
+        self,
+        start: float = 10.0,
+        end: float = 1.0,
+        steps: int = 1000,
+        shape: AnnealShape = "linear",
+        then: Literal["fixed", "learned"] = "fixed",
+        min_sigma2: float = 1e-6,
+    ) -> None:
+        super().__init__()
+        for name, value in (("start", start), ("end", end)):
+            if not value > min_sigma2:
+                raise ValueError(f"{name}={value} must be > min_sigma2={min_sigma2}")
+        if steps < 0:
+            raise ValueError(f"steps={steps} must be >= 0")
+        if then not in ("fixed", "learned"):
+            raise ValueError(f"then={then!r} must be 'fixed' or 'learned'")
+        anneal_value(start, end, 0.0, shape)  # validates the shape
+        self.start, self.end, self.steps, self.shape, self.then = float(start), float(end), steps, shape, then
+        self.learned = then == "learned"
+        self.min_sigma2 = float(min_sigma2)
+        self.log_excess = _log_parameter(end, min_sigma2) if self.learned else None
+        self.register_buffer("_scheduled", torch.tensor(float(start)))  # follows the module's device
+
+    def sigma2(self, step: int = 0) -> torch.Tensor:
+        if step >= self.steps and self.log_excess is not None:
+            return self.min_sigma2 + torch.exp(self.log_excess)
+        value = anneal_value(self.start, self.end, step / self.steps if self.steps else 1.0, self.shape)
+        return torch.full_like(self._scheduled, value)
+
+    def reference_sigma2(self) -> float | None:
+        return None if self.learned else self.end
+
+
+class KLAnnealing(ObservationNoise):
+    """The usual KL warm-up: beta from ``start`` to 1 over ``warmup_steps``, sigma^2 from ``base``.
+
+    By the equivalence in the module docstring this is an annealing of the effective sigma^2
+    from start * sigma^2 up to sigma^2: the baseline the paper argues against.
+    """
+
+    def __init__(self, base: ObservationNoise, warmup_steps: int = 1000, start: float = 0.0) -> None:
+        super().__init__()
+        if warmup_steps < 0:
+            raise ValueError(f"warmup_steps={warmup_steps} must be >= 0")
+        if not 0.0 <= start <= 1.0:
+            raise ValueError(f"start={start} must be in [0, 1]")
+        self.base = base
+        self.warmup_steps = warmup_steps
+        self.start = float(start)
+        self.learned = base.learned
+
+    def sigma2(self, step: int = 0) -> torch.Tensor:
+        return self.base.sigma2(step)
+
+    def sigma2_for(self, squared_error: torch.Tensor, dim: int, step: int = 0) -> torch.Tensor:
+        return self.base.sigma2_for(squared_error, dim, step)
+
+    def beta(self, step: int = 0) -> float:
+        if self.warmup_steps == 0:
+            return 1.0
+        return anneal_value(self.start, 1.0, step / self.warmup_steps, "linear")
+
+    def reference_sigma2(self) -> float | None:
+        return self.base.reference_sigma2()
+
+    def set_sigma2(self, value: float) -> None:
+        self.base.set_sigma2(value)

@@ -8,7 +8,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from vae_collapse.maths.gaussian import isotropic_log_likelihood, kl_to_standard_normal
+from vae_collapse.maths.gaussian import LOG_2PI, isotropic_log_likelihood, kl_to_standard_normal
 from vae_collapse.models.noise import ObservationNoise
 
 ELBOKind = Literal["analytic", "stochastic"]
@@ -35,9 +35,10 @@ class ELBOTerms:
 class GaussianVAE(nn.Module):
     """q(z | x) = N(m(x), diag v(x)), p(z) = N(0, I), p(x | z) = N(f(z), sigma^2 I).
 
-    ``encoder(x)`` returns (mean, var); ``decoder(z)`` returns the mean of p(x | z). With
-    ``elbo="analytic"`` the decoder must be linear and offer ``expected_squared_error``: the
-    reconstruction term is then exact instead of a one-sample reparameterised estimate.
+    ``encoder(x)`` returns (mean, var) for flat x of shape (B, D); ``decoder(z)`` returns the
+    flat mean of p(x | z). With ``elbo="analytic"`` the decoder must be linear and offer
+    ``expected_squared_error``: the reconstruction term is then exact instead of a
+    one-sample reparameterised estimate.
     """
 
     def __init__(
@@ -46,7 +47,7 @@ class GaussianVAE(nn.Module):
         super().__init__()
         if elbo not in ("analytic", "stochastic"):
             raise ValueError(f"elbo={elbo!r} must be 'analytic' or 'stochastic'")
-        if elbo == "analytic" and not hasattr(decoder, "expected_squared_error"):  # noqa: SIM102
+        if elbo == "analytic" and not hasattr(decoder, "expected_squared_error"):
             raise ValueError(f"elbo='analytic' needs a linear decoder, not {type(decoder).__name__}")
         self.encoder = encoder
         self.decoder = decoder
@@ -65,16 +66,43 @@ class GaussianVAE(nn.Module):
         """ELBO terms of a batch; ``analytic`` overrides the configured kind (evaluation uses the exact one)."""
         z_mean, z_var = self.encoder(x)
         z_var = z_var.expand_as(z_mean)
-        sigma2 = self.noise.sigma2(step)
         if analytic is None:
             analytic = self.elbo_kind == "analytic"
         if analytic:
             sq_err = self.decoder.expected_squared_error(x, z_mean, z_var)
         else:
             z = z_mean + torch.sqrt(z_var) * torch.randn_like(z_mean)
-            sq_err = (x - self.decoder(z)).flatten(1).square().sum(-1)
-        recon = isotropic_log_likelihood(sq_err, sigma2, x[0].numel())
+            sq_err = (x - self.decoder(z)).square().sum(-1)
+        dim = x.shape[-1]
+        sigma2 = self.noise.sigma2_for(sq_err, dim, step)
+        recon = isotropic_log_likelihood(sq_err, sigma2, dim)
         return ELBOTerms(recon=recon, kl_per_dim=kl_to_standard_normal(z_mean, z_var), z_mean=z_mean, sigma2=sigma2)
+
+    def log_joint_over_q(self, x: torch.Tensor, num_samples: int, step: int = 0) -> torch.Tensor:
+        """log p(x, z_s) - log q(z_s | x) for s = 1..num_samples, shape (num_samples, B): the IWAE weights."""
+        z_mean, z_var = self.encoder(x)
+        z_var = z_var.expand_as(z_mean)
+        eps = torch.randn(num_samples, *z_mean.shape, dtype=z_mean.dtype, device=z_mean.device)
+        z = z_mean + torch.sqrt(z_var) * eps
+        recon_mean = self.decoder(z.reshape(-1, z.shape[-1])).reshape(num_samples, x.shape[0], -1)
+        sq_err = (x - recon_mean).square().sum(-1)
+        dim = x.shape[-1]
+        log_px_given_z = isotropic_log_likelihood(sq_err, self.noise.sigma2(step), dim)
+        log_pz = -0.5 * (z.square() + LOG_2PI).sum(-1)
+        log_qz = -0.5 * (eps.square() + LOG_2PI + torch.log(z_var)).sum(-1)
+        return log_px_given_z + log_pz - log_qz
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """The decoder mean at the posterior mean: what reconstruction grids show."""
+        return self.decoder(self.encoder(x)[0])
+
+    @torch.no_grad()
+    def sample(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Decoder means f(z) for z ~ p(z)."""
+        param = next(self.parameters())
+        z = torch.randn(num, self.latent_dim, generator=generator, dtype=param.dtype).to(param.device)
+        return self.decoder(z)
 
     def log_marginal(self, x: torch.Tensor) -> torch.Tensor | None:
         """Exact log p(x) where the model has one in closed form, else None."""

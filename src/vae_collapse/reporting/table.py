@@ -18,6 +18,7 @@ HEADLINE = (
     "collapse/active_units",
     "test/elbo",
     "test/log_px",
+    "test/log_px_iwae",
 )
 
 
@@ -32,7 +33,7 @@ def _fmt(value: Any) -> str:
 def result_table(metrics: dict[str, Any], status: str, files: dict[str, Path]) -> str:
     rows = [(name, _fmt(metrics[name])) for name in HEADLINE if name in metrics]
     if "train/elbo" in metrics and "ppca/log_px" in metrics:
-        rows.append(("optimum - train/elbo", _fmt(metrics["ppca/log_px"] - metrics["train/elbo"])))
+        rows.append(("ppca/log_px - train/elbo", _fmt(metrics["ppca/log_px"] - metrics["train/elbo"])))
     width = max([len(name) for name, _ in rows] + [10])
     lines = [f"Result ({status}), nats per example:"]
     lines += [f"  {name:<{width}}  {value}" for name, value in rows]

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
-from vae_collapse.maths.collapse import count_active_dims, count_active_units
+from vae_collapse.maths.collapse import collapse_curve, count_active_dims, count_active_units
+from vae_collapse.maths.iwae import iwae_bound, merge_iwae
 from vae_collapse.models.vae import GaussianVAE
 
 
@@ -21,29 +22,51 @@ class Evaluation:
     z_mean: torch.Tensor  # (N, k)
 
 
+@dataclass
+class Collapse:
+    """Collapse measurements of one split: summary numbers, the eps curve and mean KL per dimension."""
+
+    metrics: dict[str, float]
+    eps_grid: torch.Tensor
+    fraction_collapsed: torch.Tensor
+    kl_dim: torch.Tensor  # (k,) mean KL per latent dimension
+
+
+class _EvalMode:
+    """Evaluation mode for the duration of a pass, restored afterwards."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+
+    def __enter__(self):
+        self.was_training = self.model.training
+        self.model.eval()
+
+    def __exit__(self, *exc):
+        self.model.train(self.was_training)
+
+
 @torch.no_grad()
 def evaluate(model: GaussianVAE, batches: Iterable[torch.Tensor], stage: str, step: int = 0) -> Evaluation:
     """Exact ELBO (analytic where the decoder allows it) and exact log p(x) where the model has it."""
-    was_training = model.training
-    model.eval()
     recon_sum = kl_sum = log_px_sum = 0.0
     has_log_px = True
     count = 0
     kls, means = [], []
     sigma2 = torch.tensor(float("nan"))
-    for x in batches:
-        terms = model(x, step=step, analytic=model.has_analytic_elbo or None)
-        recon_sum += float(terms.recon.double().sum())
-        kl_sum += float(terms.kl.double().sum())
-        log_px = model.log_marginal(x)
-        has_log_px = has_log_px and log_px is not None
-        if has_log_px:
-            log_px_sum += float(log_px.double().sum())
-        kls.append(terms.kl_per_dim.cpu())
-        means.append(terms.z_mean.cpu())
-        sigma2 = terms.sigma2
-        count += x.shape[0]
-    model.train(was_training)
+    with _EvalMode(model):
+        for x in batches:
+            terms = model(x, step=step, analytic=model.has_analytic_elbo or None)
+            recon_sum += float(terms.recon.double().sum())
+            kl_sum += float(terms.kl.double().sum())
+            log_px = model.log_marginal(x)
+            has_log_px = has_log_px and log_px is not None
+            if has_log_px:
+                log_px_sum += float(log_px.double().sum())
+            kls.append(terms.kl_per_dim.cpu())
+            means.append(terms.z_mean.cpu())
+            sigma2 = terms.sigma2
+            count += x.shape[0]
     if count == 0:
         raise ValueError(f"the {stage} split is empty")
     elbo = (recon_sum - kl_sum) / count
@@ -59,10 +82,39 @@ def evaluate(model: GaussianVAE, batches: Iterable[torch.Tensor], stage: str, st
     return Evaluation(stage=stage, metrics=metrics, kl_per_dim=torch.cat(kls), z_mean=torch.cat(means))
 
 
-def collapse_metrics(evaluation: Evaluation, eps: float, delta: float) -> dict[str, float]:
-    """``collapse/*``: latents that are not (eps, delta)-collapsed, and active units."""
-    return {
-        "collapse/active_dims": count_active_dims(evaluation.kl_per_dim, eps, delta),
+def measure_collapse(evaluation: Evaluation, eps: float, delta: float, eps_grid: torch.Tensor) -> Collapse:
+    """``collapse/*``: latents that are not (eps, delta)-collapsed, active units, and the eps curve."""
+    kl = evaluation.kl_per_dim
+    metrics = {
+        "collapse/active_dims": count_active_dims(kl, eps, delta),
         "collapse/active_units": count_active_units(evaluation.z_mean),
-        "collapse/latent_dim": evaluation.kl_per_dim.shape[1],
+        "collapse/latent_dim": kl.shape[1],
     }
+    metrics["collapse/collapsed_fraction"] = 1.0 - metrics["collapse/active_dims"] / kl.shape[1]
+    return Collapse(
+        metrics=metrics,
+        eps_grid=eps_grid,
+        fraction_collapsed=collapse_curve(kl, eps_grid, delta),
+        kl_dim=kl.double().mean(0),
+    )
+
+
+# Samples x examples x width held at once while estimating the IWAE bound (~80 MB of float32).
+_IWAE_ELEMENTS = 20_000_000
+
+
+@torch.no_grad()
+def iwae_log_px(model: GaussianVAE, batches: Iterable[torch.Tensor], num_samples: int, step: int = 0) -> float:
+    """Average IWAE bound with ``num_samples`` importance samples per example, batched in chunks."""
+    total, count = 0.0, 0
+    with _EvalMode(model):
+        for x in batches:
+            chunk = max(1, _IWAE_ELEMENTS // (x.shape[0] * max(x.shape[1], 1024)))
+            bounds, counts = [], []
+            for start in range(0, num_samples, chunk):
+                k = min(chunk, num_samples - start)
+                bounds.append(iwae_bound(model.log_joint_over_q(x, k, step)))
+                counts.append(k)
+            total += float(merge_iwae(bounds, counts).double().sum())
+            count += x.shape[0]
+    return total / count

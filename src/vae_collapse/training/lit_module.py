@@ -45,8 +45,7 @@ class VAEModule(pl.LightningModule):
         self.train_moments = None
         if (
             self.sufficient_statistics
-            and hasattr(self.model, "elbo_from_moments")
-            and self.model.elbo_kind == "analytic"
+            and getattr(self.model, "supports_moments", False)
             and getattr(datamodule, "is_full_batch", False)
         ):
             moments = data_moments(datamodule.train_data)
@@ -57,13 +56,15 @@ class VAEModule(pl.LightningModule):
             )
 
     def _step(self, x: torch.Tensor) -> StepResult:
-        return StepResult.from_terms(self.model(x, step=self.global_step))
+        step = self.global_step
+        return StepResult.from_terms(self.model(x, step=step), beta=self.model.noise.beta(step))
 
     def _train_step(self, x: torch.Tensor) -> StepResult:
         if self.train_moments is None:
             return self._step(x)
-        recon, kl = self.model.elbo_from_moments(self.train_moments)
-        return StepResult.from_averages(recon, kl, self.model.noise.sigma2(self.global_step))
+        step = self.global_step
+        recon, kl, sigma2 = self.model.elbo_from_moments(self.train_moments, step=step)
+        return StepResult.from_averages(recon, kl, sigma2, beta=self.model.noise.beta(step))
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         result = self._train_step(batch)

@@ -10,12 +10,13 @@ from vae_collapse.models.noise import ObservationNoise
 def ppca_reference(moments: DataMoments, latent_dim: int, noise: ObservationNoise) -> dict[str, float]:
     """``ppca/*`` metrics, same 1/N normalisation as the full-batch ELBO.
 
-    sigma^2 is the model's own where it is fixed, and pPCA's maximum-likelihood value
-    where it is learned; ``ppca/active_dims`` counts the top-k eigenvalues above it.
+    sigma^2 is the value the run's noise policy settles at where it is not fitted (fixed, or
+    the end of an anneal), and pPCA's maximum-likelihood value where it is (learned,
+    optimal); ``ppca/active_dims`` counts the top-k eigenvalues above it.
     """
     spec = ppca.spectrum(moments)
-    sigma2 = None if noise.learned else float(noise.sigma2())
-    solution = ppca.ppca_ml(spec, latent_dim, sigma2)
+    latent_dim = min(latent_dim, spec.eigvals.shape[0] - 1)  # a deep model's k may exceed pPCA's range
+    solution = ppca.ppca_ml(spec, latent_dim, noise.reference_sigma2())
     return {
         "ppca/log_px": solution.log_px,
         "ppca/sigma2": solution.sigma2,

@@ -12,12 +12,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from vae_collapse.config import ConfigError, build, check_node
+from vae_collapse.config import build, check_node
 from vae_collapse.maths.moments import data_moments
 from vae_collapse.reporting.loggers import build_loggers, finish_loggers, log_config
 from vae_collapse.reporting.summary import write_summary
 from vae_collapse.reporting.table import result_table
-from vae_collapse.training.evaluate import collapse_metrics, evaluate
+from vae_collapse.training.measurements import final_measurements
+from vae_collapse.training.collapse_tracker import CollapseTracker
 from vae_collapse.training.lit_module import VAEModule
 from vae_collapse.training.progress import StepProgressBar
 from vae_collapse.training.reference import ppca_reference
@@ -27,10 +28,11 @@ from vae_collapse.training.reference import ppca_reference
 GROUPS = (
     ("dataset", ()),
     ("noise", ()),
-    ("model", ("data_dim", "noise")),
+    ("model", ("data_dim", "sample_shape", "noise")),
     ("optimizer", ()),
     ("lr_scheduler", ()),
     ("trainer", ("logger", "callbacks", "default_root_dir")),
+    ("eval", ()),
 )
 
 
@@ -53,10 +55,6 @@ def validate(cfg: DictConfig) -> None:
         node = cfg.get(group)
         if node is not None:
             check_node(node, group, supplied)
-    if not cfg.eval.eps > 0:
-        raise ConfigError(f"eval.eps={cfg.eval.eps}: must be > 0")
-    if not 0 <= cfg.eval.delta < 1:
-        raise ConfigError(f"eval.delta={cfg.eval.delta}: must be in [0, 1)")
 
 
 def _quiet_known_warnings() -> None:
@@ -83,9 +81,10 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any]:
 
     datamodule = build(cfg.dataset, "dataset")
     noise = build(cfg.noise, "noise")
-    model = build(cfg.model, "model", data_dim=datamodule.data_dim, noise=noise)
+    model = build(cfg.model, "model", data_dim=datamodule.data_dim, sample_shape=datamodule.sample_shape, noise=noise)
     optimizer = build(cfg.optimizer, "optimizer")
     scheduler = build(cfg.lr_scheduler, "lr_scheduler") if cfg.get("lr_scheduler") else None
+    eval_settings = build(cfg.eval, "eval")
     datamodule.prepare_data()
     datamodule.setup("fit")
 
@@ -94,12 +93,16 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any]:
     group, run_name = _run_identity(cfg, run_dir)
     loggers = build_loggers(cfg.get("logger"), group, run_name)
     status, reason = "failed", None
+    files: dict[str, Path] = {}
     try:
         log_config(loggers, resolved)
         reference = ppca_reference(moments, model.latent_dim, noise)
         for logger in loggers:  # at step 0 too, so dashboards draw it as a line under train/elbo
             logger.log_metrics(reference, step=0)
-        callbacks = [StepProgressBar()] if cfg.trainer.get("enable_progress_bar", True) else []
+        callbacks: list = [StepProgressBar()] if cfg.trainer.get("enable_progress_bar", True) else []
+        if eval_settings.track_every_n_steps:
+            callbacks.append(CollapseTracker(eval_settings.track_every_n_steps, eval_settings.eps, eval_settings.delta,
+                                             eval_settings.track_examples, run_dir / "collapse_trajectory.csv"))
         trainer = build(cfg.trainer, "trainer", logger=loggers or False, callbacks=callbacks, default_root_dir=str(run_dir))
         if getattr(model, "fit", "gradient") == "closed_form":
             model.fit_closed_form(moments)
@@ -107,11 +110,8 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any]:
             trainer.fit(VAEModule(model, optimizer, scheduler), datamodule=datamodule)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k})
         metrics.update(reference)
-        final = evaluate(model, datamodule.eval_dataloader("train"), "train", step=trainer.global_step)
-        metrics.update(final.metrics)
-        metrics.update(collapse_metrics(final, cfg.eval.eps, cfg.eval.delta))
-        if datamodule.test_data is not None:
-            metrics.update(evaluate(model, datamodule.eval_dataloader("test"), "test", trainer.global_step).metrics)
+        final, files = final_measurements(model, datamodule, eval_settings, run_dir, loggers, trainer.global_step)
+        metrics.update(final)
         for logger in loggers:
             logger.log_metrics(metrics, step=trainer.global_step)
         status = "completed"
@@ -125,7 +125,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any]:
         metrics["time/seconds"] = round(time.time() - started, 3)
         summary = write_summary(run_dir, status, metrics, resolved, reason=reason, run_dir=str(run_dir))
         finish_loggers(loggers, status)
-    files = {"run directory": run_dir, "summary": summary}
+    files = {"run directory": run_dir, "summary": summary, **files}
     wandb_dir = run_dir / "wandb"
     if wandb_dir.exists():
         files["W&B (offline)"] = wandb_dir

@@ -35,4 +35,5 @@ class StepResult:
             f"{stage}/recon": self.recon.detach(),
             f"{stage}/kl": self.kl.detach(),
             f"{stage}/sigma2": self.sigma2.detach(),
+            f"{stage}/beta": torch.tensor(float(self.beta)),
         }

@@ -1,0 +1,278 @@
+"""PNG figures a run leaves in its run directory: sample grids, KL per dimension, collapse curves.
+
+matplotlib is imported inside the functions only: a run that never draws (or a test that
+only needs the maths) should not pay its import time. Figures are built with the
+object-oriented ``Figure`` + Agg canvas rather than pyplot, so nothing depends on a
+display, the process-wide backend is left alone, and no figure is registered with a
+global manager that would keep it alive between calls.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+    from matplotlib.figure import Figure
+
+# Pixels between tiles of an image grid; white so the tile edges stay visible on black digits.
+GRID_GAP = 2
+# Grids are enlarged by a whole factor until they are at least this wide, so 28x28 digits
+# stay legible without resampling blur.
+GRID_MIN_WIDTH_PX = 480
+DPI = 100
+
+
+def _to_numpy(values: Any) -> np.ndarray:
+    # Tensors may live on an accelerator or carry autograd history; figures only need the values.
+    if hasattr(values, "detach"):
+        values = values.detach().cpu()
+        if values.is_floating_point() or values.is_complex():
+            values = values.double()
+        return values.numpy()
+    return np.asarray(values)
+
+
+def _write_png(fig: Figure, path: Path | str) -> Path:
+    """Render ``fig`` into ``path`` atomically, so a reader never sees half a PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(fig)
+    # Same folder as the target: os.replace is only atomic within one file system.
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            fig.savefig(handle, format="png", dpi=DPI)
+        # mkstemp creates the file private (0600); a figure is meant to be shared like any output.
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+    finally:
+        # Drop the artists now rather than whenever the garbage collector gets to them.
+        fig.clear()
+    return path
+
+
+# --------------------------------------------------------------------------- image grids
+
+
+def _as_nchw(images: Any, sample_shape: Sequence[int] | None) -> np.ndarray:
+    array = _to_numpy(images).astype(np.float64, copy=False)
+    if array.ndim == 2:
+        if sample_shape is None:
+            raise ValueError(f"flat images of shape {tuple(array.shape)} need sample_shape, e.g. (1, 28, 28)")
+        shape = tuple(int(s) for s in sample_shape)
+        if len(shape) == 2:
+            shape = (1, *shape)
+        if len(shape) != 3 or math.prod(shape) != array.shape[1]:
+            raise ValueError(
+                f"sample_shape={tuple(sample_shape)} does not fit {array.shape[1]} values per image; "
+                "expected (C, H, W) or (H, W) with the same number of values"
+            )
+        array = array.reshape(array.shape[0], *shape)
+    if array.ndim != 4:
+        raise ValueError(f"images must be (N, C, H, W) or (N, D) with sample_shape, got shape {tuple(array.shape)}")
+    if array.shape[1] not in (1, 3):
+        raise ValueError(f"images must have 1 or 3 channels, got {array.shape[1]}")
+    if array.shape[0] == 0:
+        raise ValueError("no images to draw")
+    # NaN would be drawn as an arbitrary colour by imshow; black marks it as "no signal".
+    return np.clip(np.nan_to_num(array, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+
+
+def _tile(images: np.ndarray, nrow: int) -> np.ndarray:
+    """(N, C, H, W) -> (rows*(H+gap)+gap, cols*(W+gap)+gap, C) with white gaps."""
+    num, channels, height, width = images.shape
+    cols = min(nrow, num)
+    rows = math.ceil(num / cols)
+    canvas = np.ones(
+        (rows * (height + GRID_GAP) + GRID_GAP, cols * (width + GRID_GAP) + GRID_GAP, channels), dtype=np.float64
+    )
+    for index in range(num):
+        row, col = divmod(index, cols)
+        top = GRID_GAP + row * (height + GRID_GAP)
+        left = GRID_GAP + col * (width + GRID_GAP)
+        canvas[top : top + height, left : left + width] = images[index].transpose(1, 2, 0)
+    return canvas
+
+
+def save_image_grid(
+    images: torch.Tensor,
+    path: Path | str,
+    nrow: int = 8,
+    title: str | None = None,
+    *,
+    sample_shape: Sequence[int] | None = None,
+) -> Path:
+    """Save images (N, C, H, W), C in {1, 3}, as a grid with ``nrow`` images per row.
+
+    Flat images (N, D) are reshaped with ``sample_shape`` ((C, H, W) or (H, W)). Values are
+    clamped to [0, 1] (decoder means can overshoot slightly); 1-channel images are grey.
+    """
+    from matplotlib.figure import Figure
+
+    if nrow < 1:
+        raise ValueError(f"nrow={nrow} must be >= 1")
+    grid = _tile(_as_nchw(images, sample_shape), nrow)
+    grid_h, grid_w = grid.shape[:2]
+    scale = max(1, math.ceil(GRID_MIN_WIDTH_PX / grid_w))
+    img_h, img_w = grid_h * scale, grid_w * scale
+    title_h = 40 if title else 0
+    fig = Figure(figsize=(img_w / DPI, (img_h + title_h) / DPI), dpi=DPI)
+    # The axes fill the figure below the title band, so each image pixel is exactly
+    # ``scale`` PNG pixels and the grid is not resampled.
+    ax = fig.add_axes((0.0, 0.0, 1.0, img_h / (img_h + title_h)))
+    ax.set_axis_off()
+    if grid.shape[2] == 1:
+        ax.imshow(grid[:, :, 0], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest", aspect="auto")
+    else:
+        ax.imshow(grid, interpolation="nearest", aspect="auto")
+    if title:
+        fig.suptitle(title, y=1.0 - 0.5 * title_h / (img_h + title_h), va="center", fontsize=12)
+    return _write_png(fig, path)
+
+
+# --------------------------------------------------------------------------- KL per dimension
+
+
+def save_kl_per_dim_chart(
+    kl_per_dim: torch.Tensor,
+    path: Path | str,
+    eps: float = 0.01,
+    title: str | None = None,
+) -> Path:
+    """Bar chart of the mean KL(q(z_i|x) || p(z_i)) per latent dimension, largest first.
+
+    ``kl_per_dim`` is (k,) means or (N, k) per-example values, averaged over examples.
+    The y axis is logarithmic; values at or below a floor (zeros of a fully collapsed
+    dimension, small negative rounding errors) are drawn at the floor so they stay visible.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    if eps <= 0:
+        raise ValueError(f"eps={eps} must be > 0 (it is drawn on a log axis)")
+    kl = _to_numpy(kl_per_dim).astype(np.float64, copy=False)
+    if kl.ndim == 2:
+        kl = kl.mean(axis=0)
+    if kl.ndim != 1 or kl.size == 0:
+        raise ValueError(f"kl_per_dim must be (k,) or (N, k) with k >= 1, got shape {tuple(kl.shape)}")
+
+    finite = np.isfinite(kl)
+    positive = kl[finite & (kl > 0)]
+    # Below both eps and the smallest real value, so the floor never hides a measured KL.
+    floor = min(eps, positive.min() if positive.size else eps) / 10.0
+    order = np.argsort(-np.where(finite, kl, -np.inf), kind="stable")
+    shown = np.where(finite, np.maximum(kl, floor), floor)[order]
+    active = (np.where(finite, kl, 0.0) > eps)[order]
+    num_active = int(active.sum())
+    bottom = floor / 3.0
+
+    k = kl.size
+    fig = Figure(figsize=(max(6.4, min(16.0, 0.25 * k + 2.0)), 4.2), dpi=DPI, layout="constrained")
+    ax = fig.add_subplot()
+    colors = np.where(active, "tab:blue", "tab:gray")
+    # Bars start below the floor: a bar from the axis edge to the floor marks "zero here".
+    ax.bar(np.arange(k), shown - bottom, bottom=bottom, color=colors, width=0.8)
+    ax.set_yscale("log")
+    top = max(float(shown.max()), eps) * 3.0
+    ax.set_ylim(bottom, top)
+    ax.axhline(eps, color="tab:red", linestyle="--", linewidth=1.2)
+    if k <= 40:
+        ax.set_xticks(np.arange(k), [str(i) for i in order], fontsize=8 if k > 20 else 10)
+        ax.set_xlabel("latent dimension index (sorted by KL, largest first)")
+    else:
+        ax.set_xlabel("latent dimensions, ranked by KL (largest first)")
+    ax.set_xlim(-0.6, k - 0.4)
+    ax.set_ylabel("mean KL(q(z_i | x) || p(z_i))  [nats]")
+    ax.set_title(title or "KL per latent dimension")
+    ax.grid(axis="y", which="major", alpha=0.3)
+
+    handles = [
+        Line2D([], [], color="tab:red", linestyle="--", label=f"collapse threshold eps = {eps:g} nats"),
+        Patch(color="tab:blue", label=f"above eps: {num_active} of {k} dims"),
+        Patch(color="tab:gray", label=f"at or below eps: {k - num_active} of {k} dims"),
+    ]
+    clipped = int((finite & (kl < floor)).sum())
+    if clipped:
+        handles.append(Patch(color="none", label=f"KL < {floor:.1g} (incl. zeros) drawn at {floor:.1g}: {clipped}"))
+    if not finite.all():
+        handles.append(Patch(color="none", label=f"non-finite KL (drawn at floor): {int((~finite).sum())}"))
+    ax.legend(handles=handles, loc="upper right", fontsize=9, framealpha=0.9)
+    return _write_png(fig, path)
+
+
+# --------------------------------------------------------------------------- collapse curves
+
+
+def save_collapse_curves(
+    curves: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+    path: Path | str,
+    delta: float = 0.01,
+    title: str | None = None,
+) -> Path:
+    """Several collapse curves on one axes: {label: (eps_grid, fraction_collapsed)}.
+
+    The x axis is eps on a log scale, the y axis the fraction of latent dimensions that are
+    (eps, delta)-collapsed (Lucas et al. 2019, fig. 3). An empty label is left out of the legend.
+    """
+    from matplotlib.figure import Figure
+
+    if not curves:
+        raise ValueError("no collapse curves to draw")
+    prepared = []
+    for label, (eps_grid, fraction) in curves.items():
+        eps_np = _to_numpy(eps_grid).astype(np.float64, copy=False).ravel()
+        frac_np = _to_numpy(fraction).astype(np.float64, copy=False).ravel()
+        if eps_np.shape != frac_np.shape or eps_np.size == 0:
+            raise ValueError(
+                f"curve {label!r}: eps_grid and fraction_collapsed must be non-empty and the same length, "
+                f"got {eps_np.size} and {frac_np.size}"
+            )
+        if not (eps_np > 0).all():
+            raise ValueError(f"curve {label!r}: eps values must be > 0 for the log axis")
+        order = np.argsort(eps_np, kind="stable")
+        prepared.append((label, eps_np[order], frac_np[order]))
+
+    fig = Figure(figsize=(6.4, 4.2), dpi=DPI, layout="constrained")
+    ax = fig.add_subplot()
+    for label, eps_np, frac_np in prepared:
+        # Markers only where they can be told apart; dense grids read better as lines.
+        marker = "o" if eps_np.size <= 30 else None
+        ax.plot(eps_np, frac_np, marker=marker, markersize=4, linewidth=1.6, label=label or None)
+    ax.set_xscale("log")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("eps: KL threshold  [nats]")
+    ax.set_ylabel(f"fraction of latent dims\n(eps, delta={delta:g})-collapsed")
+    ax.set_title(title or f"Posterior collapse (delta = {delta:g})")
+    ax.grid(True, which="major", alpha=0.3)
+    if any(label for label, _, _ in prepared):
+        ax.legend(loc="best", fontsize=9)
+    return _write_png(fig, path)
+
+
+def save_collapse_curve(
+    eps_grid: torch.Tensor,
+    fraction_collapsed: torch.Tensor,
+    path: Path | str,
+    delta: float = 0.01,
+    title: str | None = None,
+    label: str | None = None,
+) -> Path:
+    """One collapse curve; see :func:`save_collapse_curves`."""
+    return save_collapse_curves({label or "": (eps_grid, fraction_collapsed)}, path, delta=delta, title=title)

@@ -1,0 +1,58 @@
+"""Collapse measured during training, so warm-ups (KL annealing, sigma^2 schedules) can be followed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+
+from vae_collapse.maths.collapse import count_active_dims
+from vae_collapse.reporting.artifacts import write_csv_atomic
+from vae_collapse.training.evaluate import evaluate
+
+
+class CollapseTracker(pl.Callback):
+    """Every ``every_n_steps`` steps: active dimensions and mean KL per dimension on a fixed set.
+
+    Logged as ``collapse/active_dims`` and ``collapse/kl`` at the training step, and written to
+    ``collapse_trajectory.csv`` (step, beta, sigma2, active_dims, kl_dim_0 ... kl_dim_{k-1}).
+    """
+
+    def __init__(self, every_n_steps: int, eps: float, delta: float, num_examples: int, path: Path) -> None:
+        super().__init__()
+        self.every_n_steps = every_n_steps
+        self.eps, self.delta = eps, delta
+        self.num_examples = num_examples
+        self.path = path
+        self.rows: list[list[float]] = []
+
+    def _examples(self, trainer) -> torch.Tensor:
+        datamodule = trainer.datamodule
+        data = datamodule.val_data if datamodule.has_val else datamodule.train_data
+        return data[: self.num_examples]
+
+    def _measure(self, trainer, pl_module) -> None:
+        step = trainer.global_step
+        model = pl_module.model
+        x = self._examples(trainer).to(pl_module.device)
+        result = evaluate(model, [x], "track", step)
+        kl_dim = result.kl_per_dim.double().mean(0)
+        active = count_active_dims(result.kl_per_dim, self.eps, self.delta)
+        beta = model.noise.beta(step)
+        pl_module.log_dict(
+            {"collapse/active_dims": float(active), "collapse/kl": float(kl_dim.sum())},
+            on_step=True, on_epoch=False,
+        )
+        self.rows.append([step, beta, result.metrics["track/sigma2"], active, *kl_dim.tolist()])
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step % self.every_n_steps == 0 and trainer.is_global_zero:
+            self._measure(trainer, pl_module)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if not self.rows or not trainer.is_global_zero:
+            return
+        k = len(self.rows[0]) - 4
+        header = ["step", "beta", "sigma2", "active_dims", *[f"kl_dim_{i}" for i in range(k)]]
+        write_csv_atomic(self.path, header, self.rows)

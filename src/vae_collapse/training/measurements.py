@@ -1,0 +1,96 @@
+"""Everything measured once training ends: ELBOs, exact and IWAE log-likelihoods, collapse."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch.loggers import Logger
+
+from vae_collapse.models.vae import GaussianVAE
+from vae_collapse.training.evaluate import evaluate, iwae_log_px, measure_collapse
+
+
+def _first(batches, limit: int | None) -> Iterator[torch.Tensor]:
+    """At most ``limit`` examples from a stream of batches (None: all)."""
+    seen = 0
+    for x in batches:
+        if limit is not None and seen >= limit:
+            return
+        x = x if limit is None else x[: limit - seen]
+        seen += x.shape[0]
+        yield x
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """How a run is measured at the end (config group key ``eval``)."""
+
+    eps: float = 0.01  # a latent is (eps, delta)-collapsed when its KL < eps ...
+    delta: float = 0.01  # ... for at least a fraction 1 - delta of the examples
+    eps_low: float = 1e-4  # the collapse curve's eps grid, log-spaced
+    eps_high: float = 10.0
+    eps_num: int = 41
+    iwae_samples: int = 100  # K of test/log_px_iwae; 0 skips it
+    iwae_examples: int | None = None  # first N test examples for the IWAE bound; None = all
+    artifacts: bool = True  # CSVs and PNGs in the run directory, and W&B media
+    track_every_n_steps: int = 0  # measure collapse during training this often; 0 = only at the end
+    track_examples: int = 1000  # examples used for the measurements during training
+
+    def __post_init__(self) -> None:
+        if not self.eps > 0:
+            raise ValueError(f"eps={self.eps} must be > 0")
+        if not 0 <= self.delta < 1:
+            raise ValueError(f"delta={self.delta} must be in [0, 1)")
+        if not 0 < self.eps_low < self.eps_high:
+            raise ValueError(f"eps_low={self.eps_low} must be > 0 and below eps_high={self.eps_high}")
+        if self.eps_num < 2:
+            raise ValueError(f"eps_num={self.eps_num} must be >= 2")
+        if self.iwae_samples < 0:
+            raise ValueError(f"iwae_samples={self.iwae_samples} must be >= 0")
+        if self.track_every_n_steps < 0:
+            raise ValueError(f"track_every_n_steps={self.track_every_n_steps} must be >= 0")
+        if self.track_examples < 1:
+            raise ValueError(f"track_examples={self.track_examples} must be >= 1")
+        if self.iwae_examples is not None and self.iwae_examples < 1:
+            raise ValueError(f"iwae_examples={self.iwae_examples} must be >= 1 or null")
+
+    def eps_grid(self) -> torch.Tensor:
+        return torch.logspace(math.log10(self.eps_low), math.log10(self.eps_high), self.eps_num, dtype=torch.float64)
+
+
+def final_measurements(
+    model: GaussianVAE, datamodule, eval_cfg: EvalSettings, run_dir: Path, loggers: list[Logger], step: int
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Metrics of the final model on every split, and the files written for them.
+
+    Collapse is measured on the validation split when there is one, else on the training data.
+    """
+    metrics: dict[str, Any] = {}
+    train = evaluate(model, datamodule.eval_dataloader("train"), "train", step)
+    metrics.update(train.metrics)
+    collapse_split = train
+    if datamodule.has_val:
+        collapse_split = evaluate(model, datamodule.eval_dataloader("val"), "val", step)
+        metrics.update(collapse_split.metrics)
+    collapse = measure_collapse(collapse_split, eval_cfg.eps, eval_cfg.delta, eval_cfg.eps_grid())
+    metrics.update(collapse.metrics)
+    if datamodule.has_test:
+        metrics.update(evaluate(model, datamodule.eval_dataloader("test"), "test", step).metrics)
+        if eval_cfg.iwae_samples > 0:
+            batches = _first(datamodule.eval_dataloader("test"), eval_cfg.iwae_examples)
+            metrics["test/log_px_iwae"] = iwae_log_px(model, batches, eval_cfg.iwae_samples, step)
+    files: dict[str, Path] = {}
+    if eval_cfg.artifacts:
+        from vae_collapse.reporting.artifacts import write_run_artifacts
+
+        examples = datamodule.split_data(collapse_split.stage)
+        files = write_run_artifacts(
+            run_dir, collapse_split.stage, collapse, model, examples, datamodule.sample_shape,
+            eval_cfg.eps, eval_cfg.delta, loggers, step,
+        )
+    return metrics, files
