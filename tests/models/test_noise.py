@@ -31,7 +31,7 @@ def test_learned_noise_cannot_run_below_its_floor():
     value = float(noise.sigma2().detach())
     assert 0.05 <= value < 0.1
     with torch.no_grad():
-        noise.log_excess.fill_(-1e4)  # any parameter value at all
+        noise.log_std_excess.fill_(-1e4)  # any parameter value at all
     assert float(noise.sigma2()) == pytest.approx(0.05, rel=1e-6)
 
 
@@ -45,3 +45,79 @@ def test_learned_noise_rejects_bad_settings(kwargs):
 def test_fixed_noise_rejects_non_positive(value):
     with pytest.raises(ValueError, match="sigma2"):
         FixedNoise(value)
+
+
+# --- schedules and the other policies -------------------------------------------------
+
+from vae_collapse.models import AnnealedNoise, KLAnnealing, OptimalNoise  # noqa: E402
+from vae_collapse.models.noise import anneal_value  # noqa: E402
+
+
+@pytest.mark.parametrize("shape", ["linear", "cosine", "exponential"])
+def test_anneal_hits_its_boundaries_and_stays_fixed(shape):
+    noise = AnnealedNoise(start=4.0, end=0.25, steps=100, shape=shape, then="fixed")
+    assert float(noise.sigma2(0)) == pytest.approx(4.0)
+    assert float(noise.sigma2(100)) == pytest.approx(0.25)
+    assert float(noise.sigma2(10_000)) == pytest.approx(0.25)
+    values = [float(noise.sigma2(s)) for s in range(0, 101, 10)]
+    assert all(a >= b for a, b in zip(values, values[1:])), "not monotone"
+    assert noise.reference_sigma2() == 0.25 and not noise.learned
+
+
+def test_anneal_shapes_in_the_middle():
+    assert anneal_value(4.0, 0.25, 0.5, "linear") == pytest.approx(2.125)
+    assert anneal_value(4.0, 0.25, 0.5, "cosine") == pytest.approx(2.125)
+    assert anneal_value(4.0, 0.25, 0.5, "exponential") == pytest.approx(1.0)  # geometric mean
+    assert anneal_value(4.0, 0.25, 0.25, "cosine") > anneal_value(4.0, 0.25, 0.25, "linear")
+
+
+def test_anneal_then_learned_hands_over_to_a_parameter_at_the_end_value():
+    noise = AnnealedNoise(start=2.0, end=0.5, steps=10, then="learned")
+    assert noise.learned and noise.reference_sigma2() is None
+    assert float(noise.sigma2(9).detach()) == pytest.approx(0.5 + 1.5 / 10, rel=1e-6)
+    after = noise.sigma2(10)
+    assert after.requires_grad and float(after.detach()) == pytest.approx(0.5, rel=1e-6)
+    assert not noise.sigma2(5).requires_grad
+
+
+def test_optimal_noise_is_the_closed_form_maximiser():
+    noise = OptimalNoise(min_sigma2=1e-6)
+    sq_err = torch.tensor([3.0, 5.0, 4.0])
+    dim = 8
+    value = noise.sigma2_for(sq_err, dim)
+    assert float(value) == pytest.approx(4.0 / 8)
+    assert float(noise.sigma2()) == pytest.approx(0.5)  # remembered for logging
+    # it maximises the average Gaussian log-likelihood over sigma^2
+    from vae_collapse.maths.gaussian import isotropic_log_likelihood
+
+    grid = torch.linspace(0.2, 1.0, 81)
+    ll = torch.stack([isotropic_log_likelihood(sq_err, s, dim).mean() for s in grid])
+    assert float(grid[ll.argmax()]) == pytest.approx(0.5, abs=0.01)
+    assert float(noise.sigma2_for(torch.zeros(3), dim)) == pytest.approx(1e-6)  # the floor
+
+
+def test_kl_annealing_beta_boundaries_and_base_sigma2():
+    noise = KLAnnealing(FixedNoise(0.3), warmup_steps=100, start=0.0)
+    assert noise.beta(0) == 0.0
+    assert noise.beta(50) == pytest.approx(0.5)
+    assert noise.beta(100) == 1.0 and noise.beta(5000) == 1.0
+    assert float(noise.sigma2(7)) == pytest.approx(0.3)
+    assert noise.reference_sigma2() == pytest.approx(0.3)
+    assert KLAnnealing(FixedNoise(0.3), warmup_steps=0).beta(0) == 1.0
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda: AnnealedNoise(start=-1.0),
+        lambda: AnnealedNoise(steps=-5),
+        lambda: AnnealedNoise(shape="square"),
+        lambda: AnnealedNoise(then="sometimes"),
+        lambda: KLAnnealing(FixedNoise(1.0), warmup_steps=-1),
+        lambda: KLAnnealing(FixedNoise(1.0), start=2.0),
+        lambda: OptimalNoise(min_sigma2=-1.0),
+    ],
+)
+def test_bad_schedule_settings_are_rejected(factory):
+    with pytest.raises(ValueError):
+        factory()

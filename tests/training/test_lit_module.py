@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 
+import pytest
+
 import lightning.pytorch as pl
 import torch
 
@@ -78,3 +80,48 @@ def test_full_batch_linear_training_uses_the_moments_path_with_identical_values(
         grads.append([p.grad.clone() for p in model.parameters()])
     for g_fast, g_slow in zip(*grads):
         assert torch.allclose(g_fast, g_slow, rtol=1e-8, atol=1e-10)
+
+
+def _image_datamodule():
+    from vae_collapse.data import InMemoryDataModule, Splits
+
+    class RandomImages(InMemoryDataModule):
+        def _load(self) -> Splits:
+            g = torch.Generator().manual_seed(0)
+            return Splits(train=torch.rand(64, 784, generator=g), val=None, test=torch.rand(16, 784, generator=g),
+                          sample_shape=(1, 28, 28))
+
+    return RandomImages(batch_size=16)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "conv"])
+def test_deep_models_one_step_moves_weights_and_learned_sigma2(kind):
+    from vae_collapse.models import ConvVAE, MLPVAE
+
+    noise = LearnedNoise(1.0)
+    if kind == "mlp":
+        model = MLPVAE(784, (1, 28, 28), noise, latent_dim=4, hidden=[32, 16])
+    else:
+        model = ConvVAE(784, (1, 28, 28), noise, latent_dim=4, channels=[4, 8])
+    before = _snapshot(model)
+    module = VAEModule(model, functools.partial(torch.optim.Adam, lr=1e-2))
+    trainer = pl.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, num_sanity_val_steps=0)
+    trainer.fit(module, datamodule=_image_datamodule())
+    after = _snapshot(model)
+    moved = [name for name in before if not torch.equal(before[name], after[name])]
+    assert "noise.log_std_excess" in moved
+    assert len(moved) == len(before), set(before) - set(moved)
+
+
+def test_kl_annealing_weighs_the_loss_but_reports_the_true_elbo():
+    from vae_collapse.models import KLAnnealing
+
+    torch.manual_seed(0)
+    model = LinearVAE(6, 3, KLAnnealing(FixedNoise(0.5), warmup_steps=10))
+    module = VAEModule(model, functools.partial(torch.optim.Adam, lr=1e-2))
+    x = torch.randn(32, 6)
+    result = module._step(x)  # global_step 0: beta = 0
+    assert result.beta == 0.0
+    assert torch.allclose(result.loss, -result.recon)
+    assert torch.allclose(result.elbo, result.recon - result.kl)

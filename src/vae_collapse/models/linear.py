@@ -9,15 +9,24 @@ from vae_collapse.maths.linear_vae import expected_squared_error
 
 
 class LinearEncoder(nn.Module):
-    """q(z | x) = N(V x + b, D), with one diagonal D shared by every x (as in the paper)."""
+    """q(z | x) = N(V x + b, D), with one diagonal D shared by every x (as in the paper).
+
+    D is stored as log standard deviations: at the optimum d_i = sigma^2 / M_ii is tiny on
+    MNIST (log d ~ -8 from 0 at the start), and Adam moves a parameter by about its learning
+    rate per step, so the log-std form halves the distance and the steps it takes.
+    """
 
     def __init__(self, data_dim: int, latent_dim: int) -> None:
         super().__init__()
         self.latent_dim = latent_dim
         self.V = nn.Parameter(torch.empty(latent_dim, data_dim))
         self.b = nn.Parameter(torch.zeros(latent_dim))
-        self.log_d = nn.Parameter(torch.zeros(latent_dim))
+        self.log_std = nn.Parameter(torch.zeros(latent_dim))
         nn.init.xavier_uniform_(self.V)
+
+    @property
+    def log_d(self) -> torch.Tensor:
+        return 2.0 * self.log_std
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return x @ self.V.T + self.b, torch.exp(self.log_d)

@@ -89,5 +89,5 @@ class LinearVAE(GaussianVAE):
         self.decoder.mu.copy_(solution.mu.to(dtype))
         self.encoder.V.copy_(V.to(dtype))
         self.encoder.b.copy_(b.to(dtype))
-        self.encoder.log_d.copy_(log_d.to(dtype))
+        self.encoder.log_std.copy_(0.5 * log_d.to(dtype))
         return solution

@@ -57,7 +57,12 @@ class ObservationNoise(nn.Module):
 
 
 def _log_parameter(value: float, floor: float) -> nn.Parameter:
-    return nn.Parameter(torch.tensor(math.log(value - floor)))
+    """theta with floor + exp(2 theta) = value: the log of the standard deviation above the floor.
+
+    Adam moves theta by about its learning rate per step; in log-std units sigma^2 covers
+    twice the log-range per step that a log-variance parameter would.
+    """
+    return nn.Parameter(torch.tensor(0.5 * math.log(value - floor)))
 
 
 class FixedNoise(ObservationNoise):
@@ -77,7 +82,7 @@ class FixedNoise(ObservationNoise):
 
 
 class LearnedNoise(ObservationNoise):
-    """sigma^2 = min_sigma2 + exp(theta), trained with the other parameters.
+    """sigma^2 = min_sigma2 + exp(2 theta), trained with the other parameters.
 
     The log parameterisation keeps the step size relative to sigma^2; the floor keeps the
     likelihood bounded when the reconstructions become exact (constant pixels on MNIST).
@@ -92,14 +97,14 @@ class LearnedNoise(ObservationNoise):
         if not init > min_sigma2:
             raise ValueError(f"init={init} must be > min_sigma2={min_sigma2}")
         self.min_sigma2 = float(min_sigma2)
-        self.log_excess = _log_parameter(init, min_sigma2)
+        self.log_std_excess = _log_parameter(init, min_sigma2)
 
     def sigma2(self, step: int = 0) -> torch.Tensor:
-        return self.min_sigma2 + torch.exp(self.log_excess)
+        return self.min_sigma2 + torch.exp(2.0 * self.log_std_excess)
 
     def set_sigma2(self, value: float) -> None:
         with torch.no_grad():
-            self.log_excess.fill_(math.log(max(value - self.min_sigma2, 1e-30)))
+            self.log_std_excess.fill_(0.5 * math.log(max(value - self.min_sigma2, 1e-30)))
 
 
 class OptimalNoise(ObservationNoise):
@@ -167,12 +172,12 @@ class AnnealedNoise(ObservationNoise):
         self.start, self.end, self.steps, self.shape, self.then = float(start), float(end), steps, shape, then
         self.learned = then == "learned"
         self.min_sigma2 = float(min_sigma2)
-        self.log_excess = _log_parameter(end, min_sigma2) if self.learned else None
+        self.log_std_excess = _log_parameter(end, min_sigma2) if self.learned else None
         self.register_buffer("_scheduled", torch.tensor(float(start)))  # follows the module's device
 
     def sigma2(self, step: int = 0) -> torch.Tensor:
-        if step >= self.steps and self.log_excess is not None:
-            return self.min_sigma2 + torch.exp(self.log_excess)
+        if step >= self.steps and self.log_std_excess is not None:
+            return self.min_sigma2 + torch.exp(2.0 * self.log_std_excess)
         value = anneal_value(self.start, self.end, step / self.steps if self.steps else 1.0, self.shape)
         return torch.full_like(self._scheduled, value)
 
