@@ -1,0 +1,79 @@
+"""Deep-VAE presets through the console script: a short MNIST sweep and CelebA from a folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+SMALL_MNIST = [
+    "dataset.subset=500",
+    "dataset.val_size=200",
+    "dataset.test_subset=200",
+    "trainer.max_steps=30",
+    "eval.iwae_samples=20",
+    "eval.iwae_examples=50",
+    "trainer.enable_progress_bar=false",
+]
+
+
+def _summaries(sweep: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(sweep.glob("*/summary.json"))]
+
+
+@pytest.mark.network
+def test_short_fixed_sigma_sweep_on_an_mnist_subset(run_cli, tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli("-m", "experiment=deep_mnist_fixed_sigma", *SMALL_MNIST, "noise.sigma2=0.01,2.0", "seed=0",
+                     "eval.track_every_n_steps=10", f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = _summaries(sweep)
+    assert [r["status"] for r in runs] == ["completed", "completed"]
+    by_sigma2 = {r["config"]["noise"]["sigma2"]: r["metrics"] for r in runs}
+    for metrics in by_sigma2.values():
+        for name in ("train/elbo", "val/elbo", "val/kl", "test/elbo", "test/log_px_iwae", "collapse/active_dims",
+                     "collapse/active_units", "ppca/active_dims", "train/sigma2", "train/beta"):
+            assert name in metrics, name
+    assert by_sigma2[2.0]["ppca/active_dims"] < by_sigma2[0.01]["ppca/active_dims"]
+    assert by_sigma2[2.0]["collapse/active_dims"] <= by_sigma2[0.01]["collapse/active_dims"]
+    for job in sweep.glob("[0-9]*"):
+        for name in ("collapse_curve.csv", "kl_per_dim.csv", "collapse_trajectory.csv", "collapse_curve.png",
+                     "kl_per_dim.png", "reconstructions.png", "samples.png"):
+            assert (job / name).exists(), f"{job.name}/{name}"
+        assert (job / "collapse_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        media = list(job.glob("wandb/offline-run-*/files/media/images/**/*.png"))
+        assert len(media) >= 4, "W&B media missing"
+
+
+def _celeba_folder(root: Path, count: int) -> Path:
+    from PIL import Image
+
+    images = root / "img_align_celeba"
+    images.mkdir(parents=True)
+    for i in range(1, count + 1):
+        Image.new("RGB", (178, 218), (10 * i % 255, 80, 200)).save(images / f"{i:06d}.jpg")
+    return root
+
+
+@pytest.mark.slow  # minutes on 2 cores: the 64x64 conv model
+def test_celeba_preset_runs_on_a_generated_folder(run_cli, tmp_path):
+    root = _celeba_folder(tmp_path / "celeba", 12)
+    result = run_cli("experiment=deep_celeba_fixed_sigma", f"dataset.root={root}", "dataset.subset=8",
+                     "dataset.val_size=0", "dataset.test_subset=0", "dataset.batch_size=4", "trainer.max_steps=2",
+                     "model.channels=[4,4,8,8]", "logger=csv", "trainer.enable_progress_bar=false",
+                     f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["status"] == "completed"
+    assert summary["metrics"]["collapse/latent_dim"] == 64
+    assert (tmp_path / "run" / "reconstructions.png").exists()
+
+
+def test_missing_celeba_folder_says_where_to_put_the_images(run_cli, tmp_path):
+    result = run_cli("experiment=deep_celeba_fixed_sigma", f"dataset.root={tmp_path / 'nowhere'}",
+                     f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "CelebA images not found" in lines[0] and "nowhere" in lines[0]
