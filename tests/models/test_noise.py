@@ -31,7 +31,7 @@ def test_learned_noise_cannot_run_below_its_floor():
     value = float(noise.sigma2().detach())
     assert 0.05 <= value < 0.1
     with torch.no_grad():
-        noise.log_std_excess.fill_(-1e4)  # any parameter value at all
+        noise.log_var_excess.fill_(-1e4)  # any parameter value at all
     assert float(noise.sigma2()) == pytest.approx(0.05, rel=1e-6)
 
 

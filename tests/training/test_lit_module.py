@@ -110,7 +110,7 @@ def test_deep_models_one_step_moves_weights_and_learned_sigma2(kind):
     trainer.fit(module, datamodule=_image_datamodule())
     after = _snapshot(model)
     moved = [name for name in before if not torch.equal(before[name], after[name])]
-    assert "noise.log_std_excess" in moved
+    assert "noise.log_var_excess" in moved
     assert len(moved) == len(before), set(before) - set(moved)
 
 

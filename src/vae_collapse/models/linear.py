@@ -9,27 +9,30 @@ from vae_collapse.maths.linear_vae import expected_squared_error
 
 
 class LinearEncoder(nn.Module):
-    """q(z | x) = N(V x + b, D), with one diagonal D shared by every x (as in the paper).
+    """q(z | x) = N(V (x - mu), D), with one diagonal D shared by every x, as in the paper.
 
-    D is stored as log standard deviations: at the optimum d_i = sigma^2 / M_ii is tiny on
-    MNIST (log d ~ -8 from 0 at the start), and Adam moves a parameter by about its learning
-    rate per step, so the log-std form halves the distance and the steps it takes.
+    ``centre`` is the decoder's mu, shared rather than copied: the encoder then sees centred
+    data, so V's gradient carries no large rank-one term from the data mean, and the
+    encoder's implied bias b = -V mu is always the optimal one for the current V. D is a
+    log-variance (the reference code's form; see noise._log_parameter for why not log-std).
     """
 
-    def __init__(self, data_dim: int, latent_dim: int) -> None:
+    def __init__(self, data_dim: int, latent_dim: int, centre: nn.Parameter) -> None:
         super().__init__()
+        if centre.shape != (data_dim,):
+            raise ValueError(f"centre must have shape ({data_dim},), got {tuple(centre.shape)}")
         self.latent_dim = latent_dim
         self.V = nn.Parameter(torch.empty(latent_dim, data_dim))
-        self.b = nn.Parameter(torch.zeros(latent_dim))
-        self.log_std = nn.Parameter(torch.zeros(latent_dim))
+        self.log_d = nn.Parameter(torch.zeros(latent_dim))
+        self.centre = centre  # tied to the decoder's mu, like tied embeddings
         nn.init.xavier_uniform_(self.V)
 
     @property
-    def log_d(self) -> torch.Tensor:
-        return 2.0 * self.log_std
+    def b(self) -> torch.Tensor:
+        return -(self.V @ self.centre)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return x @ self.V.T + self.b, torch.exp(self.log_d)
+        return (x - self.centre) @ self.V.T, torch.exp(self.log_d)
 
 
 class LinearDecoder(nn.Module):

@@ -20,7 +20,7 @@ EncoderKind = Literal["linear", "mlp", "deep_linear"]
 
 
 class LinearVAE(GaussianVAE):
-    """Decoder N(W z + mu, sigma^2 I); encoder N(V x + b, D) with one shared diagonal D.
+    """Decoder N(W z + mu, sigma^2 I); encoder N(V (x - mu), D) with one shared diagonal D.
 
     ``encoder="mlp"`` or ``"deep_linear"`` swaps in an amortised MLP encoder (ReLU or identity
     activations, per-example variances) in front of the same linear decoder: the paper's
@@ -45,8 +45,9 @@ class LinearVAE(GaussianVAE):
             raise ValueError(f"latent_dim={latent_dim} must be between 1 and the data dimension {data_dim}")
         if fit not in ("gradient", "closed_form"):
             raise ValueError(f"fit={fit!r} must be 'gradient' or 'closed_form'")
+        decoder = LinearDecoder(data_dim, latent_dim)
         if encoder == "linear":
-            enc = LinearEncoder(data_dim, latent_dim)
+            enc = LinearEncoder(data_dim, latent_dim, centre=decoder.mu)
         elif encoder in ("mlp", "deep_linear"):
             activation = "relu" if encoder == "mlp" else "identity"
             enc = MLPEncoder(data_dim, latent_dim, list(encoder_hidden), activation)
@@ -54,7 +55,7 @@ class LinearVAE(GaussianVAE):
             raise ValueError(f"encoder={encoder!r} must be 'linear', 'mlp' or 'deep_linear'")
         if fit == "closed_form" and encoder != "linear":
             raise ValueError("fit='closed_form' needs encoder='linear' (the optimal encoder is linear)")
-        super().__init__(enc, LinearDecoder(data_dim, latent_dim), noise, elbo)
+        super().__init__(enc, decoder, noise, elbo)
         self.fit = fit
 
     @property
@@ -88,6 +89,5 @@ class LinearVAE(GaussianVAE):
         self.decoder.W.copy_(solution.W.to(dtype))
         self.decoder.mu.copy_(solution.mu.to(dtype))
         self.encoder.V.copy_(V.to(dtype))
-        self.encoder.b.copy_(b.to(dtype))
-        self.encoder.log_std.copy_(0.5 * log_d.to(dtype))
+        self.encoder.log_d.copy_(log_d.to(dtype))  # b = -V mu is implied by the tied centre
         return solution

@@ -1,0 +1,38 @@
+"""Learning-rate schedules that torch does not ship as one class."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.optim.lr_scheduler import LambdaLR
+
+
+def constant_then_cosine(
+    optimizer: torch.optim.Optimizer, total_steps: int, decay_steps: int, final_factor: float = 0.0
+) -> LambdaLR:
+    """Hold the optimiser's lr, then decay it along a half cosine over the last ``decay_steps``.
+
+    A run shorter than ``decay_steps`` (a quick ``trainer.max_steps=...`` override) decays over
+    all of its steps.
+
+    Full-batch Adam at a constant rate reaches the neighbourhood of the optimum and then hovers
+    (each step moves every parameter by about the rate); the decay lets it settle. Holding the
+    rate first keeps the fast approach: decaying from the start slows the long early climb.
+    """
+    if total_steps < 1:
+        raise ValueError(f"total_steps={total_steps} must be >= 1")
+    if decay_steps < 0:
+        raise ValueError(f"decay_steps={decay_steps} must be >= 0")
+    if not 0.0 <= final_factor <= 1.0:
+        raise ValueError(f"final_factor={final_factor} must be in [0, 1]")
+    decay_steps = min(decay_steps, total_steps)
+    decay_start = total_steps - decay_steps
+
+    def factor(step: int) -> float:
+        if step < decay_start or decay_steps == 0:
+            return 1.0
+        progress = min(1.0, (step - decay_start) / decay_steps)
+        return final_factor + (1.0 - final_factor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return LambdaLR(optimizer, factor)

@@ -1,0 +1,37 @@
+import math
+
+import pytest
+import torch
+
+from vae_collapse.training.schedules import constant_then_cosine
+
+
+def _rates(total, decay, final=0.0):
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=2.0)
+    sched = constant_then_cosine(opt, total, decay, final)
+    rates = []
+    for _ in range(total + 1):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return rates
+
+
+def test_holds_then_decays_along_a_half_cosine_to_the_final_factor():
+    rates = _rates(total=10, decay=4, final=0.25)
+    assert rates[:7] == [2.0] * 7  # steps 0..6 hold the rate
+    assert rates[8] == pytest.approx(2.0 * (0.25 + 0.75 * 0.5 * (1 + math.cos(math.pi * 2 / 4))))
+    assert rates[10] == pytest.approx(0.5)
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
+
+
+def test_a_run_shorter_than_the_decay_decays_over_all_its_steps():
+    rates = _rates(total=4, decay=100)
+    assert rates[0] == 2.0 and rates[2] == pytest.approx(1.0) and rates[4] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("total, decay, final", [(0, 0, 0.0), (10, -1, 0.0), (10, 5, 1.5)])
+def test_rejects_settings_outside_their_range(total, decay, final):
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    with pytest.raises(ValueError):
+        constant_then_cosine(opt, total, decay, final)
