@@ -61,6 +61,14 @@ def test_every_experiment_preset_composes_and_validates(compose_config, experime
     assert cfg.name == experiment
 
 
+@pytest.mark.parametrize("experiment", ["linear_mnist_1k", "linear_mnist"])
+@pytest.mark.parametrize("noise", _options("noise"))
+def test_linear_presets_compose_with_every_noise_policy(compose_config, experiment, noise):
+    """The linear presets are documented with `noise=fixed noise.sigma2=1.0`: they must not pin
+    keys of one policy. (The deep presets are each about one policy and set its keys.)"""
+    validate(compose_config(f"experiment={experiment}", f"noise={noise}"))
+
+
 @pytest.mark.parametrize(
     "override,message",
     [
