@@ -86,11 +86,12 @@ def final_measurements(
             metrics["test/log_px_iwae"] = iwae_log_px(model, batches, eval_cfg.iwae_samples, step)
     files: dict[str, Path] = {}
     if eval_cfg.artifacts:
-        from vae_collapse.reporting.artifacts import write_run_artifacts
+        from vae_collapse.reporting.artifacts import write_run_artifacts, write_spectrum_artifacts
 
         examples = datamodule.split_data(collapse_split.stage)
         files = write_run_artifacts(
             run_dir, collapse_split.stage, collapse, model, examples, datamodule.sample_shape,
             eval_cfg.eps, eval_cfg.delta, loggers, step,
         )
+        files.update(write_spectrum_artifacts(run_dir, datamodule.train_data, model))
     return metrics, files

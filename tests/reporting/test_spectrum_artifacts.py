@@ -1,0 +1,50 @@
+"""data_spectrum.csv and decoder_column_norms.csv: what the report's spectrum figure is drawn from."""
+
+from __future__ import annotations
+
+import csv
+
+import torch
+
+from vae_collapse.maths import ppca
+from vae_collapse.maths.moments import data_moments
+from vae_collapse.models import FixedNoise, LinearVAE, MLPVAE
+from vae_collapse.reporting.artifacts import MAX_SPECTRUM_DIM, spectrum_tables, write_spectrum_artifacts
+
+
+def read_rows(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_linear_run_writes_the_spectrum_and_its_column_norms(tmp_path):
+    torch.manual_seed(0)
+    x = torch.randn(300, 6) * torch.tensor([3.0, 2.0, 1.0, 0.5, 0.2, 0.1])
+    model = LinearVAE(data_dim=6, latent_dim=3, sample_shape=(6,), noise=FixedNoise(0.3))
+    solution = model.fit_closed_form(data_moments(x))
+    files = write_spectrum_artifacts(tmp_path, x, model)
+    assert set(files) == {"data_spectrum", "decoder_column_norms"}
+
+    spectrum = read_rows(tmp_path / "data_spectrum.csv")
+    expected = ppca.spectrum(data_moments(x)).eigvals
+    assert [int(r["index"]) for r in spectrum] == [1, 2, 3, 4, 5, 6]
+    assert torch.allclose(torch.tensor([float(r["eigenvalue"]) for r in spectrum], dtype=torch.float64), expected)
+
+    norms = torch.tensor([float(r["norm2"]) for r in read_rows(tmp_path / "decoder_column_norms.csv")], dtype=torch.float64)
+    # At the fixed-sigma2 optimum the squared column norms are max(lambda_i - sigma2, 0).
+    assert torch.allclose(norms, (expected[:3] - 0.3).clamp_min(0), atol=1e-5)
+    assert solution.active_dims == int((norms > 1e-8).sum())
+
+
+def test_deep_model_gets_the_spectrum_only_and_large_images_get_neither(tmp_path):
+    model = MLPVAE(data_dim=8, latent_dim=2, sample_shape=(8,), noise=FixedNoise(1.0), hidden=[4])
+    assert set(spectrum_tables(torch.rand(20, 8), model)) == {"data_spectrum"}
+    assert spectrum_tables(torch.rand(3, MAX_SPECTRUM_DIM + 1), model) == {}
+
+
+def test_a_linear_run_from_the_console_leaves_both_files(run_cli, tmp_path):
+    result = run_cli("dataset=synthetic_ppca", "model.latent_dim=3", "trainer.max_steps=20", "logger=csv",
+                     "eval.iwae_samples=0", "hydra.run.dir=run")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(read_rows(tmp_path / "run" / "data_spectrum.csv")) == 20
+    assert len(read_rows(tmp_path / "run" / "decoder_column_norms.csv")) == 3
