@@ -138,3 +138,20 @@ def zero_column_profile(lambda_m: torch.Tensor | float, sigma2: float, eps: torc
     """
     e2 = eps.square()
     return -0.5 * torch.log1p(e2 / sigma2) + lambda_m * e2 / (2.0 * sigma2 * (sigma2 + e2))
+
+
+def zero_column_surface(
+    lambda_a: float, lambda_b: float, sigma2: float, a: torch.Tensor, b: torch.Tensor
+) -> torch.Tensor:
+    """Change in l when a zero column moves to a u_a + b u_b, two unused eigenvectors (the paper's Figure 1).
+
+    The change depends on the column w only through ||w||^2 = a^2 + b^2 and w^T S w =
+    a^2 lambda_a + b^2 lambda_b, so it is :func:`zero_column_profile` at radius ||w|| with the
+    effective eigenvalue w^T S w / ||w||^2; along either axis it is that direction's profile.
+    """
+    a, b = torch.broadcast_tensors(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64))
+    r2 = a.square() + b.square()
+    # At the stationary point itself (r = 0) the change is 0 whatever lambda_eff is; 1 avoids 0/0.
+    safe = torch.where(r2 > 0, r2, torch.ones_like(r2))
+    lambda_eff = (a.square() * lambda_a + b.square() * lambda_b) / safe
+    return zero_column_profile(lambda_eff, sigma2, r2.sqrt())

@@ -67,6 +67,10 @@ def _write_png(fig: Figure, path: Path | str) -> Path:
     return path
 
 
+# The report's figures (vae_collapse.report) are written the same way.
+write_png = _write_png
+
+
 # --------------------------------------------------------------------------- image grids
 
 

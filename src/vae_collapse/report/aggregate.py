@@ -1,0 +1,168 @@
+"""Runs that differ only in their seed form a group; a group's metrics are mean, std and n.
+
+The standard deviation is the sample one (ddof = 1), the spread a reader expects for a few
+seeds; it is undefined (None) for a single run, and shown as such rather than as 0.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from vae_collapse.report.runs import Run
+
+# Top-level keys that differ between repeats of one setting but do not change it:
+# where the run writes (paths, logger folders) and the seed itself.
+NOT_THE_SETTING = ("seed", "paths", "logger")
+
+
+@dataclass(frozen=True)
+class Stat:
+    mean: float
+    std: float | None
+    n: int
+
+    def fmt(self, digits: int = 4, show_n: bool = True) -> str:
+        """``mean ± std (n=3)``; a single run has no spread, and shows none."""
+        if self.n == 0:
+            return "n/a"
+        mean = f"{self.mean:.{digits}g}"
+        text = mean if self.std is None else f"{mean} ± {self.std:.2g}"
+        return f"{text} (n={self.n})" if show_n else text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"mean": self.mean if self.n else None, "std": self.std, "n": self.n}
+
+
+def stat(values: Iterable[float]) -> Stat:
+    """Mean and sample standard deviation of the finite values; n counts the values used."""
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    n = len(finite)
+    if n == 0:
+        return Stat(math.nan, None, 0)
+    mean = math.fsum(finite) / n
+    if n == 1:
+        return Stat(mean, None, 1)
+    var = math.fsum((v - mean) ** 2 for v in finite) / (n - 1)
+    return Stat(mean, math.sqrt(var), n)
+
+
+def setting(config: dict[str, Any]) -> dict[str, Any]:
+    """The config without what seed-repeats may differ in.
+
+    Nested ``seed`` keys equal to the run's seed (e.g. ``dataset.seed: ${seed}``) go too: they
+    are the same seed, resolved into another node.
+    """
+    seed = config.get("seed")
+
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items() if not (k == "seed" and v == seed)}
+        return node
+
+    return {k: strip(v) for k, v in config.items() if k not in NOT_THE_SETTING}
+
+
+def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}; lists stay values."""
+    if not isinstance(node, dict):
+        return {prefix: node}
+    flat: dict[str, Any] = {}
+    for key, value in node.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, path))
+        else:
+            flat[path] = value
+    return flat
+
+
+def without(flat: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """``flat`` minus every key equal to or below one of ``keys`` (dotted prefixes)."""
+    keys = tuple(keys)
+    return {k: v for k, v in flat.items() if not any(k == p or k.startswith(p + ".") for p in keys)}
+
+
+def key_of(flat: dict[str, Any]) -> str:
+    return json.dumps(flat, sort_keys=True, default=str)
+
+
+@dataclass
+class Group:
+    """Completed runs of one setting, one per seed (or several with the same seed)."""
+
+    runs: list[Run]
+    flat: dict[str, Any]  # the flattened setting
+    label: str = ""
+    varied: dict[str, Any] = field(default_factory=dict)  # the keys that tell it from its siblings
+
+    @property
+    def name(self) -> str:
+        return str(self.flat.get("name", "run"))
+
+    @property
+    def n(self) -> int:
+        return len(self.runs)
+
+    @property
+    def seeds(self) -> list[Any]:
+        return [run.seed for run in self.runs]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.flat.get(key, default)
+
+    def stat(self, metric: str) -> Stat:
+        return stat(run.metrics.get(metric, math.nan) for run in self.runs)
+
+    def metric_names(self) -> list[str]:
+        return sorted({name for run in self.runs for name in run.metrics})
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, str) and value.count(".") >= 2 and " " not in value:
+        return value.rsplit(".", 1)[-1]  # a _target_ path: the class name says enough
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _sort_value(value: Any) -> tuple:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, float(value), "")
+    return (1, 0.0, str(value))
+
+
+def group_runs(runs: Iterable[Run]) -> list[Group]:
+    """Group usable runs by setting; label each group by what tells it from same-named groups."""
+    buckets: dict[str, Group] = {}
+    for run in runs:
+        flat = flatten(setting(run.config))
+        key = key_of(flat)
+        if key not in buckets:
+            buckets[key] = Group([], flat)
+        buckets[key].runs.append(run)
+    groups = list(buckets.values())
+    by_name: dict[str, list[Group]] = {}
+    for group in groups:
+        by_name.setdefault(group.name, []).append(group)
+    for siblings in by_name.values():
+        keys = sorted({k for g in siblings for k in g.flat})
+        differing = [k for k in keys if len({json.dumps(g.flat.get(k), default=str) for g in siblings}) > 1]
+        for group in siblings:
+            group.varied = {k: group.flat.get(k) for k in differing}
+            parts = [f"{k}={_short(v)}" for k, v in group.varied.items()]
+            group.label = group.name + (f" [{', '.join(parts)}]" if parts else "")
+    groups.sort(key=lambda g: (g.name, [_sort_value(v) for v in g.varied.values()]))
+    return groups
+
+
+def families(groups: Iterable[Group], ignore: Iterable[str]) -> list[list[Group]]:
+    """Groups that share everything but the ``ignore`` keys (dotted prefixes), in order."""
+    ignore = tuple(ignore)
+    buckets: dict[str, list[Group]] = {}
+    for group in groups:
+        buckets.setdefault(key_of(without(group.flat, ignore)), []).append(group)
+    return list(buckets.values())

@@ -1,0 +1,94 @@
+"""Building the report: read runs, group seeds, draw what the runs allow, write the files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vae_collapse.report import fig_collapse, fig_kl_anneal, fig_linear, figure1, spectrum_source, table1
+from vae_collapse.report.aggregate import Group, group_runs
+from vae_collapse.report.plotting import FigureResult
+from vae_collapse.report.runs import Run, load_runs
+
+# What each figure needs, said in the report when it could not be drawn.
+NEEDS = {
+    1: "a covariance spectrum: a run's data_spectrum.csv, or --spectrum-from dataset=mnist",
+    2: "linear VAE runs (model=linear_vae, fit=gradient) with a CSV log, e.g. experiment=linear_mnist_1k",
+    3: "a fixed-σ² sweep with collapse_curve.csv, e.g. -m experiment=deep_mnist_fixed_sigma",
+    4: "at least two fixed/learned σ² settings of one data set and model, e.g. -m experiment=deep_mnist_fixed_sigma",
+    5: "linear VAE runs with decoder_column_norms.csv and data_spectrum.csv",
+    6: "completed runs",
+    7: "KL-annealing runs with collapse_trajectory.csv, e.g. -m experiment=deep_mnist_kl_anneal",
+}
+
+
+@dataclass
+class Report:
+    out_dir: Path
+    sources: list[Path]
+    runs: list[Run]
+    groups: list[Group]
+    figures: list[FigureResult]
+    table: list[table1.Row]
+    not_drawn: dict[int, str] = field(default_factory=dict)
+    wandb: dict[str, Any] | None = None
+
+    @property
+    def excluded(self) -> list[Run]:
+        return [run for run in self.runs if not run.usable]
+
+    @property
+    def markdown_path(self) -> Path:
+        return self.out_dir / "REPORT.md"
+
+    @property
+    def json_path(self) -> Path:
+        return self.out_dir / "report.json"
+
+
+def build_report(
+    paths: list[Path],
+    out_dir: Path,
+    spectrum_from: list[str] | None = None,
+    directions: tuple[int, int] = (1, 2),
+    sigma2s: tuple[float, ...] | None = None,
+    wandb_mode: str = "disabled",
+    wandb_group: str | None = None,
+) -> Report:
+    """Everything ``vae-collapse-report`` does; returns what it wrote (files under ``out_dir``)."""
+    from vae_collapse.report import markdown, output
+
+    out_dir = Path(out_dir)
+    # Read before anything is written, so a bad PATH leaves no half-made report folder.
+    runs = load_runs([Path(p) for p in paths], exclude=out_dir)
+    spectrum = spectrum_source.resolve(spectrum_from)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    groups = group_runs(run for run in runs if run.usable)
+    spectrum = spectrum or spectrum_source.from_groups(groups)
+
+    figures: list[FigureResult] = []
+    if spectrum is not None:
+        setting = figure1.choose(spectrum.eigvals, spectrum.description, directions, sigma2s)
+        figures.append(figure1.draw(setting, out_dir))
+    figures += fig_linear.training_figures(groups, out_dir)
+    figures += fig_collapse.collapse_figures(groups, out_dir)
+    figures += fig_collapse.sigma2_figures(groups, out_dir)
+    figures += fig_linear.spectrum_figures(groups, out_dir)
+    figures += fig_kl_anneal.anneal_figures(groups, out_dir)
+    figures.sort(key=lambda f: (f.number, f.id))
+    rows = table1.rows(groups)
+
+    drawn = {f.number for f in figures} | ({6} if rows else set())
+    not_drawn = {number: need for number, need in NEEDS.items() if number not in drawn}
+    report = Report(out_dir, [Path(p) for p in paths], runs, groups, figures, rows, not_drawn)
+    output.write_table_csv(report)
+    markdown.write(report)
+    output.write_json(report)
+    if wandb_mode != "disabled":
+        from vae_collapse.report import wandb_out
+
+        report.wandb = wandb_out.log_report(report, wandb_mode, wandb_group)
+        markdown.write(report)
+        output.write_json(report)
+    return report

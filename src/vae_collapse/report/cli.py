@@ -1,0 +1,110 @@
+"""The ``vae-collapse-report`` console script.
+
+    vae-collapse-report multirun/ outputs/run1 --out report/
+    vae-collapse-report --spectrum-from dataset=mnist dataset.subset=1000 --out fig1/   # Figure 1 alone
+
+Bad input ends with one line on stderr and exit status 1, like ``vae-collapse``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from vae_collapse.report.errors import ReportError
+
+PROG = "vae-collapse-report"
+WANDB_MODES = ("offline", "online", "disabled")
+
+
+def _default_wandb_mode() -> str:
+    """$WANDB_MODE where it names a mode, as for the runs themselves; else offline."""
+    mode = os.environ.get("WANDB_MODE", "")
+    return mode if mode in WANDB_MODES else "offline"
+
+
+def _pair(text: str) -> tuple[int, int]:
+    try:
+        i, j = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected two 1-based eigenvalue indices, e.g. 1,2") from None
+    return i, j
+
+
+def _three(text: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected three sigma^2 values, e.g. 0.5,2,10")
+    return values  # type: ignore[return-value]
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's usage block would bury the one line that matters
+        print(f"{PROG}: error: {message} (see {PROG} --help)", file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _OneLineParser(
+        prog=PROG,
+        description="Build the reproduction report (PNG figures, REPORT.md, report.json) from run directories: "
+                    "single runs, multirun folders, or folders holding either.",
+    )
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="run directories or folders above them")
+    p.add_argument("--out", type=Path, default=None,
+                   help="report folder (default: PATH/report for one PATH, else ./report)")
+    p.add_argument("--wandb", choices=WANDB_MODES, default=_default_wandb_mode(),
+                   help="log the figures and tables to a W&B run of the runs' group (default: $WANDB_MODE or offline)")
+    p.add_argument("--wandb-group", default=None, help="W&B group (default: the runs' group if they share one)")
+    p.add_argument("--spectrum-from", nargs="+", metavar="SOURCE", default=None,
+                   help="Figure 1's data: Hydra overrides (dataset=mnist dataset.subset=1000) or a data_spectrum.csv; "
+                        "default: the spectrum saved by a reported run. Put PATHs before this option.")
+    p.add_argument("--directions", type=_pair, default=(1, 2), metavar="I,J",
+                   help="Figure 1's two principal directions, 1-based (default: 1,2)")
+    p.add_argument("--sigma2", type=_three, default=None, metavar="A,B,C",
+                   help="Figure 1's three sigma^2 (default: one per regime from the two eigenvalues)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    if not args.paths and not args.spectrum_from:
+        parser().error("give at least one PATH, or --spectrum-from for Figure 1 alone")
+    out = args.out or (args.paths[0] / "report" if len(args.paths) == 1 else Path("report"))
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from vae_collapse.cli import _one_line
+    from vae_collapse.config import ConfigError
+    from vae_collapse.data import DataError
+    from vae_collapse.report.build import build_report
+
+    try:
+        report = build_report(args.paths, out, spectrum_from=args.spectrum_from, directions=args.directions,
+                              sigma2s=args.sigma2, wandb_mode=args.wandb, wandb_group=args.wandb_group)
+    except (ReportError, ConfigError, DataError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    except (HydraException, OmegaConfBaseException) as exc:
+        print(f"{PROG}: error: --spectrum-from: {_one_line(exc)}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    completed = sum(run.usable for run in report.runs)
+    print(f"Report: {report.markdown_path}")
+    print(f"  {len(report.runs)} runs ({completed} completed, {len(report.excluded)} not used), "
+          f"{len(report.groups)} settings, {len(report.figures)} figures")
+    for fig in report.figures:
+        print(f"  figure {fig.number}: {fig.file}")
+    for number, need in report.not_drawn.items():
+        print(f"  figure {number} not drawn: needs {need}")
+    print(f"  numbers: {report.json_path}")
+    if report.wandb:
+        print(f"  W&B ({report.wandb['mode']}): {out / report.wandb['dir']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""The per-run CSV files the figures are drawn from, and curves averaged over seeds.
+
+Every reader returns None when its file is absent or empty, so a figure can tell "this run
+did not write it" from "it wrote nothing useful" without catching exceptions.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+
+
+def read_columns(path: Path) -> dict[str, np.ndarray] | None:
+    """A CSV as {column: float array}; empty cells and words other than true/false become NaN."""
+    if not path.is_file():
+        return None
+    with open(path, newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        rows = list(reader)
+    if not header or not rows:
+        return None
+
+    def number(cell: str) -> float:
+        low = cell.strip().lower()
+        if low in ("true", "false"):
+            return float(low == "true")
+        try:
+            return float(cell)
+        except ValueError:
+            return math.nan
+
+    table = np.array([[number(c) for c in row] + [math.nan] * (len(header) - len(row)) for row in rows])
+    return {name: table[:, i] for i, name in enumerate(header)}
+
+
+def metrics_csv(run_dir: Path) -> Path | None:
+    """Lightning's CSV log: ``csv/metrics.csv``, or the first ``metrics.csv`` below ``csv/``."""
+    direct = run_dir / "csv" / "metrics.csv"
+    if direct.is_file():
+        return direct
+    found = sorted((run_dir / "csv").glob("**/metrics.csv")) if (run_dir / "csv").is_dir() else []
+    return found[0] if found else None
+
+
+def training_curve(run_dir: Path, metric: str = "train/elbo") -> tuple[np.ndarray, np.ndarray] | None:
+    """(steps, values) of a metric logged during training.
+
+    Rows without an epoch are the final measurements written once training ended; they are
+    the summary's values, drawn separately, so they are left out of the curve.
+    """
+    path = metrics_csv(run_dir)
+    table = read_columns(path) if path else None
+    if table is None or metric not in table or "step" not in table:
+        return None
+    keep = np.isfinite(table[metric]) & np.isfinite(table["step"])
+    if "epoch" in table:
+        keep &= np.isfinite(table["epoch"])
+    if not keep.any():
+        return None
+    steps, values = table["step"][keep], table[metric][keep]
+    # The CSV logger may repeat a row (e.g. at an epoch boundary); keep the last per step.
+    _, last = np.unique(steps[::-1], return_index=True)
+    index = np.sort(len(steps) - 1 - last)
+    return steps[index], values[index]
+
+
+def collapse_curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    table = read_columns(run_dir / "collapse_curve.csv")
+    if table is None or "eps" not in table or "fraction_collapsed" not in table:
+        return None
+    order = np.argsort(table["eps"])
+    return table["eps"][order], table["fraction_collapsed"][order]
+
+
+def data_spectrum(run_dir: Path) -> np.ndarray | None:
+    table = read_columns(run_dir / "data_spectrum.csv")
+    if table is None or "eigenvalue" not in table:
+        return None
+    return np.sort(table["eigenvalue"])[::-1]
+
+
+def column_norms(run_dir: Path) -> np.ndarray | None:
+    table = read_columns(run_dir / "decoder_column_norms.csv")
+    if table is None or "norm2" not in table:
+        return None
+    return table["norm2"]
+
+
+def trajectory(run_dir: Path) -> dict[str, np.ndarray] | None:
+    """collapse_trajectory.csv: step, beta, sigma2, active_dims and kl (steps x latent dims)."""
+    table = read_columns(run_dir / "collapse_trajectory.csv")
+    if table is None or "step" not in table or "active_dims" not in table:
+        return None
+    kl_cols = sorted((c for c in table if c.startswith("kl_dim_")), key=lambda c: int(c.rsplit("_", 1)[1]))
+    out = {name: table[name] for name in ("step", "beta", "sigma2", "active_dims") if name in table}
+    out["kl"] = np.stack([table[c] for c in kl_cols], axis=1) if kl_cols else np.zeros((len(table["step"]), 0))
+    return out
+
+
+def mean_curve(
+    curves: list[tuple[np.ndarray, np.ndarray]], log_x: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Pointwise mean and sample std of several curves on the x values of the first.
+
+    Curves on other x values are interpolated (in log x for log axes), and only over the
+    x range every curve covers, so no value is extrapolated. std is 0 for a single curve.
+    """
+    if not curves:
+        raise ValueError("mean_curve needs at least one curve")
+    lo = max(float(np.min(x)) for x, _ in curves)
+    hi = min(float(np.max(x)) for x, _ in curves)
+    x0 = curves[0][0]
+    grid = x0[(x0 >= lo) & (x0 <= hi)]
+    tx = np.log if log_x else (lambda v: v)
+    stack = np.stack([np.interp(tx(grid), tx(x), y) for x, y in curves])
+    std = stack.std(axis=0, ddof=1) if len(curves) > 1 else np.zeros(grid.shape)
+    return grid, stack.mean(axis=0), std, len(curves)
+
+
+def thin(x: np.ndarray, y: np.ndarray, limit: int = 200) -> tuple[list[float], list[float]]:
+    """At most ``limit`` evenly spaced points of a curve, as lists for report.json."""
+    if len(x) > limit:
+        index = np.unique(np.linspace(0, len(x) - 1, limit).round().astype(int))
+        x, y = x[index], y[index]
+    return [float(v) for v in x], [float(v) for v in y]

@@ -1,0 +1,98 @@
+"""Words for a setting: its noise policy, its data and model, and a file-name slug."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from vae_collapse.report.aggregate import Group
+
+
+@dataclass(frozen=True)
+class Policy:
+    kind: str  # fixed | learned | kl_anneal | anneal | optimal | other
+    text: str
+    sigma2: float | None  # the fixed sigma^2 where there is one
+    order: tuple  # sorts a table: kind first, then the swept value
+
+
+KIND_ORDER = ("fixed", "learned", "kl_anneal", "anneal", "optimal", "other")
+
+
+def _cls(target: Any) -> str:
+    return str(target or "").rsplit(".", 1)[-1]
+
+
+def policy_from(noise: dict[str, Any]) -> Policy:
+    """The noise policy of a flattened ``noise.*`` node (keys without the ``noise.`` prefix)."""
+    cls = _cls(noise.get("_target_"))
+    if cls == "FixedNoise":
+        s2 = float(noise.get("sigma2"))
+        return Policy("fixed", f"fixed σ² = {s2:g}", s2, (KIND_ORDER.index("fixed"), s2))
+    if cls == "LearnedNoise":
+        init = float(noise.get("init", 1.0))
+        return Policy("learned", f"learned σ², init {init:g}", None, (KIND_ORDER.index("learned"), init))
+    if cls == "KLAnnealing":
+        base = policy_from({k[len("base."):]: v for k, v in noise.items() if k.startswith("base.")})
+        warmup = int(noise.get("warmup_steps", 0))
+        start = float(noise.get("start", 0.0))
+        head = "plain ELBO (no warm-up)" if warmup == 0 else f"KL annealing β: {start:g}→1 over {warmup} steps"
+        return Policy("kl_anneal", f"{head}, {base.text}", base.sigma2, (KIND_ORDER.index("kl_anneal"), warmup))
+    if cls == "AnnealedNoise":
+        text = (f"σ² annealed {float(noise.get('start')):g}→{float(noise.get('end')):g} "
+                f"over {noise.get('steps')} steps, then {noise.get('then')}")
+        return Policy("anneal", text, None, (KIND_ORDER.index("anneal"), 0))
+    if cls == "OptimalNoise":
+        return Policy("optimal", "σ² = mean squared error (optimal)", None, (KIND_ORDER.index("optimal"), 0))
+    return Policy("other", cls or "unknown noise", None, (KIND_ORDER.index("other"), 0))
+
+
+def _sub(flat: dict[str, Any], prefix: str) -> dict[str, Any]:
+    return {k[len(prefix) + 1:]: v for k, v in flat.items() if k.startswith(prefix + ".")}
+
+
+def policy(group: Group) -> Policy:
+    return policy_from(_sub(group.flat, "noise"))
+
+
+def model_text(group: Group) -> str:
+    model = _cls(group.get("model._target_"))
+    k = group.get("model.latent_dim")
+    extra = f", {group.get('model.elbo')} ELBO" if model == "LinearVAE" and group.get("model.elbo") else ""
+    return f"{model} k={k}{extra}"
+
+
+def data_text(group: Group) -> str:
+    name = group.get("dataset.name") or _cls(group.get("dataset._target_")).replace("DataModule", "")
+    subset = group.get("dataset.subset") or group.get("dataset.n_train")
+    return f"{name} ({subset} train)" if subset else f"{name} (all train)"
+
+
+def budget_text(group: Group) -> str:
+    steps = group.get("trainer.max_steps")
+    batch = group.get("dataset.batch_size")
+    return f"{steps} steps, " + (f"batch {batch}" if batch else "full batch")
+
+
+def family_title(group: Group) -> str:
+    return f"{data_text(group)}, {model_text(group)}, {budget_text(group)}"
+
+
+def slug(group: Group) -> str:
+    name = group.get("dataset.name") or _cls(group.get("dataset._target_")).replace("DataModule", "")
+    subset = group.get("dataset.subset") or group.get("dataset.n_train")
+    parts = [str(name), f"n{subset}" if subset else "", _cls(group.get("model._target_")), f"k{group.get('model.latent_dim')}"]
+    text = "_".join(p for p in parts if p).lower()
+    return re.sub(r"[^a-z0-9_]+", "-", text)
+
+
+def unique_slugs(groups: list[Group]) -> list[str]:
+    """One slug per family representative; repeats get -2, -3, ... so files never clash."""
+    seen: dict[str, int] = {}
+    out = []
+    for group in groups:
+        base = slug(group)
+        seen[base] = seen.get(base, 0) + 1
+        out.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
+    return out

@@ -1,0 +1,101 @@
+"""Figure 7: KL annealing over training, from ``collapse_trajectory.csv``.
+
+Top: active dimensions and total KL per step for each warm-up length (mean and spread over
+seeds), the end of each warm-up marked. Bottom: mean KL of every latent dimension over the
+steps for the first seed of each warm-up length, so collapse returning after the warm-up shows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from vae_collapse.report import curves
+from vae_collapse.report.aggregate import Group, families
+from vae_collapse.report.describe import family_title, policy, unique_slugs
+from vae_collapse.report.plotting import FigureResult, band, colours, new_figure, save, seeds_text
+
+ANNEAL_FAMILY_IGNORES = ("name", "noise.warmup_steps", "noise.start")
+MAX_HEATMAPS = 4
+KL_FLOOR = 1e-4  # nats; the colour scale is log10 KL and an exactly collapsed latent has KL 0
+
+
+def anneal_figures(groups: list[Group], out_dir: Path) -> list[FigureResult]:
+    fams = []
+    for fam in families([g for g in groups if policy(g).kind == "kl_anneal"], ANNEAL_FAMILY_IGNORES):
+        fam = [g for g in fam if any(curves.trajectory(r.run_dir) is not None for r in g.runs)]
+        if fam:
+            fams.append(sorted(fam, key=lambda g: policy(g).order))
+    return [_anneal_figure(f, out_dir, f"fig7_kl_anneal_{s}") for f, s in zip(fams, unique_slugs([f[0] for f in fams]))]
+
+
+def _anneal_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
+    shown = fam[:MAX_HEATMAPS]
+    ncols = max(2, len(shown))
+    fig = new_figure(4.6 * ncols, 8.6)
+    grid = fig.add_gridspec(2, ncols * 2)
+    half = ncols  # the top row's two panels each take half of the width
+    ax_dims = fig.add_subplot(grid[0, :half])
+    ax_kl = fig.add_subplot(grid[0, half:], sharex=ax_dims)
+    data = {"groups": []}
+    eps = fam[0].get("eval.eps", 0.01)
+    delta = fam[0].get("eval.delta", 0.01)
+    cols = colours(len(fam), "viridis")
+    for group, colour in zip(fam, cols):
+        trajs = [t for t in (curves.trajectory(r.run_dir) for r in group.runs) if t is not None]
+        warmup = int(group.get("noise.warmup_steps", 0))
+        label = f"{policy(group).text} ({seeds_text(len(trajs))})"
+        steps, dims, dims_std, n = curves.mean_curve([(t["step"], t["active_dims"]) for t in trajs])
+        band(ax_dims, steps, dims, dims_std, colour, label, marker=".")
+        total = [(t["step"], t["kl"].sum(axis=1)) for t in trajs]
+        s2, kl, kl_std, _ = curves.mean_curve(total)
+        band(ax_kl, s2, kl, kl_std, colour, label, marker=".")
+        if warmup > 0:
+            for ax in (ax_dims, ax_kl):
+                ax.axvline(warmup, color=colour, linestyle=":", linewidth=1.2)
+        end = np.searchsorted(steps, warmup) if warmup > 0 else 0
+        data["groups"].append({
+            "label": group.label, "warmup_steps": warmup, "n": n, "seeds": group.seeds,
+            "active_dims_at_warmup_end": float(dims[min(end, len(dims) - 1)]),
+            "active_dims_peak": float(dims.max()), "active_dims_final": float(dims[-1]),
+            "final_active_dims": group.stat("collapse/active_dims").as_dict(),
+            "curve": {"step": [float(s) for s in steps], "active_dims_mean": [float(d) for d in dims],
+                      "total_kl_mean": [float(v) for v in kl]},
+        })
+    ax_dims.set_ylabel(f"active dimensions (not ({eps:g}, {delta:g})-collapsed)")
+    ax_dims.set_title("Active latent dimensions during training (dotted: end of warm-up)", fontsize=10)
+    ax_kl.set_ylabel("total KL(q(z|x) || p(z))  [nats per example]")
+    ax_kl.set_title("KL term during training", fontsize=10)
+    for ax in (ax_dims, ax_kl):
+        ax.set_xlabel("training step")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    image = None
+    for index, group in enumerate(shown):
+        ax = fig.add_subplot(grid[1, 2 * index: 2 * index + 2] if len(shown) > 1 else grid[1, :])
+        run, traj = next((r, t) for r, t in ((r, curves.trajectory(r.run_dir)) for r in group.runs) if t is not None)
+        kl = np.maximum(traj["kl"], KL_FLOOR)
+        order = np.argsort(-kl[-1], kind="stable")  # latents sorted by their final KL
+        steps = traj["step"]
+        image = ax.imshow(np.log10(kl[:, order].T), aspect="auto", origin="upper", cmap="magma",
+                          vmin=np.log10(KL_FLOOR), vmax=max(np.log10(kl.max()), np.log10(KL_FLOOR) + 1),
+                          extent=(steps[0], steps[-1], kl.shape[1] - 0.5, -0.5), interpolation="nearest")
+        warmup = int(group.get("noise.warmup_steps", 0))
+        if warmup > 0:
+            ax.axvline(warmup, color="w", linestyle=":", linewidth=1.2)
+        ax.set_xlabel("training step")
+        ax.set_ylabel("latent (sorted by final KL)")
+        ax.set_title(f"{policy(group).text}\nKL per latent, seed {run.seed}", fontsize=9)
+    if image is not None:
+        fig.colorbar(image, ax=fig.axes[2:], shrink=0.9, label=f"log10 mean KL per latent  [nats; floor {KL_FLOOR:g}]")
+    fig.suptitle(f"KL annealing over training: {family_title(fam[0])}")
+    path = save(fig, out_dir, stem)
+    caption = (
+        "KL annealing: the KL weight β rises from its start to 1 over the warm-up (dotted lines), then the plain "
+        "ELBO is trained. Top: active dimensions and total KL measured on a fixed set of examples during training "
+        "(mean ± std over seeds). Bottom: the mean KL of each latent dimension over training for one seed per "
+        "warm-up length; dark rows are collapsed latents."
+    )
+    return FigureResult(7, stem, "KL annealing: KL per dimension and active dimensions over training", path,
+                        caption, data)

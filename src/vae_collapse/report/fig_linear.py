@@ -1,0 +1,164 @@
+"""Figures 2 and 5: the linear VAE against pPCA's closed form.
+
+Figure 2: the training ELBO over steps against the closed-form optimum ``ppca/log_px``, the
+analytic and the stochastic ELBO on one plot. Figure 5: the data covariance spectrum against
+the learned squared column norms, which the theory puts at max(lambda_i - sigma^2, 0).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from vae_collapse.report import curves
+from vae_collapse.report.aggregate import Group, families
+from vae_collapse.report.describe import family_title, policy, unique_slugs
+from vae_collapse.report.plotting import FigureResult, band, colours, new_figure, save, seeds_text
+
+# Analytic and stochastic runs of one setting share a figure.
+LINEAR_FAMILY_IGNORES = ("name", "model.elbo")
+# Panels of Figure 5 beyond this many groups would be unreadably small.
+MAX_SPECTRUM_PANELS = 4
+
+
+def linear_groups(groups: list[Group]) -> list[Group]:
+    return [g for g in groups if str(g.get("model._target_", "")).endswith("LinearVAE")
+            and g.get("model.fit", "gradient") == "gradient"]
+
+
+def _elbo_kind(group: Group) -> str:
+    return str(group.get("model.elbo", "analytic"))
+
+
+def training_figures(groups: list[Group], out_dir: Path) -> list[FigureResult]:
+    results = []
+    fams = [f for f in families(linear_groups(groups), LINEAR_FAMILY_IGNORES)
+            if any(curves.training_curve(r.run_dir) for g in f for r in g.runs)]
+    for fam, slug in zip(fams, unique_slugs([f[0] for f in fams])):
+        results.append(_training_figure(fam, out_dir, f"fig2_linear_elbo_{slug}"))
+    return results
+
+
+def _training_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
+    fig = new_figure(13.0, 4.8)
+    ax_elbo, ax_gap = fig.subplots(1, 2)
+    optimum = fam[0].stat("ppca/log_px")
+    data = {"ppca/log_px": optimum.as_dict(), "groups": []}
+    styles = {"analytic": ("tab:blue", "-"), "stochastic": ("tab:orange", "-")}
+    for index, group in enumerate(fam):
+        found = [c for c in (curves.training_curve(r.run_dir) for r in group.runs) if c is not None]
+        if not found:
+            continue
+        colour, line = styles.get(_elbo_kind(group), (colours(len(fam), "tab10")[index], "--"))
+        steps, mean, std, n = curves.mean_curve(found)
+        kind = _elbo_kind(group)
+        label = f"{kind} ELBO, {policy(group).text} ({seeds_text(n)})"
+        band(ax_elbo, steps, mean, std, colour, label, linestyle=line)
+        final = group.stat("train/elbo")
+        last_step = float(group.get("trainer.max_steps") or steps[-1])
+        ax_elbo.errorbar([last_step], [final.mean], yerr=[final.std or 0.0], color=colour, marker="D",
+                         markersize=6, linestyle="none", label=f"{kind}: exact final ELBO {final.fmt()}")
+        group_optimum = group.stat("ppca/log_px").mean
+        gap = group_optimum - mean
+        positive = gap > 0
+        ax_gap.plot(steps[positive], gap[positive], color=colour, linestyle=line, linewidth=1.4,
+                    label=f"{kind} ELBO")
+        final_gap = group_optimum - final.mean
+        if final_gap > 0:
+            ax_gap.plot([last_step], [final_gap], color=colour, marker="D", linestyle="none",
+                        label=f"{kind}: exact final gap {final_gap:.3g}")
+        xs, ys = curves.thin(steps, mean)
+        data["groups"].append({
+            "label": group.label, "elbo": kind, "n": n, "seeds": group.seeds,
+            "final_train_elbo": final.as_dict(), "final_gap": final_gap,
+            "train_sigma2": group.stat("train/sigma2").as_dict(),
+            "curve": {"step": xs, "train_elbo_mean": ys},
+        })
+    if optimum.n:
+        ax_elbo.axhline(optimum.mean, color="k", linestyle=":", linewidth=1.4,
+                        label=f"closed-form pPCA optimum {optimum.mean:.5g}")
+    for ax in (ax_elbo, ax_gap):
+        ax.set_xlabel("training step")
+        ax.grid(True, alpha=0.3)
+    ax_elbo.set_ylabel("training ELBO  [nats per example]")
+    ax_elbo.set_title("Training ELBO")
+    ax_elbo.legend(fontsize=8, loc="lower right")
+    ax_gap.set_yscale("log")
+    ax_gap.set_ylabel("pPCA optimum − ELBO  [nats per example, log scale]")
+    ax_gap.set_title("Distance to the closed-form optimum")
+    ax_gap.legend(fontsize=8, loc="upper right")
+    fig.suptitle(f"Linear VAE against pPCA: {family_title(fam[0])}")
+    path = save(fig, out_dir, stem)
+    caption = (
+        "Training ELBO of the linear VAE per step (the CSV log; stochastic: one reparameterised sample per "
+        "example), the exact ELBO of the final parameters (diamond), and the closed-form pPCA log-likelihood "
+        "optimum for the same data and latent size (dotted). Right: the distance to that optimum on a log scale."
+    )
+    return FigureResult(2, stem, "Linear VAE training ELBO against the pPCA optimum", path, caption, data)
+
+
+def spectrum_figures(groups: list[Group], out_dir: Path) -> list[FigureResult]:
+    results = []
+    fams = []
+    for fam in families(linear_groups(groups), LINEAR_FAMILY_IGNORES):
+        fam = [g for g in fam if any(curves.column_norms(r.run_dir) is not None for r in g.runs)]
+        if fam and any(curves.data_spectrum(r.run_dir) is not None for g in fam for r in g.runs):
+            fams.append(fam)
+    for fam, slug in zip(fams, unique_slugs([f[0] for f in fams])):
+        results.append(_spectrum_figure(fam[:MAX_SPECTRUM_PANELS], out_dir, f"fig5_spectrum_{slug}"))
+    return results
+
+
+def _spectrum_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
+    fig = new_figure(6.2 * len(fam), 4.8)
+    axes = np.atleast_1d(fig.subplots(1, len(fam)))
+    data = {"groups": []}
+    for ax, group in zip(axes, fam):
+        eigvals = next(s for s in (curves.data_spectrum(r.run_dir) for r in group.runs) if s is not None)
+        k = int(group.get("model.latent_dim") or 0)
+        sigma2 = group.stat("train/sigma2")
+        shown = min(len(eigvals), max(2 * k, 10))
+        index = np.arange(1, shown + 1)
+        top = float(eigvals[0])
+        floor = top * 1e-6  # log axis: zeros (collapsed columns) are drawn on this floor
+        ax.plot(index, np.maximum(eigvals[:shown], floor), color="k", linewidth=1.6,
+                label="data covariance eigenvalues λ_i")
+        if sigma2.n:
+            theory = np.maximum(eigvals[:k] - sigma2.mean, 0.0)
+            ax.plot(np.arange(1, k + 1), np.maximum(theory, floor), color="tab:green", linestyle="--",
+                    linewidth=1.4, label="theory: max(λ_i − σ², 0)")
+            ax.axhline(sigma2.mean, color="tab:red", linestyle=":", linewidth=1.4,
+                       label=f"learned σ² = {sigma2.fmt()}" if policy(group).kind != "fixed" else f"σ² = {sigma2.mean:.3g}")
+        norms_by_seed = []
+        for run, colour in zip(group.runs, colours(group.n, "plasma")):
+            norms = curves.column_norms(run.run_dir)
+            if norms is None:
+                continue
+            ordered = np.sort(norms)[::-1]
+            norms_by_seed.append(ordered)
+            ax.plot(np.arange(1, len(ordered) + 1), np.maximum(ordered, floor), linestyle="none", marker="o",
+                    markersize=3, color=colour, alpha=0.8, label=f"learned ||w_j||², sorted (seed {run.seed})")
+        ax.set_yscale("log")
+        ax.set_ylim(floor / 2, top * 3)
+        ax.set_xlabel("index i (eigenvalues and columns sorted, largest first)")
+        ax.set_ylabel("variance  [data units², log scale]")
+        ax.set_title(f"{group.label}\n{policy(group).text}", fontsize=10)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=8, loc="upper right")
+        active = [int((o > 1e-3 * top).sum()) for o in norms_by_seed]
+        data["groups"].append({
+            "label": group.label, "latent_dim": k, "train_sigma2": sigma2.as_dict(),
+            "eigenvalues_above_sigma2": int((eigvals[:k] > sigma2.mean).sum()) if sigma2.n else None,
+            "columns_above_1e-3_lambda1": active,
+            "eigenvalues": [float(v) for v in eigvals[:shown]],
+            "column_norms2_sorted": [[float(v) for v in o] for o in norms_by_seed],
+        })
+    fig.suptitle(f"Data spectrum and linear decoder columns: {family_title(fam[0])}")
+    path = save(fig, out_dir, stem)
+    caption = (
+        "Eigenvalues of the training data's covariance (black), the learned decoder's squared column norms "
+        "sorted (dots; values below 1e-6 λ_1, i.e. collapsed columns, are drawn on that floor), σ² (red) and the "
+        "theory's optimum max(λ_i − σ², 0) (green): directions with variance below σ² collapse."
+    )
+    return FigureResult(5, stem, "Data spectrum against learned decoder column norms", path, caption, data)

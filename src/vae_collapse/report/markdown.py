@@ -1,0 +1,111 @@
+"""REPORT.md: the figures with their captions, Table 1, every setting's numbers, excluded runs."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from vae_collapse.report.describe import policy
+from vae_collapse.report.table1 import COLUMNS
+
+if TYPE_CHECKING:
+    from vae_collapse.report.build import Report
+
+# The per-setting table shows these; report.json has every metric.
+HEADLINE = (
+    "train/elbo", "ppca/log_px", "test/elbo", "test/log_px_iwae", "train/sigma2",
+    "collapse/active_dims", "ppca/active_dims", "collapse/active_units",
+)
+FIGURE_NAMES = {
+    1: "pPCA log-likelihood around a zero column",
+    2: "Linear VAE: training ELBO against the pPCA optimum",
+    3: "Collapse against eps",
+    4: "ELBO and collapse against σ², with the linear theory",
+    5: "Data spectrum against learned decoder column norms",
+    6: "Table 1: noise policies",
+    7: "KL annealing over training",
+}
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def render(report: Report) -> str:
+    completed = sum(run.usable for run in report.runs)
+    lines = [
+        "# Reproduction report",
+        "",
+        ("Runs read from: " + ", ".join(f"`{p}`" for p in report.sources)) if report.sources
+        else "No runs given: only the closed-form figure.",
+        "",
+        f"{len(report.runs)} run directories: {completed} completed, {len(report.excluded)} not used "
+        f"(listed at the end). Runs that differ only in their seed are one setting: values are "
+        "mean ± sample standard deviation (n = seeds). All log-likelihoods and ELBOs are in nats per example.",
+        "",
+    ]
+    if report.wandb:
+        lines += [f"W&B ({report.wandb['mode']}): run `{report.wandb.get('run_id')}` in group "
+                  f"`{report.wandb.get('group')}`, folder `{report.wandb.get('dir')}`.", ""]
+    for number in sorted(FIGURE_NAMES):
+        if number == 6:
+            lines += _table1(report)
+            continue
+        figs = [f for f in report.figures if f.number == number]
+        lines.append(f"## Figure {number}: {FIGURE_NAMES[number]}")
+        lines.append("")
+        if not figs:
+            lines += [f"Not drawn: needs {report.not_drawn.get(number, 'runs that are not present')}.", ""]
+        for fig in figs:
+            rel = os.path.relpath(fig.file, report.out_dir)
+            lines += [f"![{fig.title}]({rel})", "", fig.caption, ""]
+    lines += _groups(report)
+    lines += _excluded(report)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _table1(report: Report) -> list[str]:
+    lines = [f"## Table 1: {FIGURE_NAMES[6][len('Table 1: '):]}", ""]
+    if not report.table:
+        return lines + ["Not drawn: no completed runs.", ""]
+    lines += _table(list(COLUMNS), [row.cells() for row in report.table])
+    lines += ["", "Train ELBO: exact pass over the training data with the final parameters. Test log p(x): "
+              "the IWAE bound (`test/log_px_iwae`). Collapsed %: latents (eps, delta)-collapsed at the "
+              "eps shown. Also in `table1.csv`.", ""]
+    return lines
+
+
+def _groups(report: Report) -> list[str]:
+    if not report.groups:
+        return []
+    lines = ["## Every setting", ""]
+    header = ["setting", "noise policy", "seeds", *HEADLINE]
+    rows = []
+    for g in report.groups:
+        rows.append([g.label, policy(g).text, ", ".join(str(s) for s in g.seeds),
+                     *[g.stat(m).fmt(5, show_n=False) if g.stat(m).n else "" for m in HEADLINE]])
+    lines += _table(header, rows)
+    return lines + [""]
+
+
+def _excluded(report: Report) -> list[str]:
+    lines = ["## Runs not used", ""]
+    if not report.excluded:
+        return lines + ["None: every run completed.", ""]
+    lines += ["Failed, diverged and unfinished runs are listed here and left out of every figure and table.", ""]
+    rows = [[r.status, str(r.run_dir), " ".join(r.overrides), r.reason or ""] for r in report.excluded]
+    return lines + _table(["status", "run directory", "overrides", "reason"], rows) + [""]
+
+
+def write(report: Report) -> None:
+    # Written beside the target and renamed: a reader never sees half a report.
+    path = report.markdown_path
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(render(report))
+    os.replace(tmp, path)

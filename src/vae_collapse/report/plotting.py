@@ -1,0 +1,56 @@
+"""What every figure module shares: the result record, a new figure, colours, bands.
+
+Figures are matplotlib ``Figure`` objects rendered with the Agg canvas (never pyplot), written
+atomically by :func:`vae_collapse.reporting.figures.write_png`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vae_collapse.reporting.figures import DPI, write_png
+
+
+@dataclass
+class FigureResult:
+    """One PNG of the report, with what it shows in words and in numbers (for report.json)."""
+
+    number: int  # the issue's figure number (1-7); several files may share one
+    id: str  # file stem, unique in the report
+    title: str
+    file: Path
+    caption: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def new_figure(width: float, height: float):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+
+
+def save(fig, out_dir: Path, stem: str) -> Path:
+    return write_png(fig, out_dir / f"{stem}.png")
+
+
+def colours(n: int, cmap: str = "viridis") -> list:
+    """n colours spread over a colour map (ends trimmed so the lightest stays visible on white)."""
+    from matplotlib import colormaps
+
+    cm = colormaps[cmap]
+    return [cm(v) for v in np.linspace(0.05, 0.85, max(n, 1))][:n]
+
+
+def band(ax, x, mean, std, colour, label: str, linestyle: str = "-", marker: str | None = None) -> None:
+    """A mean curve with a +-1 std band (no band for a single run)."""
+    ax.plot(x, mean, color=colour, linestyle=linestyle, marker=marker, markersize=4, linewidth=1.6, label=label)
+    if np.any(std > 0):
+        ax.fill_between(x, mean - std, mean + std, color=colour, alpha=0.2, linewidth=0)
+
+
+def seeds_text(n: int) -> str:
+    return "1 seed" if n == 1 else f"mean ± std over {n} seeds"

@@ -1,0 +1,142 @@
+"""Finding run directories under the paths a user gives, and reading each one's summary.json.
+
+A run directory is a folder with ``summary.json`` or Hydra's ``.hydra/config.yaml``. A folder
+with the second but not the first is a run that has not finished (still running, killed, or
+a job of a half-finished sweep): it is listed, never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vae_collapse.report.errors import ReportError
+
+SUMMARY_FILE = "summary.json"
+# Folders inside a run that never hold another run; skipping them keeps the walk short.
+SKIP_DIRS = frozenset({"wandb", "csv", ".hydra", "__pycache__", "checkpoints"})
+# A completed run whose headline number is not finite diverged, whatever its status says.
+DIVERGENCE_METRIC = "train/elbo"
+
+
+@dataclass
+class Run:
+    run_dir: Path
+    status: str  # completed, failed, diverged, interrupted, unfinished, unreadable, ...
+    reason: str | None
+    metrics: dict[str, float] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    overrides: list[str] = field(default_factory=list)
+
+    @property
+    def usable(self) -> bool:
+        return self.status == "completed"
+
+    @property
+    def seed(self) -> Any:
+        return self.config.get("seed")
+
+
+def is_run_dir(path: Path) -> bool:
+    return (path / SUMMARY_FILE).is_file() or (path / ".hydra" / "config.yaml").is_file()
+
+
+def discover(paths: list[Path], exclude: Path | None = None) -> list[Path]:
+    """Every run directory at or below ``paths``, each once, in sorted order.
+
+    ``exclude`` (the report's own output folder) is never walked into.
+    """
+    found: set[Path] = set()
+    excluded = exclude.resolve() if exclude is not None else None
+    for path in paths:
+        if not path.exists():
+            raise ReportError(f"PATH {path} does not exist; give run directories or multirun folders")
+        if not path.is_dir():
+            raise ReportError(f"PATH {path} is not a directory; give run directories or multirun folders")
+        if is_run_dir(path):
+            found.add(path.resolve())
+            continue
+        for root, dirs, _ in os.walk(path):
+            here = Path(root)
+            dirs[:] = sorted(
+                d for d in dirs
+                if d not in SKIP_DIRS and not d.startswith(".") and (here / d).resolve() != excluded
+            )
+            if is_run_dir(here):
+                found.add(here.resolve())
+                dirs[:] = []
+    return sorted(found)
+
+
+def _number(value: Any) -> float | None:
+    """A metric value as float; summary.json stores NaN and Inf as strings."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _read_overrides(run_dir: Path) -> list[str]:
+    path = run_dir / ".hydra" / "overrides.yaml"
+    if not path.is_file():
+        return []
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        return []
+    return [str(item) for item in loaded] if isinstance(loaded, list) else []
+
+
+def _hydra_config(run_dir: Path) -> dict[str, Any]:
+    """The composed (unresolved) config of a run that left no summary."""
+    path = run_dir / ".hydra" / "config.yaml"
+    if not path.is_file():
+        return {}
+    from omegaconf import OmegaConf
+
+    try:
+        return OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    except Exception:  # noqa: BLE001 - a broken file only costs the label, not the report
+        return {}
+
+
+def load_run(run_dir: Path) -> Run:
+    overrides = _read_overrides(run_dir)
+    summary_path = run_dir / SUMMARY_FILE
+    if not summary_path.is_file():
+        return Run(run_dir, "unfinished", "no summary.json (still running, stopped, or never started)",
+                   config=_hydra_config(run_dir), overrides=overrides)
+    try:
+        summary = json.loads(summary_path.read_text())
+        if not isinstance(summary, dict):
+            raise ValueError("not a JSON object")
+    except (ValueError, OSError) as exc:
+        return Run(run_dir, "unreadable", f"{SUMMARY_FILE}: {exc}".splitlines()[0],
+                   config=_hydra_config(run_dir), overrides=overrides)
+    metrics = {}
+    for name, value in (summary.get("metrics") or {}).items():
+        number = _number(value)
+        if number is not None:
+            metrics[name] = number
+    status = str(summary.get("status") or "unknown")
+    reason = summary.get("reason")
+    if status == "completed" and DIVERGENCE_METRIC in metrics and not math.isfinite(metrics[DIVERGENCE_METRIC]):
+        status, reason = "diverged", f"{DIVERGENCE_METRIC} = {metrics[DIVERGENCE_METRIC]}"
+    config = summary.get("config") if isinstance(summary.get("config"), dict) else _hydra_config(run_dir)
+    return Run(run_dir, status, reason, metrics, config, overrides)
+
+
+def load_runs(paths: list[Path], exclude: Path | None = None) -> list[Run]:
+    return [load_run(run_dir) for run_dir in discover(paths, exclude)]

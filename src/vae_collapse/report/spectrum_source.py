@@ -1,0 +1,87 @@
+"""Where Figure 1's covariance spectrum comes from: a data set named on the command line, a
+``data_spectrum.csv`` (a file or the run folder holding it), or the runs being reported."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vae_collapse.report import curves
+from vae_collapse.report.aggregate import Group
+from vae_collapse.report.describe import data_text
+from vae_collapse.report.errors import ReportError
+
+
+@dataclass(frozen=True)
+class SpectrumSource:
+    eigvals: np.ndarray  # decreasing
+    description: str
+
+
+def from_csv(path: Path) -> SpectrumSource:
+    csv_path = path / "data_spectrum.csv" if path.is_dir() else path
+    eigvals = curves.data_spectrum(csv_path.parent) if csv_path.name == "data_spectrum.csv" else None
+    if eigvals is None:
+        table = curves.read_columns(csv_path)
+        if table is None or "eigenvalue" not in table:
+            raise ReportError(f"--spectrum-from {path}: expected a data_spectrum.csv with an 'eigenvalue' column "
+                              "(or a run folder holding one)")
+        eigvals = np.sort(table["eigenvalue"])[::-1]
+    return SpectrumSource(eigvals, f"{csv_path}")
+
+
+def from_overrides(overrides: list[str]) -> SpectrumSource:
+    """Compose conf/ with these overrides (e.g. ``dataset=mnist dataset.subset=1000``) and
+    compute the training split's covariance spectrum, as a run on that data would."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    from vae_collapse.cli import _config_dir
+    from vae_collapse.config import build
+    from vae_collapse.maths import ppca
+    from vae_collapse.maths.moments import data_moments
+
+    bad = [o for o in overrides if "=" not in o]
+    if bad:
+        raise ReportError(f"--spectrum-from {' '.join(bad)}: expected Hydra overrides such as dataset=mnist "
+                          "dataset.subset=1000, or the path of a data_spectrum.csv")
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=_config_dir(), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=list(overrides))
+    finally:
+        GlobalHydra.instance().clear()
+    OmegaConf.resolve(cfg.dataset)
+    datamodule = build(cfg.dataset, "dataset")
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    x = datamodule.train_data
+    eigvals = ppca.spectrum(data_moments(x.reshape(x.shape[0], -1))).eigvals.numpy()
+    name = cfg.dataset.get("name") or str(cfg.dataset.get("_target_", "data")).rsplit(".", 1)[-1]
+    return SpectrumSource(eigvals, f"{name}, {x.shape[0]} training examples ({' '.join(overrides)})")
+
+
+def resolve(spectrum_from: list[str] | None) -> SpectrumSource | None:
+    if not spectrum_from:
+        return None
+    if len(spectrum_from) == 1 and "=" not in spectrum_from[0]:
+        path = Path(spectrum_from[0])
+        if not path.exists():
+            raise ReportError(f"--spectrum-from {path}: no such file; give a data_spectrum.csv or overrides "
+                              "such as dataset=mnist")
+        return from_csv(path)
+    return from_overrides(spectrum_from)
+
+
+def from_groups(groups: list[Group]) -> SpectrumSource | None:
+    """The spectrum saved by a reported run, a linear one first (the paper draws Figure 1 for it)."""
+    ranked = sorted(groups, key=lambda g: not str(g.get("model._target_", "")).endswith("LinearVAE"))
+    for group in ranked:
+        for run in group.runs:
+            eigvals = curves.data_spectrum(run.run_dir)
+            if eigvals is not None:
+                return SpectrumSource(eigvals, f"{data_text(group)}, as saved by the run {run.run_dir.name}")
+    return None

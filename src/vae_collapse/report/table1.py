@@ -1,0 +1,52 @@
+"""Table 6 of the issue, like the paper's Table 1: ELBO, IWAE log-likelihood and collapse per noise policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vae_collapse.report.aggregate import Group, Stat
+from vae_collapse.report.describe import data_text, model_text, policy
+
+COLUMNS = ("experiment", "data", "model", "noise policy", "train ELBO", "test log p(x) (IWAE)",
+           "collapsed % at eps", "n")
+
+
+def experiment_text(group: Group) -> str:
+    """The experiment name, plus what else (not the noise, which has its own column) tells it apart."""
+    extra = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+             for k, v in group.varied.items() if not k.startswith("noise.")]
+    return group.name + (f" [{', '.join(extra)}]" if extra else "")
+
+
+@dataclass
+class Row:
+    group: Group
+    train_elbo: Stat
+    test_iwae: Stat
+    collapsed_pct: Stat
+    eps: float
+
+    def cells(self) -> list[str]:
+        return [experiment_text(self.group), data_text(self.group), model_text(self.group),
+                policy(self.group).text, self.train_elbo.fmt(5, show_n=False), self.test_iwae.fmt(5, show_n=False),
+                f"{self.collapsed_pct.fmt(3, show_n=False)} (eps={self.eps:g})", str(self.group.n)]
+
+    def as_dict(self) -> dict:
+        return {"label": self.group.label, "experiment": self.group.name, "data": data_text(self.group),
+                "model": model_text(self.group), "policy": policy(self.group).text,
+                "policy_kind": policy(self.group).kind, "seeds": self.group.seeds,
+                "train_elbo": self.train_elbo.as_dict(), "test_log_px_iwae": self.test_iwae.as_dict(),
+                "collapsed_percent": self.collapsed_pct.as_dict(), "eps": self.eps}
+
+
+def _percent(group: Group) -> Stat:
+    from vae_collapse.report.aggregate import stat
+
+    return stat(100.0 * run.metrics.get("collapse/collapsed_fraction", float("nan")) for run in group.runs)
+
+
+def rows(groups: list[Group]) -> list[Row]:
+    """One row per setting: grouped by data and model, then by noise policy and its value."""
+    ordered = sorted(groups, key=lambda g: (data_text(g), model_text(g), policy(g).order, g.label))
+    return [Row(g, g.stat("train/elbo"), g.stat("test/log_px_iwae"), _percent(g), float(g.get("eval.eps", 0.01)))
+            for g in ordered]

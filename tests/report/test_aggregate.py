@@ -1,0 +1,83 @@
+"""Seed aggregation: mean and sample std on known numbers, and which runs count as one setting."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from vae_collapse.report.aggregate import Stat, group_runs, setting, stat
+from vae_collapse.report.runs import Run, load_runs
+
+from . import fakes
+
+
+def test_mean_and_sample_std_of_known_numbers():
+    s = stat([1.0, 2.0, 3.0, 4.0])
+    assert s.n == 4
+    assert s.mean == 2.5
+    assert s.std == pytest.approx(math.sqrt(5.0 / 3.0))  # sum of squared deviations 5, over n - 1 = 3
+    assert s.fmt() == "2.5 ± 1.3 (n=4)"
+
+
+def test_one_run_has_no_spread_and_no_runs_no_mean():
+    assert stat([7.0]) == Stat(7.0, None, 1)
+    assert stat([7.0]).fmt() == "7 (n=1)"
+    empty = stat([])
+    assert empty.n == 0 and math.isnan(empty.mean) and empty.fmt() == "n/a"
+
+
+def test_non_finite_values_are_not_averaged_and_n_says_so():
+    s = stat([1.0, float("nan"), 3.0, float("inf")])
+    assert (s.mean, s.n) == (2.0, 2)
+    assert s.std == pytest.approx(math.sqrt(2.0))
+
+
+def test_seed_and_where_the_run_wrote_are_not_part_of_the_setting(tmp_path):
+    a = fakes.config("x", 0, tmp_path / "a", fakes.noise_fixed(0.1))
+    b = fakes.config("x", 1, tmp_path / "b", fakes.noise_fixed(0.1))
+    assert setting(a) == setting(b)
+    assert "seed" not in setting(a)["dataset"]  # dataset.seed: ${seed}, resolved
+    c = fakes.config("x", 1, tmp_path / "c", fakes.noise_fixed(0.2))
+    assert setting(a) != setting(c)
+
+
+def test_a_nested_seed_that_is_its_own_setting_is_kept(tmp_path):
+    a = fakes.config("x", 0, tmp_path / "a", fakes.noise_fixed(0.1))
+    a["dataset"]["seed"] = 123  # fixed data seed, independent of the run's seed
+    assert setting(a)["dataset"]["seed"] == 123
+
+
+def test_groups_of_the_fake_tree_have_the_right_sizes_and_means(tmp_path):
+    fakes.make_tree(tmp_path)
+    runs = load_runs([tmp_path])
+    groups = {g.label: g for g in group_runs(r for r in runs if r.usable)}
+    fixed = groups["fixed_fake [noise.sigma2=0.5]"]
+    assert fixed.n == 2 and sorted(fixed.seeds) == [0, 1]  # the failed seed-2 job is not in it
+    assert fixed.stat("train/elbo").mean == 42.0
+    assert fixed.stat("train/elbo").std == pytest.approx(math.sqrt(8.0))  # (40, 44): deviations +-2
+    analytic = groups["linear_fake [model.elbo=analytic]"]
+    assert analytic.stat("train/elbo").mean == -15.25
+    assert analytic.stat("train/elbo").std == pytest.approx(9.5 / math.sqrt(2.0))
+    assert groups["linear_fake [model.elbo=stochastic]"].n == 1
+    assert len([g for g in groups if g.startswith("learned_fake")]) == 2
+
+
+def test_failed_diverged_and_unfinished_runs_are_kept_apart(tmp_path):
+    paths = fakes.make_tree(tmp_path)
+    runs = {r.run_dir: r for r in load_runs([tmp_path])}
+    assert runs[paths["failed"].resolve()].status == "failed"
+    assert runs[paths["failed"].resolve()].reason == "RuntimeError: boom"
+    assert runs[paths["unfinished"].resolve()].status == "unfinished"
+    assert runs[paths["unfinished"].resolve()].overrides == ["noise.sigma2=2.0", "seed=2"]
+    assert runs[paths["nan"].resolve()].status == "diverged"  # "completed" with a NaN ELBO
+    assert runs[paths["diverged"].resolve()].status == "diverged"
+    assert sum(not r.usable for r in runs.values()) == 4
+
+
+def test_runs_are_found_once_whether_named_directly_or_through_a_parent(tmp_path):
+    fakes.make_tree(tmp_path)
+    once = load_runs([tmp_path])
+    twice = load_runs([tmp_path, tmp_path / "fixed", tmp_path / "fixed" / "0"])
+    assert [r.run_dir for r in once] == [r.run_dir for r in twice]
+    assert all(isinstance(r, Run) for r in once)
