@@ -125,7 +125,7 @@ def make_tree(root: Path) -> dict[str, Path]:
             d = sweep / str(job)
             make_run(d, config("fixed_fake", seed, d, noise_fixed(sigma2)),
                      deep_metrics(elbos[seed], active[seed], sigma2=sigma2), overrides=[f"noise.sigma2={sigma2}", f"seed={seed}"])
-            collapse_curve(d, [1.0, 0.5, 0.0, 0.0][:active[seed]] + [0.0] * (4 - active[seed]))
+            collapse_curve(d, [1.0, 0.5, 0.2, 0.1][:active[seed]] + [0.0] * (4 - active[seed]))
             spectrum(d)
             job += 1
     paths["failed"] = make_run(sweep / str(job), config("fixed_fake", 2, sweep / str(job), noise_fixed(0.5)),
@@ -140,7 +140,7 @@ def make_tree(root: Path) -> dict[str, Path]:
         d = root / "learned" / str(job)
         make_run(d, config("learned_fake", seed, d, noise_learned(init)), deep_metrics(elbo, active, sigma2=s2),
                  overrides=[f"noise.init={init}", f"seed={seed}"])
-        collapse_curve(d, [1.0, 0.5, 0.2, 0.0][:active] + [0.0] * (4 - active))
+        collapse_curve(d, [1.0, 0.5, 0.2, 0.1][:active] + [0.0] * (4 - active))
     # KL annealing, warm-up 0 and 60 steps, with trajectories.
     for job, (warmup, seed) in enumerate([(0, 0), (0, 1), (60, 0), (60, 1)]):
         d = root / "kl" / str(job)

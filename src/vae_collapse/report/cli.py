@@ -76,6 +76,13 @@ def main(argv: list[str] | None = None) -> None:
     if not args.paths and not args.spectrum_from:
         parser().error("give at least one PATH, or --spectrum-from for Figure 1 alone")
     out = args.out or (args.paths[0] / "report" if len(args.paths) == 1 else Path("report"))
+    from vae_collapse.report.runs import check_paths
+
+    try:
+        check_paths(args.paths)  # before the heavy imports below: a typo should fail at once
+    except ReportError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 

@@ -21,6 +21,10 @@ MAX_HEATMAPS = 4
 KL_FLOOR = 1e-4  # nats; the colour scale is log10 KL and an exactly collapsed latent has KL 0
 
 
+def _warmup_text(warmup: int) -> str:
+    return "no warm-up (plain ELBO)" if warmup == 0 else f"warm-up {warmup} steps"
+
+
 def anneal_figures(groups: list[Group], out_dir: Path) -> list[FigureResult]:
     fams = []
     for fam in families([g for g in groups if policy(g).kind == "kl_anneal"], ANNEAL_FAMILY_IGNORES):
@@ -45,7 +49,7 @@ def _anneal_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
     for group, colour in zip(fam, cols):
         trajs = [t for t in (curves.trajectory(r.run_dir) for r in group.runs) if t is not None]
         warmup = int(group.get("noise.warmup_steps", 0))
-        label = f"{policy(group).text} ({seeds_text(len(trajs))})"
+        label = f"{_warmup_text(warmup)} ({seeds_text(len(trajs))})"
         steps, dims, dims_std, n = curves.mean_curve([(t["step"], t["active_dims"]) for t in trajs])
         band(ax_dims, steps, dims, dims_std, colour, label, marker=".")
         total = [(t["step"], t["kl"].sum(axis=1)) for t in trajs]
@@ -64,13 +68,15 @@ def _anneal_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
                       "total_kl_mean": [float(v) for v in kl]},
         })
     ax_dims.set_ylabel(f"active dimensions (not ({eps:g}, {delta:g})-collapsed)")
-    ax_dims.set_title("Active latent dimensions during training (dotted: end of warm-up)", fontsize=10)
+    ax_dims.set_title("Active latent dimensions (dotted: end of warm-up)", fontsize=10)
     ax_kl.set_ylabel("total KL(q(z|x) || p(z))  [nats per example]")
     ax_kl.set_title("KL term during training", fontsize=10)
     for ax in (ax_dims, ax_kl):
         ax.set_xlabel("training step")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8, loc="best")
+    from matplotlib.ticker import MaxNLocator
+
     image = None
     for index, group in enumerate(shown):
         ax = fig.add_subplot(grid[1, 2 * index: 2 * index + 2] if len(shown) > 1 else grid[1, :])
@@ -83,13 +89,15 @@ def _anneal_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
                           extent=(steps[0], steps[-1], kl.shape[1] - 0.5, -0.5), interpolation="nearest")
         warmup = int(group.get("noise.warmup_steps", 0))
         if warmup > 0:
-            ax.axvline(warmup, color="w", linestyle=":", linewidth=1.2)
+            ax.axvline(warmup, color="tab:cyan", linestyle="--", linewidth=1.2)
         ax.set_xlabel("training step")
         ax.set_ylabel("latent (sorted by final KL)")
-        ax.set_title(f"{policy(group).text}\nKL per latent, seed {run.seed}", fontsize=9)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(f"{_warmup_text(warmup)}: KL per latent, seed {run.seed}", fontsize=10)
     if image is not None:
-        fig.colorbar(image, ax=fig.axes[2:], shrink=0.9, label=f"log10 mean KL per latent  [nats; floor {KL_FLOOR:g}]")
-    fig.suptitle(f"KL annealing over training: {family_title(fam[0])}")
+        fig.colorbar(image, ax=ax, label=f"log10 mean KL  [nats; floor {KL_FLOOR:g}]")
+    base = policy(fam[0]).text.split(", ", 1)[-1]
+    fig.suptitle(f"KL annealing over training ({base}): {family_title(fam[0])}")
     path = save(fig, out_dir, stem)
     caption = (
         "KL annealing: the KL weight β rises from its start to 1 over the warm-up (dotted lines), then the plain "

@@ -121,7 +121,11 @@ def _spectrum_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
         shown = min(len(eigvals), max(2 * k, 10))
         index = np.arange(1, shown + 1)
         top = float(eigvals[0])
-        floor = top * 1e-6  # log axis: zeros (collapsed columns) are drawn on this floor
+        # Log axis: zeros (collapsed columns) are drawn on a floor a little below the smallest
+        # positive value shown, and never more than six decades under lambda_1.
+        shown_values = [eigvals[:shown]] + [curves.column_norms(r.run_dir) for r in group.runs]
+        positive = np.concatenate([v[v > 0] for v in shown_values if v is not None])
+        floor = max(top * 1e-6, float(positive.min()) / 3 if positive.size else top * 1e-6)
         ax.plot(index, np.maximum(eigvals[:shown], floor), color="k", linewidth=1.6,
                 label="data covariance eigenvalues λ_i")
         if sigma2.n:
@@ -158,7 +162,7 @@ def _spectrum_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
     path = save(fig, out_dir, stem)
     caption = (
         "Eigenvalues of the training data's covariance (black), the learned decoder's squared column norms "
-        "sorted (dots; values below 1e-6 λ_1, i.e. collapsed columns, are drawn on that floor), σ² (red) and the "
+        "sorted (dots; zero norms, i.e. collapsed columns, are drawn on the bottom edge), σ² (red) and the "
         "theory's optimum max(λ_i − σ², 0) (green): directions with variance below σ² collapse."
     )
     return FigureResult(5, stem, "Data spectrum against learned decoder column norms", path, caption, data)

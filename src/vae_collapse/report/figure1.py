@@ -99,7 +99,13 @@ def draw(setting: Figure1Setting, out_dir: Path) -> FigureResult:
         lo, hi = float(z.min()), float(z.max())
         # Zero (the stationary point's own value) is white; rises red, falls blue.
         norm = TwoSlopeNorm(vcenter=0.0, vmin=min(lo, -1e-12), vmax=max(hi, 1e-12))
-        image = ax.contourf(a, b, z, levels=30, cmap="RdBu_r", norm=norm)
+        # Levels on each side of 0 separately: in the partly stable panel the rise along u_a is
+        # a hundred times smaller than the fall, and shared levels would hide it.
+        levels = np.unique(np.concatenate([np.linspace(lo, 0.0, 16) if lo < 0 else [],
+                                           np.linspace(0.0, hi, 12) if hi > 0 else [0.0]]))
+        if len(levels) < 2:
+            levels = np.array([-1e-12, 1e-12])
+        image = ax.contourf(a, b, z, levels=levels, cmap="RdBu_r", norm=norm)
         ax.contour(a, b, z, levels=[0.0], colors="k", linewidths=0.8, linestyles="--")
         ax.plot([0], [0], marker="o", color="k", markersize=6)
         ax.set_aspect("equal")
@@ -108,7 +114,7 @@ def draw(setting: Figure1Setting, out_dir: Path) -> FigureResult:
                      f"u_{setting.index_b}: {cb:+.3g}", fontsize=10)
         ax.set_xlabel(f"column along u_{setting.index_a} (λ = {setting.lambda_a:.3g})  [data units]")
         ax.set_ylabel(f"column along u_{setting.index_b} (λ = {setting.lambda_b:.3g})  [data units]")
-        fig.colorbar(image, ax=ax, shrink=0.85, label="change in log-likelihood  [nats per example]")
+        fig.colorbar(image, ax=ax, shrink=0.85, format="%.2g", label="change in log-likelihood  [nats per example]")
         panels.append({"sigma2": sigma2, "regime": kind, "curvature_a": ca, "curvature_b": cb,
                        "min_change": lo, "max_change": hi})
     fig.suptitle(f"pPCA log-likelihood around a stationary point with a zero column ({setting.source})")

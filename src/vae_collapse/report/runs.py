@@ -45,18 +45,23 @@ def is_run_dir(path: Path) -> bool:
     return (path / SUMMARY_FILE).is_file() or (path / ".hydra" / "config.yaml").is_file()
 
 
-def discover(paths: list[Path], exclude: Path | None = None) -> list[Path]:
-    """Every run directory at or below ``paths``, each once, in sorted order.
-
-    ``exclude`` (the report's own output folder) is never walked into.
-    """
-    found: set[Path] = set()
-    excluded = exclude.resolve() if exclude is not None else None
+def check_paths(paths: list[Path]) -> None:
     for path in paths:
         if not path.exists():
             raise ReportError(f"PATH {path} does not exist; give run directories or multirun folders")
         if not path.is_dir():
             raise ReportError(f"PATH {path} is not a directory; give run directories or multirun folders")
+
+
+def discover(paths: list[Path], exclude: Path | None = None) -> list[Path]:
+    """Every run directory at or below ``paths``, each once, in sorted order.
+
+    ``exclude`` (the report's own output folder) is never walked into.
+    """
+    check_paths(paths)
+    found: set[Path] = set()
+    excluded = exclude.resolve() if exclude is not None else None
+    for path in paths:
         if is_run_dir(path):
             found.add(path.resolve())
             continue

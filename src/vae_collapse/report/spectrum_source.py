@@ -83,5 +83,5 @@ def from_groups(groups: list[Group]) -> SpectrumSource | None:
         for run in group.runs:
             eigvals = curves.data_spectrum(run.run_dir)
             if eigvals is not None:
-                return SpectrumSource(eigvals, f"{data_text(group)}, as saved by the run {run.run_dir.name}")
+                return SpectrumSource(eigvals, f"{data_text(group)}, saved by run {run.run_dir.parent.name}/{run.run_dir.name}")
     return None

@@ -1,0 +1,153 @@
+"""The report from generated run directories: every figure, the tables, the runs left out."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from vae_collapse.report import build_report
+
+from . import fakes
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path):
+    assert path.is_file(), path
+    assert path.read_bytes()[:8] == PNG_SIGNATURE, path
+    pixels = matplotlib.image.imread(path)
+    assert pixels.ndim == 3 and pixels.shape[0] > 200 and pixels.shape[1] > 300
+    assert pixels[..., :3].std() > 0.01  # not a blank canvas
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    paths = fakes.make_tree(root)
+    report = build_report([root], root / "report", wandb_mode="disabled")
+    return root, paths, report, json.loads(report.json_path.read_text())
+
+
+def test_every_figure_is_drawn_as_a_valid_png(built):
+    root, _, report, _ = built
+    numbers = sorted({f.number for f in report.figures})
+    assert numbers == [1, 2, 3, 4, 5, 7]
+    assert report.not_drawn == {}
+    ids = [f.id for f in report.figures]
+    assert len(ids) == len(set(ids))
+    for fig in report.figures:
+        assert fig.file.parent == root / "report"
+        assert_png(fig.file)
+    # Nothing half-written is left beside them.
+    assert not [p for p in (root / "report").iterdir() if p.name.startswith(".")]
+
+
+def test_report_md_embeds_every_figure_and_lists_the_runs_left_out(built):
+    root, paths, report, _ = built
+    text = report.markdown_path.read_text()
+    for fig in report.figures:
+        assert f"]({fig.file.name})" in text
+    left_out = text[text.index("## Runs not used"):]
+    for key, status in (("failed", "failed"), ("unfinished", "unfinished"), ("nan", "diverged"), ("diverged", "diverged")):
+        line = next(line for line in left_out.splitlines() if str(paths[key].resolve()) in line)
+        assert line.startswith(f"| {status} |")
+    assert "RuntimeError: boom" in left_out
+    assert "noise.sigma2=2.0 seed=2" in left_out  # the unfinished job says which one it was
+
+
+def test_report_json_holds_the_numbers_the_figures_show(built):
+    _, _, report, data = built
+    assert data["runs"]["total"] == 21
+    assert data["runs"]["by_status"] == {"completed": 17, "failed": 1, "unfinished": 1, "diverged": 2}
+    fig4 = next(f for f in data["figures"] if f["number"] == 4)
+    fixed = {row["sigma2"]: row for row in fig4["data"]["fixed"]}
+    assert sorted(fixed) == [0.01, 0.5, 2.0]
+    assert fixed[0.5]["train_elbo"] == {"mean": 42.0, "std": pytest.approx(math.sqrt(8.0)), "n": 2}
+    assert fixed[0.5]["active_dims"]["mean"] == 2.5
+    # The linear theory from the spectrum: eigenvalues 5, 3, 2, 1 of k = 4 above sigma2.
+    theory = dict(zip(fig4["data"]["theory"]["sigma2"], fig4["data"]["theory"]["active_dims"]))
+    for s2, count in theory.items():
+        assert count == sum(v > s2 for v in fakes.EIGVALS[:4])
+    assert fixed[2.0]["ppca_active_dims"]["mean"] == 2  # 5 and 3 are above 2
+    learned = {row["label"]: row for row in fig4["data"]["learned"]}
+    assert learned["learned_fake [noise.init=1]"]["final_sigma2"]["mean"] == pytest.approx(0.4)
+
+
+def test_figure2_averages_the_seeds_and_keeps_the_stochastic_run_apart(built):
+    _, _, _, data = built
+    fig2 = next(f for f in data["figures"] if f["number"] == 2)
+    by_kind = {g["elbo"]: g for g in fig2["data"]["groups"]}
+    assert by_kind["analytic"]["n"] == 2 and by_kind["stochastic"]["n"] == 1
+    # Per-step logs only (no step-0 reference row, no final row): steps 9, 19, 29, 39.
+    assert by_kind["analytic"]["curve"]["step"] == [9.0, 19.0, 29.0, 39.0]
+    assert by_kind["analytic"]["curve"]["train_elbo_mean"] == [-100.0, -40.0, -15.5, -15.25]
+    assert by_kind["analytic"]["final_gap"] == pytest.approx(5.25)  # -10 - (-15.25)
+    assert fig2["data"]["ppca/log_px"]["mean"] == -10.0
+
+
+def test_figure5_sorts_the_column_norms_against_the_spectrum(built):
+    _, _, _, data = built
+    fig5 = next(f for f in data["figures"] if f["number"] == 5)
+    group = fig5["data"]["groups"][0]
+    assert group["column_norms2_sorted"][0] == [4.7, 2.7, 1.7, 0.2]
+    assert group["eigenvalues_above_sigma2"] == 4  # sigma2 = 0.3
+
+
+def test_figure3_and_7_means_over_seeds(built):
+    _, _, _, data = built
+    fig3 = next(f for f in data["figures"] if f["number"] == 3)
+    rows = {g["label"]: g for g in fig3["data"]["groups"]}
+    # sigma2 = 0.5: seed 0 has 2 of 4 latents at KL 0, seed 1 has 1 -> 3/8 collapsed at eps = 0.01.
+    assert rows["fixed_fake [noise.sigma2=0.5]"]["fraction_collapsed_at_eps"] == pytest.approx(3 / 8)
+    fig7 = next(f for f in data["figures"] if f["number"] == 7)
+    warm = {g["warmup_steps"]: g for g in fig7["data"]["groups"]}
+    assert warm[60]["active_dims_peak"] == 4 and warm[60]["active_dims_final"] == 2
+    assert warm[60]["active_dims_at_warmup_end"] == 4  # step 60 is the 4th measurement
+    assert warm[0]["n"] == 2
+
+
+def test_table1_rows_are_mean_and_std_over_seeds(built):
+    root, _, report, data = built
+    rows = {(r["experiment"], r["policy"]): r for r in data["table1"]}
+    row = rows[("fixed_fake", "fixed σ² = 0.5")]
+    assert row["train_elbo"]["mean"] == 42.0
+    assert row["collapsed_percent"]["mean"] == pytest.approx(37.5)  # 50% and 25%
+    assert row["test_log_px_iwae"]["mean"] == 42.5
+    assert (root / "report" / "table1.csv").read_text().count("\n") == len(data["table1"]) + 1
+    line = next(line for line in report.markdown_path.read_text().splitlines() if "| fixed σ² = 0.5 |" in line)
+    assert "| 42 ± 2.8 | 42.5 ± 2.8 | 37.5 ± 18 (eps=0.01) | 2 |" in line
+
+
+def test_a_half_finished_sweep_alone_still_gives_a_report(tmp_path):
+    root = tmp_path / "runs"
+    fakes.make_tree(root)
+    report = build_report([root / "fixed"], tmp_path / "out")
+    assert {f.number for f in report.figures} == {1, 3, 4}  # the spectrum comes from the runs
+    assert {r.status for r in report.excluded} == {"failed", "unfinished"}
+    assert set(report.not_drawn) == {2, 5, 7}
+    text = report.markdown_path.read_text()
+    assert "Not drawn: needs linear VAE runs" in text
+
+
+def test_only_unfinished_runs_give_a_report_that_says_so(tmp_path):
+    d = tmp_path / "sweep" / "0"
+    fakes.make_run(d, fakes.config("x", 0, d, fakes.noise_fixed(0.1)), None)
+    report = build_report([tmp_path / "sweep"], tmp_path / "out")
+    assert report.figures == [] and report.groups == []
+    data = json.loads(report.json_path.read_text())
+    assert data["excluded"][0]["status"] == "unfinished"
+    assert "1 run directories: 0 completed, 1 not used" in report.markdown_path.read_text()
+
+
+def test_rebuilding_into_a_folder_inside_the_runs_does_not_read_the_report(tmp_path):
+    fakes.make_tree(tmp_path)
+    sweep = tmp_path / "fixed"
+    first = build_report([sweep], sweep / "report")
+    second = build_report([sweep], sweep / "report")
+    assert len(first.runs) == len(second.runs)
+    assert [f.id for f in first.figures] == [f.id for f in second.figures]
+    assert np.array_equal(matplotlib.image.imread(first.figures[0].file), matplotlib.image.imread(second.figures[0].file))

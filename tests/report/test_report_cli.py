@@ -1,0 +1,94 @@
+"""``vae-collapse-report`` the way a user runs it: in a subprocess, on real runs and on bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPORT = Path(sys.executable).parent / "vae-collapse-report"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def run_report(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WANDB_SILENT": "true", "VAE_COLLAPSE_DATA": str(cwd / "data")}
+    env.pop("WANDB_MODE", None)
+    return subprocess.run([str(REPORT), *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("vae-collapse-report: error: "), lines[0]
+    return lines[0]
+
+
+def test_a_missing_path_is_one_line_and_writes_nothing(tmp_path):
+    result = run_report(tmp_path, "nope", "--out", "rep", "--wandb", "disabled")
+    assert result.returncode == 1
+    assert "PATH nope does not exist" in one_error_line(result)
+    assert not (tmp_path / "rep").exists()
+
+
+def test_nothing_to_report_is_a_usage_error(tmp_path):
+    result = run_report(tmp_path)
+    assert result.returncode == 2
+    assert "--spectrum-from" in one_error_line(result)
+
+
+def test_bad_spectrum_source_is_one_line(tmp_path):
+    result = run_report(tmp_path, "--spectrum-from", "dataset=nope", "--wandb", "disabled")
+    assert result.returncode == 1
+    assert "dataset" in one_error_line(result) and "synthetic_ppca" in result.stderr
+
+
+def test_figure1_alone_from_a_data_set_on_the_command_line(tmp_path):
+    result = run_report(tmp_path, "--spectrum-from", "dataset=synthetic_ppca", "--out", "fig1", "--wandb", "disabled")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "fig1" / "fig1_ppca_surface.png").read_bytes()[:8] == PNG_SIGNATURE
+    data = json.loads((tmp_path / "fig1" / "report.json").read_text())
+    assert [f["number"] for f in data["figures"]] == [1]
+    fig1 = data["figures"][0]["data"]
+    # synthetic_ppca: true covariance eigenvalues 8 + 0.1 and 4 + 0.1, seen through 2000 samples.
+    assert fig1["eigenvalues"][0] == pytest.approx(8.1, rel=0.15)
+    assert fig1["eigenvalues"][1] == pytest.approx(4.1, rel=0.15)
+    assert [p["regime"] for p in fig1["panels"]] == ["saddle", "partly stable", "stable"]
+
+
+def test_two_real_runs_then_the_report_with_offline_wandb(run_cli, tmp_path):
+    """A 2-seed sweep on synthetic pPCA data, reported as one setting, figures in an offline W&B run."""
+    runs = run_cli("-m", "dataset=synthetic_ppca", "model.latent_dim=3", "trainer.max_steps=40", "seed=0,1",
+                   "logger=csv", "eval.iwae_samples=5", "trainer.log_every_n_steps=10",
+                   "trainer.enable_progress_bar=false", "hydra.sweep.dir=sweep")
+    assert runs.returncode == 0, runs.stderr[-3000:]
+    result = run_report(tmp_path, "sweep", "--wandb", "offline")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = tmp_path / "sweep" / "report"
+    data = json.loads((out / "report.json").read_text())
+    assert data["runs"]["by_status"] == {"completed": 2}
+    (group,) = data["groups"]
+    assert group["n"] == 2 and sorted(group["seeds"]) == [0, 1]
+    elbo = group["metrics"]["train/elbo"]
+    finals = [json.loads((tmp_path / "sweep" / str(j) / "summary.json").read_text())["metrics"]["train/elbo"]
+              for j in (0, 1)]
+    assert elbo["mean"] == pytest.approx(sum(finals) / 2)
+    assert elbo["std"] == pytest.approx(abs(finals[0] - finals[1]) / 2**0.5)
+    numbers = sorted(f["number"] for f in data["figures"])
+    assert numbers == [1, 2, 5]  # the spectrum, the linear ELBO curve, the column norms
+    for fig in data["figures"]:
+        assert (out / fig["file"]).read_bytes()[:8] == PNG_SIGNATURE
+        assert f"]({fig['file']})" in (out / "REPORT.md").read_text()
+    # The offline W&B run holds the same figures.
+    wandb_info = data["wandb"]
+    assert wandb_info["mode"] == "offline" and wandb_info["group"] == "default-sweep"
+    assert sorted(wandb_info["logged"]) == sorted(
+        [f"report/fig{f['number']}/{f['id']}" for f in data["figures"]] + ["report/settings", "report/table1"])
+    run_dir = out / wandb_info["dir"]
+    assert run_dir.name.startswith("offline-run-") and list(run_dir.glob("*.wandb"))
+    images = list(run_dir.glob("files/media/images/**/*.png"))
+    assert len(images) == len(data["figures"])
