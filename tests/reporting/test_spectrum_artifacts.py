@@ -24,6 +24,7 @@ def test_linear_run_writes_the_spectrum_and_its_column_norms(tmp_path):
     solution = model.fit_closed_form(data_moments(x))
     files = write_spectrum_artifacts(tmp_path, x, model)
     assert set(files) == {"data_spectrum", "decoder_column_norms"}
+    assert all(path.stat().st_mode & 0o777 == 0o644 for path in files.values())  # readable like the PNGs
 
     spectrum = read_rows(tmp_path / "data_spectrum.csv")
     expected = ppca.spectrum(data_moments(x)).eigvals

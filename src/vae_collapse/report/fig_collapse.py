@@ -80,9 +80,15 @@ def _collapse_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
 
 
 def sigma2_figures(groups: list[Group], out_dir: Path) -> list[FigureResult]:
-    # A sweep needs two settings to be drawn against sigma^2.
-    fams = [f for f in sweep_families(groups) if len(f) >= 2]
+    # A sweep needs two settings with a known sigma^2 to be drawn against sigma^2.
+    fams = [f for f in sweep_families(groups) if len([x for x in map(_sigma2_of, f) if x]) >= 2]
     return [_sigma2_figure(f, out_dir, f"fig4_sigma2_{s}") for f, s in zip(fams, unique_slugs([f[0] for f in fams]))]
+
+
+def _sigma2_of(group: Group) -> float | None:
+    """The fixed sigma^2, or the mean final learned one; None where unknown or not positive."""
+    value = policy(group).sigma2 if policy(group).kind == "fixed" else group.stat("train/sigma2").mean
+    return value if value is not None and np.isfinite(value) and value > 0 else None
 
 
 def _theory_curve(fam: list[Group], lo: float, hi: float):
@@ -104,8 +110,7 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
     fig = new_figure(13.0, 4.9)
     ax_elbo, ax_dims = fig.subplots(1, 2)
     data: dict = {"fixed": [], "learned": []}
-    xs = [policy(g).sigma2 for g in fixed] + [g.stat("train/sigma2").mean for g in learned]
-    xs = [x for x in xs if x and np.isfinite(x)]
+    xs = [x for x in map(_sigma2_of, fam) if x]
     lo, hi = min(xs) / 3, max(xs) * 3
     if fixed:
         s2 = np.array([policy(g).sigma2 for g in fixed])

@@ -30,6 +30,8 @@ def write_csv_atomic(path: Path, header: list[str], rows: list[list]) -> Path:
             writer = csv.writer(handle)
             writer.writerow(header)
             writer.writerows(rows)
+        # mkstemp makes the file private (0600); a run's tables are meant to be shared like its figures.
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
