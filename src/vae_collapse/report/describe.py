@@ -56,10 +56,10 @@ def policy(group: Group) -> Policy:
     return policy_from(_sub(group.flat, "noise"))
 
 
-def model_text(group: Group) -> str:
+def model_text(group: Group, elbo: bool = True) -> str:
     model = _cls(group.get("model._target_"))
     k = group.get("model.latent_dim")
-    extra = f", {group.get('model.elbo')} ELBO" if model == "LinearVAE" and group.get("model.elbo") else ""
+    extra = f", {group.get('model.elbo')} ELBO" if elbo and model == "LinearVAE" and group.get("model.elbo") else ""
     return f"{model} k={k}{extra}"
 
 
@@ -75,8 +75,9 @@ def budget_text(group: Group) -> str:
     return f"{steps} steps, " + (f"batch {batch}" if batch else "full batch")
 
 
-def family_title(group: Group) -> str:
-    return f"{data_text(group)}, {model_text(group)}, {budget_text(group)}"
+def family_title(group: Group, elbo: bool = True) -> str:
+    """Data, model and budget; ``elbo=False`` where a figure compares the ELBO kinds."""
+    return f"{data_text(group)}, {model_text(group, elbo)}, {budget_text(group)}"
 
 
 def slug(group: Group) -> str:

@@ -55,7 +55,7 @@ def _anneal_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
         total = [(t["step"], t["kl"].sum(axis=1)) for t in trajs]
         s2, kl, kl_std, _ = curves.mean_curve(total)
         band(ax_kl, s2, kl, kl_std, colour, label, marker=".")
-        if warmup > 0:
+        if 0 < warmup <= steps[-1]:  # a warm-up longer than the run has no end to mark
             for ax in (ax_dims, ax_kl):
                 ax.axvline(warmup, color=colour, linestyle=":", linewidth=1.2)
         end = np.searchsorted(steps, warmup) if warmup > 0 else 0
@@ -78,17 +78,21 @@ def _anneal_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
     from matplotlib.ticker import MaxNLocator
 
     image = None
+    first = {id(g): next((r, t) for r, t in ((r, curves.trajectory(r.run_dir)) for r in g.runs) if t is not None)
+             for g in shown}
+    # One colour scale for every panel, so the same colour is the same KL everywhere.
+    top = max(np.log10(KL_FLOOR) + 1, *(np.log10(max(float(t["kl"].max()), KL_FLOOR)) for _, t in first.values()))
     for index, group in enumerate(shown):
         ax = fig.add_subplot(grid[1, 2 * index: 2 * index + 2] if len(shown) > 1 else grid[1, :])
-        run, traj = next((r, t) for r, t in ((r, curves.trajectory(r.run_dir)) for r in group.runs) if t is not None)
+        run, traj = first[id(group)]
         kl = np.maximum(traj["kl"], KL_FLOOR)
         order = np.argsort(-kl[-1], kind="stable")  # latents sorted by their final KL
         steps = traj["step"]
         image = ax.imshow(np.log10(kl[:, order].T), aspect="auto", origin="upper", cmap="magma",
-                          vmin=np.log10(KL_FLOOR), vmax=max(np.log10(kl.max()), np.log10(KL_FLOOR) + 1),
+                          vmin=np.log10(KL_FLOOR), vmax=top,
                           extent=(steps[0], steps[-1], kl.shape[1] - 0.5, -0.5), interpolation="nearest")
         warmup = int(group.get("noise.warmup_steps", 0))
-        if warmup > 0:
+        if 0 < warmup <= steps[-1]:
             ax.axvline(warmup, color="tab:cyan", linestyle="--", linewidth=1.2)
         ax.set_xlabel("training step")
         ax.set_ylabel("latent (sorted by final KL)")

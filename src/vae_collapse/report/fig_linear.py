@@ -88,7 +88,7 @@ def _training_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
     ax_gap.set_ylabel("pPCA optimum − ELBO  [nats per example, log scale]")
     ax_gap.set_title("Distance to the closed-form optimum")
     ax_gap.legend(fontsize=8, loc="upper right")
-    fig.suptitle(f"Linear VAE against pPCA: {family_title(fam[0])}")
+    fig.suptitle(f"Linear VAE against pPCA: {family_title(fam[0], elbo=False)}")
     path = save(fig, out_dir, stem)
     caption = (
         "Training ELBO of the linear VAE per step (the CSV log; stochastic: one reparameterised sample per "
@@ -158,7 +158,7 @@ def _spectrum_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
             "eigenvalues": [float(v) for v in eigvals[:shown]],
             "column_norms2_sorted": [[float(v) for v in o] for o in norms_by_seed],
         })
-    fig.suptitle(f"Data spectrum and linear decoder columns: {family_title(fam[0])}")
+    fig.suptitle(f"Data spectrum and linear decoder columns: {family_title(fam[0], elbo=False)}")
     path = save(fig, out_dir, stem)
     caption = (
         "Eigenvalues of the training data's covariance (black), the learned decoder's squared column norms "

@@ -21,7 +21,7 @@ from vae_collapse.maths.ppca import zero_column_surface
 from vae_collapse.report.errors import ReportError
 from vae_collapse.report.plotting import FigureResult, new_figure, save
 
-GRID_POINTS = 161
+GRID_POINTS = 121
 # The plotted square reaches past the optimum along u_a, where ||w||^2 = lambda_a - sigma^2.
 EXTENT_FACTOR = 1.5
 
