@@ -132,10 +132,20 @@ def main() -> None:
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
     from vae_collapse.training import sweep_report
 
+    from hydra.errors import OverrideParseException
+
     try:
         _app()
+    except OverrideParseException as exc:
+        print(f"vae-collapse: error: cannot parse the override {exc.override!r}: {_one_line(exc)}",
+              file=sys.stderr, flush=True)
+        sys.exit(1)
     except (HydraException, OmegaConfBaseException) as exc:
         print(f"vae-collapse: error: {_one_line(exc)}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    except (FileExistsError, NotADirectoryError, PermissionError) as exc:  # Hydra makes the run folder first
+        print(f"vae-collapse: error: cannot write {exc.filename or 'the output folder'} ({exc.strerror or exc}); "
+              "give a writable folder with hydra.run.dir=... or hydra.sweep.dir=...", file=sys.stderr, flush=True)
         sys.exit(1)
     if sweep_report.LAST is not None and not sweep_report.LAST.all_completed:
         sys.exit(1)  # the sweep ran to the end, but not every job completed: say so to scripts

@@ -104,23 +104,23 @@ def _read_summary(run_dir: Path) -> dict | None:
     return summary if isinstance(summary, dict) and isinstance(summary.get("config"), dict) else None
 
 
-def plan_run(cfg: DictConfig, run_dir: Path, overrides: list[str], validate) -> RunPlan:
-    """Decide what to do in ``run_dir``; ``validate(cfg)`` runs on the final config before any check
-    of the folder, so a bad value is reported as such and not as a clash with an earlier run."""
-    checkpoint: Path | None = None
-    meta: dict[str, Any] | None = None
-    loaded: dict[str, Any] | None = None
-    source_dir: Path | None = None
-    if cfg.get("resume"):
-        what = f"resume={cfg.resume}"
-        checkpoint = checkpoint_file(cfg.resume)
-        loaded = read_checkpoint(checkpoint, what)
-        meta = loaded[META_KEY]
-        cfg = resumed_config(cfg, meta["config"], overrides, what)
-        source_dir = checkpoint.parent.parent if checkpoint.name == LAST else None
-    validate(cfg)
-    current = identity(OmegaConf.to_container(cfg, resolve=True))
+def resume_source(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, Path | None, dict | None]:
+    """With ``resume=``: the config to run (the checkpoint's, plus allowed overrides), the checkpoint
+    file and its contents. Without: ``cfg`` unchanged."""
+    if not cfg.get("resume"):
+        return cfg, None, None
+    what = f"resume={cfg.resume}"
+    checkpoint = checkpoint_file(cfg.resume)
+    loaded = read_checkpoint(checkpoint, what)
+    return resumed_config(cfg, loaded[META_KEY]["config"], overrides, what), checkpoint, loaded
 
+
+def plan_folder(cfg: DictConfig, run_dir: Path, checkpoint: Path | None, loaded: dict | None) -> RunPlan:
+    """Decide what to do in ``run_dir`` given what is there. Called after the config is validated
+    and built, so a bad value is reported as such and not as a clash with an earlier run."""
+    meta = loaded[META_KEY] if loaded else None
+    source_dir = checkpoint.parent.parent if checkpoint is not None and checkpoint.name == LAST else None
+    current = identity(OmegaConf.to_container(cfg, resolve=True))
     summary = _read_summary(run_dir)
     own_checkpoint = run_dir / CHECKPOINT_DIR / LAST
     existing = summary["config"] if summary else None

@@ -37,7 +37,7 @@ from vae_collapse.training.lit_module import VAEModule
 from vae_collapse.training.measurements import final_measurements
 from vae_collapse.training.progress import StepProgressBar
 from vae_collapse.training.reference import ppca_reference
-from vae_collapse.training.resume import plan_run
+from vae_collapse.training.resume import plan_folder, resume_source
 
 # Built in this order; each is checked before anything is built, so a bad value anywhere
 # fails before a data set is fetched or a step is taken.
@@ -88,7 +88,24 @@ def _task_overrides() -> list[str]:
         return []
 
 
+# Top-level keys besides the groups, with their types; anything else is a typo, refused by name.
+TOP_LEVEL = {"name": (str,), "seed": (int,), "resume": (str, type(None))}
+
+
+def _check_top_level(cfg: DictConfig) -> None:
+    known = {group for group, _ in GROUPS} | set(TOP_LEVEL) | {"paths", "logger"}
+    for key in cfg.keys():
+        if key not in known:
+            raise ConfigError(f"{key}: unknown top-level key; valid keys: {', '.join(sorted(known))}")
+    for key, types in TOP_LEVEL.items():
+        value = cfg.get(key)
+        if not isinstance(value, types) or isinstance(value, bool):
+            expected = " | ".join("null" if t is type(None) else t.__name__ for t in types)
+            raise ConfigError(f"{key}={value!r}: expected {expected}")
+
+
 def validate(cfg: DictConfig) -> None:
+    _check_top_level(cfg)
     for group, supplied in GROUPS:
         node = cfg.get(group)
         if node is not None:
@@ -141,16 +158,12 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     started = time.time()
     run_dir = Path(cfg.paths.output_dir)
     _writable_run_dir(run_dir)
-    plan = plan_run(cfg, run_dir, _task_overrides(), validate)
-    if plan.skip is not None:
-        print(f"vae-collapse: skipped {run_dir}: already completed (its summary.json); "
-              "delete that folder to run it again", flush=True)
-        return RunResult("completed", dict(plan.skip.get("metrics", {})), run_dir, skipped=True)
-    cfg = plan.config
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+    cfg, source, loaded = resume_source(cfg, _task_overrides())
+    validate(cfg)
     _quiet_known_warnings()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
+    # Everything is built (and range-checked) before the data is read or the folder is looked at.
     datamodule = build(cfg.dataset, "dataset")
     noise = build(cfg.noise, "noise")
     model = build(cfg.model, "model", data_dim=datamodule.data_dim, sample_shape=datamodule.sample_shape, noise=noise)
@@ -158,24 +171,32 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     scheduler = build(cfg.lr_scheduler, "lr_scheduler") if cfg.get("lr_scheduler") else None
     eval_settings = build(cfg.eval, "eval")
     ckpt_settings = build(cfg.checkpoint, "checkpoint") if cfg.get("checkpoint") else CheckpointSettings()
+    trainer_args = {"default_root_dir": str(run_dir), "enable_checkpointing": ckpt_settings.enabled}
+    build(cfg.trainer, "trainer", logger=False, callbacks=[], plugins=[AtomicCheckpointIO()], **trainer_args)  # checks
     datamodule.prepare_data()
     datamodule.setup("fit")
+    plan = plan_folder(cfg, run_dir, source, loaded)
+    meta = plan.meta or {}
+    wandb_id = meta.get("wandb_id") or secrets.token_hex(4)
+    group, run_name = _run_identity(cfg, run_dir)
+    loggers = build_loggers(cfg.get("logger"), group, run_name, run_id=wandb_id)
+    if plan.skip is not None:
+        print(f"vae-collapse: skipped {run_dir}: already completed (its summary.json); "
+              "delete that folder to run it again", flush=True)
+        return RunResult("completed", dict(plan.skip.get("metrics", {})), run_dir, skipped=True)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
     fingerprint = data_fingerprint(datamodule.train_data)
     resume_from = plan.checkpoint
-    meta = plan.meta or {}
     if resume_from is not None and meta.get("data_fingerprint") != fingerprint:
         raise ConfigError(f"{resume_from}: was trained on other data (fingerprint {meta.get('data_fingerprint')}, "
                           f"the data now gives {fingerprint}); dataset.* or the data files changed")
     module = VAEModule(model, optimizer, scheduler)
     if resume_from is not None:
         _check_fits(module, plan.loaded, resume_from)
-    wandb_id = meta.get("wandb_id") or secrets.token_hex(4)
     run_meta = make_run_metadata(resolved, fingerprint, wandb_id)
 
     moments = data_moments(datamodule.train_data)
     metrics: dict[str, Any] = {}
-    group, run_name = _run_identity(cfg, run_dir)
-    loggers = build_loggers(cfg.get("logger"), group, run_name, run_id=wandb_id)
     status, reason = "failed", None
     files: dict[str, Path] = {}
     last = run_dir / CHECKPOINT_DIR / LAST
@@ -194,8 +215,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         if ckpt_settings.enabled:
             callbacks.append(checkpoint_callback(run_dir, ckpt_settings))
         trainer = build(cfg.trainer, "trainer", logger=loggers or False, callbacks=callbacks,
-                        default_root_dir=str(run_dir), plugins=[AtomicCheckpointIO()],
-                        enable_checkpointing=ckpt_settings.enabled)
+                        plugins=[AtomicCheckpointIO()], **trainer_args)
         if getattr(model, "fit", "gradient") == "closed_form":
             model.fit_closed_form(moments)
             if ckpt_settings.enabled and trainer.is_global_zero:
