@@ -84,6 +84,16 @@ ROWS: tuple[BadInput, ...] = (
 )
 
 
+# Each row is a process that imports torch and Lightning (~5 s of CPU); these run in the default
+# suite (one or more per kind of bad input), all of them with `-m slow` too.
+DEFAULT_ROWS = frozenset({
+    "eps-inf", "latent-above-data", "steps-negative", "unknown-key", "unknown-group-option", "unknown-launcher",
+    "override-missing-key", "dataset-file-corrupt", "resume-another-model", "folder-holds-another-run",
+    "output-unwritable", "sweep-range-unclosed",
+})
+assert DEFAULT_ROWS <= {row.id for row in ROWS}
+
+
 def markdown() -> str:
     lines = [
         "# Bad input: what the console script says",

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from tests.conftest import ROOT, SCRIPT
-from tests.framework.bad_input_table import QUICK, ROWS, BadInput, markdown
+from tests.framework.bad_input_table import DEFAULT_ROWS, QUICK, ROWS, BadInput, markdown
 
 BY_ID = {row.id: row for row in ROWS}
 
@@ -90,7 +90,9 @@ def outcomes(request, baseline, tmp_path_factory):
     pool.shutdown(wait=True, cancel_futures=True)
 
 
-@pytest.mark.parametrize("row_id", [row.id for row in ROWS])
+@pytest.mark.parametrize(
+    "row_id", [pytest.param(row.id, marks=[] if row.id in DEFAULT_ROWS else [pytest.mark.slow]) for row in ROWS]
+)
 def test_bad_input_row(outcomes, row_id):
     row = BY_ID[row_id]
     result, run, before, fill = outcomes[row_id].result()
