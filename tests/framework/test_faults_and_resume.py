@@ -100,9 +100,23 @@ def test_sigkilled_run_resumes_to_the_same_final_metrics(run_cli, tmp_path):
         assert a == b or (isinstance(a, float) and math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-7)), name
 
 
-def test_resume_continues_a_finished_run_for_more_steps(run_cli, tmp_path):
+def test_eval_repeats_the_runs_numbers_and_resume_continues_it_for_more_steps(run_cli, tmp_path):
     first = tmp_path / "first"
     assert run_cli(*BASE, "trainer.max_steps=30", f"hydra.run.dir={first}").returncode == 0
+
+    # vae-collapse-eval on the run folder: the same final numbers, written beside the run's own files.
+    evaluated = subprocess.run([str(SCRIPT.parent / "vae-collapse-eval"), str(first)], capture_output=True, text=True,
+                               timeout=300, cwd=tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    reported, again = _summary(first)["metrics"], json.loads((first / "eval" / "eval.json").read_text())["metrics"]
+    for name in ("train/elbo", "train/log_px", "test/elbo", "test/log_px_iwae", "collapse/active_dims",
+                 "collapse/active_units", "ppca/log_px", "ppca/active_dims"):
+        assert again[name] == pytest.approx(reported[name], rel=1e-6, abs=1e-7), name
+    assert set(again) <= set(reported)
+    (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
+    bad = subprocess.run([str(SCRIPT.parent / "vae-collapse-eval"), str(tmp_path / "junk.ckpt")], capture_output=True,
+                         text=True, timeout=300, cwd=tmp_path)
+    assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and "junk.ckpt is not a readable" in bad.stderr
     # Only resumable keys on the command line; the rest (dataset, model, ...) comes from the checkpoint.
     second = tmp_path / "second"
     result = run_cli(f"resume={first}", "trainer.max_steps=60", "trainer.enable_progress_bar=false",
