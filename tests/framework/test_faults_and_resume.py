@@ -127,3 +127,18 @@ def test_eval_repeats_the_runs_numbers_and_resume_continues_it_for_more_steps(ru
     assert summary["resumed_from"] == str(first / "checkpoints" / "last.ckpt")
     assert torch.load(second / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 60
     assert summary["wandb_id"] == _summary(first)["wandb_id"]
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes_matches_one_process(run_cli, tmp_path):
+    args = ["dataset=synthetic_ppca", "model.latent_dim=3", "trainer.max_steps=50", "trainer.enable_progress_bar=false"]
+    single, ddp = tmp_path / "single", tmp_path / "ddp"
+    assert run_cli(*args, f"hydra.run.dir={single}").returncode == 0
+    result = run_cli(*args, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", f"hydra.run.dir={ddp}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (ddp / "train_ddp_process_1.log").exists(), "no second process was started"
+    assert len(list(ddp.glob("wandb/offline-run-*"))) == 1, "a rank other than zero logged to W&B"
+    assert result.stdout.count("Result (completed)") == 1
+    one, two = _summary(single)["metrics"], _summary(ddp)["metrics"]
+    for name in ("train/elbo", "train/sigma2", "test/elbo", "test/log_px_iwae", "collapse/active_dims"):
+        assert two[name] == pytest.approx(one[name], rel=1e-5, abs=1e-6), name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 import warnings
@@ -232,6 +233,8 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         metrics.update(reference)
         # Reseeded so that vae-collapse-eval, given the final checkpoint, draws the same IWAE samples.
         torch.manual_seed(cfg.seed)
+        if not _is_rank_zero():  # every DDP rank measures (same numbers); one writes the files
+            eval_settings = dataclasses.replace(eval_settings, artifacts=False)
         final, files = final_measurements(model, datamodule, eval_settings, run_dir, loggers, trainer.global_step)
         metrics.update(final)
         for logger in loggers:
