@@ -25,9 +25,9 @@ def _summary(folder: Path) -> dict:
 
 def test_failing_and_diverging_jobs_end_cleanly_and_the_others_run(run_cli, tmp_path):
     sweep = tmp_path / "sweep"
-    # lr=10 diverges at step 20 on this data; lr=-1 makes Adam raise.
+    # lr=30 diverges at step 10 on this data (after the checkpoint at step 5); lr=-1 makes Adam raise.
     args = ["-m", *BASE, "trainer.max_steps=40", "checkpoint.every_n_steps=5", "eval.iwae_samples=0",
-            "optimizer.lr=0.001,10,-1", f"hydra.sweep.dir={sweep}"]
+            "optimizer.lr=0.001,30,-1", f"hydra.sweep.dir={sweep}"]
     result = run_cli(*args)
     assert result.returncode == 1, result.stderr[-3000:]
     assert "Traceback" not in result.stderr

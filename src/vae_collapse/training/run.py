@@ -226,7 +226,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
                 trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None)
             except FloatingPointError as exc:  # raised by VAEModule before the step that would apply it
                 metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k})
-                kept = f"last good checkpoint {last}" if last.is_file() else "no checkpoint was written yet"
+                kept = f"last checkpoint kept: {last}" if last.is_file() else "no checkpoint was written yet"
                 status, reason = "diverged", f"{exc}; {kept}"
                 return RunResult(status, metrics, run_dir, reason)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k})
