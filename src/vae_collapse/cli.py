@@ -6,8 +6,10 @@ stderr and exit status 1, never a traceback wall.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+import traceback
 from pathlib import Path
 
 import hydra
@@ -29,17 +31,80 @@ def _user_errors() -> tuple[type[Exception], ...]:
     return (ConfigError, DataError)
 
 
-@hydra.main(version_base="1.3", config_path=_config_dir(), config_name="config")
-def _app(cfg: DictConfig) -> float | None:
-    from vae_collapse.training.run import run_experiment
+# What a failed or diverged job returns to a sweeper: finite, and worse than any real ELBO, so an
+# Optuna study records a bad trial and goes on instead of crashing.
+PENALTY = 1.0e12
+
+
+def _multirun_job() -> tuple[bool, str]:
+    """(is this a job of a multirun, its number)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
     try:
-        metrics = run_experiment(cfg)
+        hydra_cfg = HydraConfig.get()
+    except ValueError:
+        return False, ""
+    return hydra_cfg.mode == RunMode.MULTIRUN, str(hydra_cfg.job.get("num", ""))
+
+
+def _penalty() -> float:
+    """-PENALTY when the sweeper maximises (the default), +PENALTY when it minimises."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    direction = OmegaConf.select(HydraConfig.get(), "sweeper.direction", default="maximize")
+    return PENALTY if str(direction).lower().startswith("min") else -PENALTY
+
+
+def _objective(metrics: dict) -> float:
+    value = metrics.get("val/elbo", metrics.get("train/elbo"))
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return _penalty()
+    return value if math.isfinite(value) else _penalty()
+
+
+def _record_traceback(cfg: DictConfig) -> Path | None:
+    """A multirun job prints one line; the traceback goes to a file in its folder for debugging."""
+    try:
+        path = Path(cfg.paths.output_dir) / "traceback.txt"
+        path.write_text(traceback.format_exc())
+        return path
+    except Exception:
+        return None
+
+
+@hydra.main(version_base="1.3", config_path=_config_dir(), config_name="config")
+def _app(cfg: DictConfig) -> float | None:
+    """One run. In a multirun a failing job ends with one line and a penalty, so the other jobs
+    run on and the sweep reports them all at the end (vae_collapse.training.sweep_report)."""
+    from vae_collapse.training.run import run_experiment
+
+    multirun, job = _multirun_job()
+    prefix = f"vae-collapse: job {job}: " if multirun else "vae-collapse: "
+    try:
+        result = run_experiment(cfg)
     except _user_errors() as exc:
-        print(f"vae-collapse: error: {exc}", file=sys.stderr, flush=True)
+        print(f"{prefix}error: {exc}", file=sys.stderr, flush=True)
+        if multirun:
+            return _penalty()
         sys.exit(1)
+    except Exception as exc:
+        if not multirun:
+            raise  # a bug, not bad input: the traceback is what is needed
+        where = _record_traceback(cfg)
+        first = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+        print(f"{prefix}failed: {first}" + (f" (traceback in {where})" if where else ""), file=sys.stderr, flush=True)
+        return _penalty()
+    if result.status == "diverged":
+        print(f"{prefix}diverged: {result.reason}", file=sys.stderr, flush=True)
+        if not multirun:
+            sys.exit(1)
+        return _penalty()
     # Returned to Hydra so that sweepers (e.g. Optuna) can maximise it.
-    return metrics.get("val/elbo", metrics.get("train/elbo"))
+    return _objective(result.metrics)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -65,11 +130,25 @@ def main() -> None:
 
     # Let composition errors reach us instead of Hydra's multi-line report.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    from vae_collapse.training import sweep_report
+
+    from hydra.errors import OverrideParseException
+
     try:
         _app()
+    except OverrideParseException as exc:
+        print(f"vae-collapse: error: cannot parse the override {exc.override!r}: {_one_line(exc)}",
+              file=sys.stderr, flush=True)
+        sys.exit(1)
     except (HydraException, OmegaConfBaseException) as exc:
         print(f"vae-collapse: error: {_one_line(exc)}", file=sys.stderr, flush=True)
         sys.exit(1)
+    except (FileExistsError, NotADirectoryError, PermissionError) as exc:  # Hydra makes the run folder first
+        print(f"vae-collapse: error: cannot write {exc.filename or 'the output folder'} ({exc.strerror or exc}); "
+              "give a writable folder with hydra.run.dir=... or hydra.sweep.dir=...", file=sys.stderr, flush=True)
+        sys.exit(1)
+    if sweep_report.LAST is not None and not sweep_report.LAST.all_completed:
+        sys.exit(1)  # the sweep ran to the end, but not every job completed: say so to scripts
 
 
 if __name__ == "__main__":

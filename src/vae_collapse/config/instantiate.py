@@ -119,8 +119,12 @@ def build(node: DictConfig, path: str, **supplied: Any) -> Any:
         nested = re.search(r"full_key: (\S+)", str(exc))
         if nested and nested.group(1).startswith(f"{path}."):
             path, node = nested.group(1), OmegaConf.select(node, nested.group(1)[len(path) + 1 :])
-        if isinstance(cause, (ValueError, TypeError)):
+        # Lightning reports bad Trainer arguments as MisconfigurationException, naming them in backticks.
+        if isinstance(cause, (ValueError, TypeError)) or type(cause).__name__ == "MisconfigurationException":
             message = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+            quoted = re.match(r"`(\w+)`(.*)", message)
+            if quoted and quoted.group(1) in node:
+                message = f"{quoted.group(1)}={node[quoted.group(1)]}:{quoted.group(2)}"
             key = message.split("=", 1)[0]
             # Constructors word range errors as "param=value ..."; name the full config key.
             if message.startswith(f"{path}."):

@@ -12,8 +12,11 @@ from vae_collapse.config import build
 WANDB_TARGET = "vae_collapse.reporting.wandb_logger.RunWandbLogger"
 
 
-def build_loggers(logger_cfg: DictConfig | None, group: str, run_name: str) -> list[Logger]:
-    """One logger per entry of the ``logger`` group; W&B gets the run's group and name if unset."""
+def build_loggers(logger_cfg: DictConfig | None, group: str, run_name: str, run_id: str | None = None) -> list[Logger]:
+    """One logger per entry of the ``logger`` group; W&B gets the run's group and name if unset.
+
+    ``run_id`` is the W&B run id: a resumed run passes its checkpoint's, so W&B continues that run.
+    """
     loggers: list[Logger] = []
     for key, node in (logger_cfg or {}).items():
         if node is None:
@@ -23,6 +26,8 @@ def build_loggers(logger_cfg: DictConfig | None, group: str, run_name: str) -> l
             OmegaConf.set_struct(node, False)
             node.group = node.get("group") or group
             node.name = node.get("name") or run_name
+            if run_id and not node.get("id"):
+                node.id = run_id
         loggers.append(build(node, f"logger.{key}"))
     return loggers
 

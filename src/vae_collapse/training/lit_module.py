@@ -69,7 +69,7 @@ class VAEModule(pl.LightningModule):
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         result = self._train_step(batch)
         if not torch.isfinite(result.loss):
-            raise FloatingPointError(f"non-finite loss {float(result.loss)} at step {self.global_step}")
+            raise FloatingPointError(f"non-finite loss {float(result.loss.detach())} at step {self.global_step}")
         self.log_dict(result.metrics("train"), on_step=True, on_epoch=False, batch_size=batch.shape[0])
         self.log("train/lr", self.optimizers().param_groups[0]["lr"], on_step=True, on_epoch=False)
         self.log("elbo", result.elbo.detach(), prog_bar=True, logger=False, on_step=True, on_epoch=False)

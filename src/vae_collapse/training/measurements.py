@@ -42,8 +42,8 @@ class EvalSettings:
     track_examples: int = 1000  # examples used for the measurements during training
 
     def __post_init__(self) -> None:
-        if not self.eps > 0:
-            raise ValueError(f"eps={self.eps} must be > 0")
+        if not 0 < self.eps < math.inf:
+            raise ValueError(f"eps={self.eps} must be > 0 and finite")
         if not 0 <= self.delta < 1:
             raise ValueError(f"delta={self.delta} must be in [0, 1)")
         if not 0 < self.eps_low < self.eps_high:

@@ -2,26 +2,43 @@
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import time
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from vae_collapse.config import build, check_node
+from vae_collapse.config import ConfigError, build, check_node
 from vae_collapse.maths.moments import data_moments
 from vae_collapse.reporting.loggers import build_loggers, finish_loggers, log_config
 from vae_collapse.reporting.summary import write_summary
 from vae_collapse.reporting.table import result_table
-from vae_collapse.training.measurements import final_measurements
+from vae_collapse.training.checkpoints import (
+    CHECKPOINT_DIR,
+    LAST,
+    META_KEY,
+    AtomicCheckpointIO,
+    CheckpointSettings,
+    RunMetadata,
+    atomic_torch_save,
+    checkpoint_callback,
+    data_fingerprint,
+    make_run_metadata,
+)
 from vae_collapse.training.collapse_tracker import CollapseTracker
 from vae_collapse.training.lit_module import VAEModule
+from vae_collapse.training.measurements import final_measurements
 from vae_collapse.training.progress import StepProgressBar
 from vae_collapse.training.reference import ppca_reference
+from vae_collapse.training.resume import plan_folder, resume_source
 
 # Built in this order; each is checked before anything is built, so a bad value anywhere
 # fails before a data set is fetched or a step is taken.
@@ -31,9 +48,23 @@ GROUPS = (
     ("model", ("data_dim", "sample_shape", "noise")),
     ("optimizer", ()),
     ("lr_scheduler", ()),
-    ("trainer", ("logger", "callbacks", "default_root_dir")),
+    ("trainer", ("logger", "callbacks", "default_root_dir", "plugins", "enable_checkpointing")),
     ("eval", ()),
+    ("checkpoint", ()),
 )
+
+
+@dataclass
+class RunResult:
+    """How a run ended: ``completed``, ``diverged`` (non-finite loss) or ``failed``; ``skipped`` is
+    True when the folder already held this run, completed."""
+
+    status: str
+    metrics: dict[str, Any]
+    run_dir: Path
+    reason: str | None = None
+    skipped: bool = False
+    files: dict[str, Path] = field(default_factory=dict)
 
 
 def _run_identity(cfg: DictConfig, run_dir: Path) -> tuple[str, str]:
@@ -50,7 +81,32 @@ def _run_identity(cfg: DictConfig, run_dir: Path) -> tuple[str, str]:
     return name, run_dir.name
 
 
+def _task_overrides() -> list[str]:
+    """The command line's overrides of this job (a sweep's job gets its own values)."""
+    try:
+        return list(HydraConfig.get().overrides.task)
+    except ValueError:
+        return []
+
+
+# Top-level keys besides the groups, with their types; anything else is a typo, refused by name.
+TOP_LEVEL = {"name": (str,), "seed": (int,), "resume": (str, type(None))}
+
+
+def _check_top_level(cfg: DictConfig) -> None:
+    known = {group for group, _ in GROUPS} | set(TOP_LEVEL) | {"paths", "logger"}
+    for key in cfg.keys():
+        if key not in known:
+            raise ConfigError(f"{key}: unknown top-level key; valid keys: {', '.join(sorted(known))}")
+    for key, types in TOP_LEVEL.items():
+        value = cfg.get(key)
+        if not isinstance(value, types) or isinstance(value, bool):
+            expected = " | ".join("null" if t is type(None) else t.__name__ for t in types)
+            raise ConfigError(f"{key}={value!r}: expected {expected}")
+
+
 def validate(cfg: DictConfig) -> None:
+    _check_top_level(cfg)
     for group, supplied in GROUPS:
         node = cfg.get(group)
         if node is not None:
@@ -65,51 +121,120 @@ def _quiet_known_warnings() -> None:
         r".*Total length of .* across ranks is zero.*",  # no validation split configured
         r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",  # inside Lightning 2.6 with torch 2.13
         r".*does not have many workers which may be a bottleneck.*",  # in-memory tensors need no workers
+        r".*Checkpoint directory .* exists and is not empty.*",  # a resumed run writes where it left off
+        r".*Experiment logs directory .* exists and is not empty.*",  # ... and appends to its CSV log
+        r".*The dirpath has changed from .*",  # resumed into a new folder: only last.ckpt matters here
     ):
         warnings.filterwarnings("ignore", message=pattern)
 
 
-def run_experiment(cfg: DictConfig) -> dict[str, Any]:
-    """Train and evaluate one configuration; returns the final metrics (also in summary.json)."""
+def _writable_run_dir(run_dir: Path) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / f".write-test-{secrets.token_hex(4)}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"paths.output_dir={run_dir}: cannot write there ({exc.strerror or exc}); "
+                          "give a writable folder with hydra.run.dir=... or hydra.sweep.dir=...") from None
+
+
+def _check_fits(module: VAEModule, checkpoint: dict, path: Path) -> None:
+    """A checkpoint whose weights do not fit the model its config builds is refused in one line."""
+    try:
+        module.load_state_dict(checkpoint["state_dict"], strict=True)
+    except (RuntimeError, KeyError) as exc:
+        detail = str(exc).strip().splitlines()[0][:200]
+        raise ConfigError(f"{path}: its weights do not fit the model of its config ({detail})") from None
+
+
+def _save_closed_form(model, path: Path, meta: dict) -> None:
+    """A closed-form fit has no trainer; its checkpoint has the same layout, for vae-collapse-eval."""
+    state = {f"model.{k}": v for k, v in model.state_dict().items()}
+    atomic_torch_save({"state_dict": state, "global_step": 0, META_KEY: meta}, path)
+
+
+def run_experiment(cfg: DictConfig) -> RunResult:
+    """Train and evaluate one configuration; the final metrics also go to summary.json."""
     started = time.time()
     run_dir = Path(cfg.paths.output_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+    _writable_run_dir(run_dir)
+    cfg, source, loaded = resume_source(cfg, _task_overrides())
     validate(cfg)
     _quiet_known_warnings()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
+    # Everything is built (and range-checked) before the data is read or the folder is looked at.
     datamodule = build(cfg.dataset, "dataset")
     noise = build(cfg.noise, "noise")
     model = build(cfg.model, "model", data_dim=datamodule.data_dim, sample_shape=datamodule.sample_shape, noise=noise)
     optimizer = build(cfg.optimizer, "optimizer")
     scheduler = build(cfg.lr_scheduler, "lr_scheduler") if cfg.get("lr_scheduler") else None
     eval_settings = build(cfg.eval, "eval")
+    ckpt_settings = build(cfg.checkpoint, "checkpoint") if cfg.get("checkpoint") else CheckpointSettings()
+    trainer_args = {"default_root_dir": str(run_dir), "enable_checkpointing": ckpt_settings.enabled}
+    build(cfg.trainer, "trainer", logger=False, callbacks=[], plugins=[AtomicCheckpointIO()], **trainer_args)  # checks
     datamodule.prepare_data()
     datamodule.setup("fit")
+    plan = plan_folder(cfg, run_dir, source, loaded)
+    meta = plan.meta or {}
+    wandb_id = meta.get("wandb_id") or secrets.token_hex(4)
+    group, run_name = _run_identity(cfg, run_dir)
+    loggers = build_loggers(cfg.get("logger"), group, run_name, run_id=wandb_id)
+    if plan.skip is not None:
+        print(f"vae-collapse: skipped {run_dir}: already completed (its summary.json); "
+              "delete that folder to run it again", flush=True)
+        return RunResult("completed", dict(plan.skip.get("metrics", {})), run_dir, skipped=True)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    fingerprint = data_fingerprint(datamodule.train_data)
+    resume_from = plan.checkpoint
+    if resume_from is not None and meta.get("data_fingerprint") != fingerprint:
+        raise ConfigError(f"{resume_from}: was trained on other data (fingerprint {meta.get('data_fingerprint')}, "
+                          f"the data now gives {fingerprint}); dataset.* or the data files changed")
+    module = VAEModule(model, optimizer, scheduler)
+    if resume_from is not None:
+        _check_fits(module, plan.loaded, resume_from)
+    run_meta = make_run_metadata(resolved, fingerprint, wandb_id)
 
     moments = data_moments(datamodule.train_data)
     metrics: dict[str, Any] = {}
-    group, run_name = _run_identity(cfg, run_dir)
-    loggers = build_loggers(cfg.get("logger"), group, run_name)
     status, reason = "failed", None
     files: dict[str, Path] = {}
+    last = run_dir / CHECKPOINT_DIR / LAST
+    summary = None
     try:
         log_config(loggers, resolved)
         reference = ppca_reference(moments, model.latent_dim, noise)
-        for logger in loggers:  # at step 0 too, so dashboards draw it as a line under train/elbo
-            logger.log_metrics(reference, step=0)
+        if resume_from is None:  # at step 0, so dashboards draw it as a line under train/elbo
+            for logger in loggers:
+                logger.log_metrics(reference, step=0)
         callbacks: list = [StepProgressBar()] if cfg.trainer.get("enable_progress_bar", True) else []
         if eval_settings.track_every_n_steps:
             callbacks.append(CollapseTracker(eval_settings.track_every_n_steps, eval_settings.eps, eval_settings.delta,
                                              eval_settings.track_examples, run_dir / "collapse_trajectory.csv"))
-        trainer = build(cfg.trainer, "trainer", logger=loggers or False, callbacks=callbacks, default_root_dir=str(run_dir))
+        callbacks.append(RunMetadata(run_meta))
+        if ckpt_settings.enabled:
+            callbacks.append(checkpoint_callback(run_dir, ckpt_settings))
+        trainer = build(cfg.trainer, "trainer", logger=loggers or False, callbacks=callbacks,
+                        plugins=[AtomicCheckpointIO()], **trainer_args)
         if getattr(model, "fit", "gradient") == "closed_form":
             model.fit_closed_form(moments)
+            if ckpt_settings.enabled and trainer.is_global_zero:
+                _save_closed_form(model, last, run_meta)
         else:
-            trainer.fit(VAEModule(model, optimizer, scheduler), datamodule=datamodule)
+            try:
+                trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None)
+            except FloatingPointError as exc:  # raised by VAEModule before the step that would apply it
+                metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k})
+                kept = f"last checkpoint kept: {last}" if last.is_file() else "no checkpoint was written yet"
+                status, reason = "diverged", f"{exc}; {kept}"
+                return RunResult(status, metrics, run_dir, reason)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k})
         metrics.update(reference)
+        # Reseeded so that vae-collapse-eval, given the final checkpoint, draws the same IWAE samples.
+        torch.manual_seed(cfg.seed)
+        if not _is_rank_zero():  # every DDP rank measures (same numbers); one writes the files
+            eval_settings = dataclasses.replace(eval_settings, artifacts=False)
         final, files = final_measurements(model, datamodule, eval_settings, run_dir, loggers, trainer.global_step)
         metrics.update(final)
         for logger in loggers:
@@ -123,11 +248,24 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any]:
         raise
     finally:
         metrics["time/seconds"] = round(time.time() - started, 3)
-        summary = write_summary(run_dir, status, metrics, resolved, reason=reason, run_dir=str(run_dir))
+        extra = {"run_dir": str(run_dir), "wandb_id": wandb_id,
+                 "resumed_from": str(resume_from) if resume_from else None}
+        if _is_rank_zero():
+            summary = write_summary(run_dir, status, metrics, resolved, reason=reason, **extra)
         finish_loggers(loggers, status)
     files = {"run directory": run_dir, "summary": summary, **files}
+    if last.is_file():
+        files["checkpoint"] = last
     wandb_dir = run_dir / "wandb"
     if wandb_dir.exists():
         files["W&B (offline)"] = wandb_dir
-    print(result_table(metrics, status, files), flush=True)
-    return metrics
+    if _is_rank_zero():
+        print(result_table(metrics, status, files), flush=True)
+    return RunResult(status, metrics, run_dir, reason, files=files)
+
+
+def _is_rank_zero() -> bool:
+    """Only one process of a multi-process (DDP) run writes summary.json and prints the table."""
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    return getattr(rank_zero_only, "rank", 0) == 0

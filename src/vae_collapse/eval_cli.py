@@ -1,0 +1,85 @@
+"""``vae-collapse-eval CHECKPOINT_OR_RUN_DIR``: measure a saved model again, later.
+
+It rebuilds the model from the checkpoint's own config, checks that the data is the data the
+run was trained on (the checkpoint's fingerprint), and repeats the run's final measurements:
+ELBOs, exact and IWAE log-likelihoods, collapse, the pPCA reference, and the CSVs, figures and
+media. The numbers equal what the run reported (the IWAE draws are seeded the same way). Results
+go to ``<run dir>/eval/`` (or ``--out``), never over the run's own files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+PROG = "vae-collapse-eval"
+
+
+def evaluate_checkpoint(where: str, out: Path | None = None) -> tuple[dict, Path]:
+    import torch
+
+    from vae_collapse.config import ConfigError, build
+    from vae_collapse.maths.moments import data_moments
+    from vae_collapse.reporting.summary import write_json_atomic
+    from vae_collapse.training.checkpoints import META_KEY, checkpoint_file, data_fingerprint, read_checkpoint
+    from vae_collapse.training.measurements import final_measurements
+    from vae_collapse.training.reference import ppca_reference
+
+    path = checkpoint_file(where)
+    checkpoint = read_checkpoint(path, where)
+    meta = checkpoint[META_KEY]
+    cfg = OmegaConf.create(meta["config"])
+    out = out or path.parent.parent / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+
+    datamodule = build(cfg.dataset, "dataset")
+    noise = build(cfg.noise, "noise")
+    model = build(cfg.model, "model", data_dim=datamodule.data_dim, sample_shape=datamodule.sample_shape, noise=noise)
+    eval_settings = build(cfg.eval, "eval")
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    fingerprint = data_fingerprint(datamodule.train_data)
+    if fingerprint != meta.get("data_fingerprint"):
+        raise ConfigError(f"{path}: was trained on other data (fingerprint {meta.get('data_fingerprint')}, "
+                          f"the data now gives {fingerprint}); dataset.* or the data files changed")
+    state = {k[len("model."):]: v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ConfigError(f"{path}: its weights do not fit the model of its config "
+                          f"({str(exc).strip().splitlines()[0][:200]})") from None
+    step = int(checkpoint.get("global_step", 0))
+    metrics = dict(ppca_reference(data_moments(datamodule.train_data), model.latent_dim, noise))
+    torch.manual_seed(cfg.seed)  # as the run did before its final measurements
+    final, files = final_measurements(model, datamodule, eval_settings, out, [], step)
+    metrics.update(final)
+    write_json_atomic(out / "eval.json", {"checkpoint": str(path), "global_step": step,
+                                          "metrics": {k: v if isinstance(v, int) else float(v)
+                                                      for k, v in sorted(metrics.items())}})
+    return metrics, out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoint", help="a run folder (uses checkpoints/last.ckpt) or a .ckpt file")
+    parser.add_argument("--out", type=Path, default=None, help="where to write eval.json and the figures "
+                        "(default: <run dir>/eval)")
+    args = parser.parse_args(argv)
+
+    from vae_collapse.config import ConfigError
+    from vae_collapse.data import DataError
+    from vae_collapse.reporting.table import result_table
+
+    try:
+        metrics, out = evaluate_checkpoint(args.checkpoint, args.out)
+    except (ConfigError, DataError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    print(result_table(metrics, "evaluated", {"results": out / "eval.json"}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

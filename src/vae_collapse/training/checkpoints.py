@@ -1,0 +1,128 @@
+"""Checkpoints a run can be resumed or evaluated from.
+
+Each checkpoint is a Lightning checkpoint plus a ``vae_collapse`` entry: the resolved config,
+a fingerprint of the training data and the W&B run id, so a checkpoint alone says which run
+it belongs to. Files are written to a temporary name in the same folder and renamed, so a
+crash (even SIGKILL) leaves either the previous checkpoint or the new one, never half a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+
+from vae_collapse.config import ConfigError
+
+CHECKPOINT_DIR = "checkpoints"
+LAST = "last.ckpt"
+META_KEY = "vae_collapse"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CheckpointSettings:
+    """When a run writes ``checkpoints/last.ckpt`` (config key ``checkpoint``)."""
+
+    every_n_steps: int = 500  # also always at the end of training; 0: only at the end
+    enabled: bool = True  # false: no checkpoints (then a run cannot be resumed or evaluated later)
+
+    def __post_init__(self) -> None:
+        if self.every_n_steps < 0:
+            raise ValueError(f"every_n_steps={self.every_n_steps} must be >= 0 (0: only at the end)")
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """torch.save to a temporary file beside ``path``, fsync, then rename over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's own save stages the file in the system temp folder and *moves* it, which is a
+    copy (not atomic) when that folder is on another file system; this one renames in place."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        if storage_options is not None:
+            raise TypeError("AtomicCheckpointIO takes no storage_options")
+        atomic_torch_save(checkpoint, Path(path))
+
+
+def data_fingerprint(data: torch.Tensor) -> str:
+    """sha256 of the training tensor's shape, dtype and bytes: equal data, equal fingerprint."""
+    data = data.detach().cpu().contiguous()
+    digest = hashlib.sha256(f"{tuple(data.shape)}|{data.dtype}|".encode())
+    digest.update(data.view(torch.uint8).numpy().tobytes() if data.numel() else b"")
+    return digest.hexdigest()[:16]
+
+
+class RunMetadata(Callback):
+    """Adds the run's identity to every checkpoint and carries the global torch RNG across a resume
+    (stochastic ELBOs and the final IWAE draw from it)."""
+
+    def __init__(self, meta: dict[str, Any]) -> None:
+        self.meta = meta
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
+        checkpoint[META_KEY] = self.meta
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"torch_rng": torch.get_rng_state()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if "torch_rng" in state_dict:
+            torch.set_rng_state(state_dict["torch_rng"])
+
+
+def make_run_metadata(config: dict, fingerprint: str, wandb_id: str | None) -> dict[str, Any]:
+    return {"format": FORMAT_VERSION, "config": config, "data_fingerprint": fingerprint, "wandb_id": wandb_id}
+
+
+def checkpoint_callback(run_dir: Path, settings: CheckpointSettings) -> ModelCheckpoint:
+    """``last.ckpt`` every ``every_n_steps`` steps and at the end, overwritten in place (no -v1 copies)."""
+    checkpoint = ModelCheckpoint(
+        dirpath=str(run_dir / CHECKPOINT_DIR),
+        save_top_k=0,
+        save_last=True,
+        every_n_train_steps=settings.every_n_steps or None,
+        save_on_train_epoch_end=False,
+        enable_version_counter=False,
+    )
+    return checkpoint
+
+
+def checkpoint_file(where: str | Path) -> Path:
+    """A run folder's ``checkpoints/last.ckpt``, or ``where`` itself when it is a file."""
+    path = Path(where).expanduser()
+    return path if path.is_file() else path / CHECKPOINT_DIR / LAST
+
+
+def read_checkpoint(path: Path, what: str) -> dict[str, Any]:
+    """The whole checkpoint, loaded on the CPU; ``what`` names it in errors (e.g. ``resume=...``)."""
+    if not path.is_file():
+        raise ConfigError(f"{what}: no checkpoint at {path} (a run folder with {CHECKPOINT_DIR}/{LAST}, or a .ckpt file)")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated, not a torch file, or a pickle we refuse to run
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{what}: {path} is not a readable checkpoint ({first[:160]})") from None
+    meta = checkpoint.get(META_KEY) if isinstance(checkpoint, dict) else None
+    if not isinstance(meta, dict) or "config" not in meta or "state_dict" not in checkpoint:
+        raise ConfigError(f"{what}: {path} is not a vae-collapse checkpoint (it has no run config)")
+    return checkpoint

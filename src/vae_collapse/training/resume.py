@@ -1,0 +1,145 @@
+"""What a run does with what is already there: start, skip, resume, or refuse.
+
+* ``resume=<run dir or .ckpt>`` continues that run: its config comes from the checkpoint, and
+  only keys that do not change what is being fitted may be overridden (``trainer.*``, e.g. more
+  ``max_steps``; ``logger``, ``eval``, ``checkpoint``, ``paths``).
+* An output folder that already holds a run (its ``summary.json`` or checkpoint) is reused only
+  for the same run: completed -> skipped, interrupted -> resumed from its last checkpoint. That
+  is what lets a crashed sweep be finished by re-running the same command. A different run
+  there is refused, so earlier results are never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from vae_collapse.config import ConfigError
+from vae_collapse.reporting.summary import SUMMARY_FILE
+from vae_collapse.training.checkpoints import CHECKPOINT_DIR, LAST, META_KEY, checkpoint_file, read_checkpoint
+
+# Keys that do not change which run this is (where it writes, how it logs, how it shows progress).
+IDENTITY_IGNORED = ("paths", "logger", "resume", "checkpoint", "trainer.enable_progress_bar")
+# Roots a resumed run may override: how long and where it trains, and what it measures at the end.
+RESUMABLE_ROOTS = ("trainer", "logger", "paths", "eval", "checkpoint", "resume")
+
+
+@dataclass
+class RunPlan:
+    config: DictConfig  # the config to run (from the checkpoint when resuming)
+    checkpoint: Path | None = None  # resume from this file
+    meta: dict[str, Any] | None = None  # its vae_collapse entry
+    loaded: dict[str, Any] | None = None  # the whole checkpoint
+    skip: dict[str, Any] | None = None  # the completed summary.json: nothing to do
+
+
+def identity(config: dict) -> dict:
+    """The config without the keys in IDENTITY_IGNORED."""
+    config = json.loads(json.dumps(config))  # a deep copy of plain data
+    for dotted in IDENTITY_IGNORED:
+        *parents, leaf = dotted.split(".")
+        node = config
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return config
+
+
+def first_difference(old: Any, new: Any, prefix: str = "") -> tuple[str, Any, Any] | None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new), key=str):
+            found = first_difference(old.get(key, "<absent>"), new.get(key, "<absent>"), f"{prefix}{key}.")
+            if found:
+                return found
+        return None
+    return None if old == new else (prefix.rstrip("."), old, new)
+
+
+def _container(value: Any) -> Any:
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
+
+def _override_key(text: str) -> str:
+    return text.split("=", 1)[0].lstrip("+~")
+
+
+def resumed_config(cfg: DictConfig, saved: dict, overrides: list[str], what: str) -> DictConfig:
+    """The checkpoint's config, with the command line's overrides of resumable keys applied."""
+    merged = OmegaConf.create(saved)
+    for text in overrides:
+        key = _override_key(text)
+        root = key.split(".")[0].split("/")[0].split("@")[0]
+        if root == "hydra":
+            continue
+        key = key.replace("/", ".").split("@")[0]
+        current = OmegaConf.select(cfg, key, default="<absent>")
+        if root in RESUMABLE_ROOTS:
+            OmegaConf.update(merged, key, _container(current), merge=False, force_add=True)
+            continue
+        before = OmegaConf.select(merged, key, default="<absent>")
+        if current == "<absent>" or _container(current) != _container(before):
+            shown = _container(before)
+            raise ConfigError(
+                f"{text}: {what} continues a run with {key}={shown}; a resumed run can only change "
+                f"{', '.join(r + '.*' for r in RESUMABLE_ROOTS[:-1])} (start a new run to change {key})"
+            )
+    OmegaConf.update(merged, "paths", _container(cfg.paths), merge=False, force_add=True)
+    OmegaConf.update(merged, "resume", cfg.resume, merge=False, force_add=True)
+    return merged
+
+
+def _read_summary(run_dir: Path) -> dict | None:
+    path = run_dir / SUMMARY_FILE
+    if not path.is_file():
+        return None
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None  # written atomically, so only a hand-edited file can be unreadable: ignore it
+    return summary if isinstance(summary, dict) and isinstance(summary.get("config"), dict) else None
+
+
+def resume_source(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, Path | None, dict | None]:
+    """With ``resume=``: the config to run (the checkpoint's, plus allowed overrides), the checkpoint
+    file and its contents. Without: ``cfg`` unchanged."""
+    if not cfg.get("resume"):
+        return cfg, None, None
+    what = f"resume={cfg.resume}"
+    checkpoint = checkpoint_file(cfg.resume)
+    loaded = read_checkpoint(checkpoint, what)
+    return resumed_config(cfg, loaded[META_KEY]["config"], overrides, what), checkpoint, loaded
+
+
+def plan_folder(cfg: DictConfig, run_dir: Path, checkpoint: Path | None, loaded: dict | None) -> RunPlan:
+    """Decide what to do in ``run_dir`` given what is there. Called after the config is validated
+    and built, so a bad value is reported as such and not as a clash with an earlier run."""
+    meta = loaded[META_KEY] if loaded else None
+    source_dir = checkpoint.parent.parent if checkpoint is not None and checkpoint.name == LAST else None
+    current = identity(OmegaConf.to_container(cfg, resolve=True))
+    summary = _read_summary(run_dir)
+    own_checkpoint = run_dir / CHECKPOINT_DIR / LAST
+    existing = summary["config"] if summary else None
+    own = None
+    if own_checkpoint.is_file() and (checkpoint is None or summary is None):
+        own = read_checkpoint(own_checkpoint, f"{run_dir}")
+        existing = existing or own[META_KEY]["config"]
+    if existing is None:
+        return RunPlan(cfg, checkpoint, meta, loaded)
+    same_folder = source_dir is not None and source_dir.resolve() == run_dir.resolve()
+    diff = first_difference(identity(existing), current)
+    if diff and not same_folder:
+        key, old, new = diff
+        raise ConfigError(
+            f"{run_dir} already holds another run ({key}={old} there, {new} here); choose a new output "
+            f"folder (hydra.run.dir=... or hydra.sweep.dir=...), or resume={run_dir} to continue that run"
+        )
+    if not diff and summary and summary.get("status") == "completed":
+        return RunPlan(cfg, skip=summary)
+    if checkpoint is None and own is not None:
+        return RunPlan(cfg, own_checkpoint, own[META_KEY], own)
+    return RunPlan(cfg, checkpoint, meta, loaded)

@@ -1,0 +1,70 @@
+"""The end of a multirun: one line that counts the jobs by status and names the ones to look at.
+
+A Hydra callback (conf/hydra/default.yaml), so it runs once in the launching process whatever
+the launcher (basic, joblib, submitit). It reads every job folder's summary.json, so jobs run in
+other processes or on other machines are counted too.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+
+@dataclass
+class SweepOutcome:
+    sweep_dir: Path
+    statuses: dict[str, str] = field(default_factory=dict)  # job folder name -> status
+
+    @property
+    def all_completed(self) -> bool:
+        return all(status == "completed" for status in self.statuses.values())
+
+
+# The last sweep's outcome in this process; the console script exits non-zero when it is not all completed.
+LAST: SweepOutcome | None = None
+
+
+def _status(job_dir: Path) -> str:
+    try:
+        return str(json.loads((job_dir / "summary.json").read_text()).get("status", "unknown"))
+    except FileNotFoundError:
+        return "no summary"  # killed, or stopped by bad input before it started
+    except (OSError, ValueError):
+        return "unreadable summary"
+
+
+def collect(sweep_dir: Path) -> SweepOutcome:
+    """Every job folder (one with Hydra's .hydra/) under the sweep folder, skipping launcher state."""
+    outcome = SweepOutcome(sweep_dir)
+    for marker in sorted(sweep_dir.rglob(".hydra")):
+        job_dir = marker.parent
+        if job_dir == sweep_dir or any(part.startswith(".") for part in job_dir.relative_to(sweep_dir).parts):
+            continue
+        outcome.statuses[str(job_dir.relative_to(sweep_dir))] = _status(job_dir)
+    return outcome
+
+
+def describe(outcome: SweepOutcome) -> str:
+    counts = Counter(outcome.statuses.values())
+    parts = [f"{n} {status}" for status, n in sorted(counts.items(), key=lambda kv: kv[0] != "completed")]
+    line = f"vae-collapse: sweep {outcome.sweep_dir}: {len(outcome.statuses)} jobs: {', '.join(parts) or 'none'}"
+    others = [f"{job} ({status})" for job, status in outcome.statuses.items() if status != "completed"]
+    if others:
+        line += "; not completed: " + ", ".join(others[:10]) + (" ..." if len(others) > 10 else "")
+        line += "; re-run the same command to finish them"
+    return line
+
+
+class SweepReport(Callback):
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        global LAST
+        LAST = collect(Path(config.hydra.sweep.dir))
+        print(describe(LAST), file=sys.stdout if LAST.all_completed else sys.stderr, flush=True)

@@ -1,0 +1,127 @@
+"""The bad-input table: one data structure for docs/bad-inputs.md and tests/framework/test_bad_inputs.py.
+
+Regenerate the document after editing a row:
+    .venv/bin/python -m tests.framework.bad_input_table > docs/bad-inputs.md
+(test_bad_inputs checks that the file matches.)
+
+In ``args`` these placeholders are filled in by the test:
+  {run}   a folder that already holds a completed run; bad input must leave its results untouched
+  {base}  another completed run of the same config (what ``resume=`` points at)
+  {tmp}   a scratch folder (for files a row creates with ``setup``)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# A tiny, fast run; every row adds its bad input last (a later override wins).
+QUICK = ("dataset=synthetic_ppca", "model.latent_dim=3", "trainer.max_steps=5", "logger=csv",
+         "trainer.enable_progress_bar=false")
+
+
+@dataclass(frozen=True)
+class BadInput:
+    id: str
+    kind: str  # the category of the issue's list
+    args: tuple[str, ...]  # after QUICK; `-m` rows put it first
+    error: str  # a substring of the one error line
+    setup: str | None = None  # a fixture action: "corrupt_idx", "junk_ckpt", "foreign_ckpt"
+    env: dict[str, str] = field(default_factory=dict)
+
+    def command(self) -> str:
+        return "vae-collapse " + " ".join(self.args)
+
+
+ROWS: tuple[BadInput, ...] = (
+    BadInput("type-float", "wrong type", ("noise.init=big",), "noise.init='big': expected float"),
+    BadInput("type-int", "wrong type", ("model.latent_dim=abc",), "model.latent_dim='abc': expected int"),
+    BadInput("type-seed", "wrong type", ("seed=abc",), "seed='abc': expected int"),
+    BadInput("type-literal", "wrong type", ("model.elbo=exact",), "model.elbo='exact': expected 'analytic' | 'stochastic'"),
+    BadInput("sigma2-zero", "out of range", ("noise=fixed", "noise.sigma2=0"), "noise.sigma2=0 must be > 0"),
+    BadInput("sigma2-negative", "out of range", ("noise=fixed", "noise.sigma2=-1"), "noise.sigma2=-1 must be > 0"),
+    BadInput("eps-zero", "out of range", ("eval.eps=0",), "eval.eps=0 must be > 0 and finite"),
+    BadInput("eps-inf", "out of range", ("eval.eps=inf",), "eval.eps=inf must be > 0 and finite"),
+    BadInput("latent-above-data", "out of range", ("model.latent_dim=21",),
+             "model.latent_dim=21 must be between 1 and the data dimension 20"),
+    BadInput("steps-negative", "out of range", ("trainer.max_steps=-5",),
+             "trainer.max_steps=-5: must be a non-negative integer or -1"),
+    BadInput("checkpoint-every-negative", "out of range", ("checkpoint.every_n_steps=-1",),
+             "checkpoint.every_n_steps=-1 must be >= 0"),
+    BadInput("n-train-zero", "out of range", ("dataset.n_train=0",), "dataset.n_train=0: must be at least 1"),
+    BadInput("delta-above-one", "out of range", ("eval.delta=1.5",), "eval.delta=1.5 must be in [0, 1)"),
+    BadInput("wandb-mode", "out of range", ("logger=wandb", "logger.wandb.mode=sometimes"),
+             "logger.wandb.mode='sometimes' must be one of offline, online, disabled"),
+    BadInput("unknown-key", "unknown key", ("+noise.colour=red",), "noise.colour: unknown key for LearnedNoise"),
+    BadInput("unknown-top-level-key", "unknown key", ("+learning_rate=0.1",),
+             "learning_rate: unknown top-level key; valid keys:"),
+    BadInput("unknown-group-option", "unknown group option", ("model=nope",),
+             "Could not find 'model/nope'; Available options in 'model':"),
+    BadInput("unknown-launcher", "unknown group option", ("hydra/launcher=nope",),
+             "Could not find 'hydra/launcher/nope'"),
+    BadInput("override-missing-key", "override of a missing key without +", ("noise.colour=red",),
+             "Could not override 'noise.colour'; To append to your config use +noise.colour=red"),
+    BadInput("dataset-folder-missing", "missing dataset file", ("dataset=celeba", "dataset.root={tmp}/no-celeba"),
+             "CelebA images not found in {tmp}/no-celeba"),
+    BadInput("dataset-file-corrupt", "corrupt dataset file",
+             ("dataset=mnist", "dataset.subset=10", "model.latent_dim=3"),
+             "train-images-idx3-ubyte", setup="corrupt_idx", env={"VAE_COLLAPSE_DATA": "{tmp}/data"}),
+    BadInput("resume-another-model", "checkpoint from another model", ("resume={base}", "model.latent_dim=4"),
+             "continues a run with model.latent_dim=3; a resumed run can only change"),
+    BadInput("resume-foreign-checkpoint", "checkpoint from another model", ("resume={tmp}/foreign.ckpt",),
+             "foreign.ckpt is not a vae-collapse checkpoint", setup="foreign_ckpt"),
+    BadInput("resume-corrupt-checkpoint", "corrupt checkpoint", ("resume={tmp}/junk.ckpt",),
+             "junk.ckpt is not a readable checkpoint", setup="junk_ckpt"),
+    BadInput("resume-nothing-there", "missing checkpoint", ("resume={tmp}/never-ran",),
+             "no checkpoint at {tmp}/never-ran/checkpoints/last.ckpt"),
+    BadInput("folder-holds-another-run", "output folder holds another run", ("model.latent_dim=2",),
+             "already holds another run (model.latent_dim=3 there, 2 here)"),
+    BadInput("output-unwritable", "unwritable output folder", ("hydra.run.dir={run}/summary.json/sub",),
+             "cannot write {run}/summary.json/sub (Not a directory)"),
+    BadInput("sweep-range-unclosed", "malformed sweep range", ("-m", "model.latent_dim=range(1,"),
+             "cannot parse the override 'model.latent_dim=range(1,'"),
+    BadInput("sweep-range-not-numbers", "malformed sweep range", ("-m", "model.latent_dim=range(a,b)"),
+             "range(a,b)"),
+)
+
+
+# Each row is a process that imports torch and Lightning (~5 s of CPU); these run in the default
+# suite (one or more per kind of bad input), all of them with `-m slow` too.
+DEFAULT_ROWS = frozenset({
+    "eps-inf", "latent-above-data", "steps-negative", "unknown-key", "unknown-group-option", "unknown-launcher",
+    "override-missing-key", "dataset-file-corrupt", "resume-another-model", "folder-holds-another-run",
+    "output-unwritable", "sweep-range-unclosed",
+})
+assert DEFAULT_ROWS <= {row.id for row in ROWS}
+
+
+def markdown() -> str:
+    lines = [
+        "# Bad input: what the console script says",
+        "",
+        "Every row is a test (`tests/framework/test_bad_inputs.py`, generated from",
+        "`tests/framework/bad_input_table.py`). Each command exits with status 1 and prints exactly one",
+        "line on stderr, `vae-collapse: error: ...`, that names the key, value or file and what would be",
+        "valid; no traceback. Each leaves an earlier run in the output folder untouched: its",
+        "`summary.json`, checkpoints, CSVs and figures stay byte-identical (Hydra's own `.hydra/` record",
+        "and `cli.log` describe the latest invocation).",
+        "",
+        f"Every command also has the quick-run arguments `{' '.join(QUICK)}` before the ones shown,",
+        "and `hydra.run.dir=<a folder holding a completed run>`. `<run>` is that folder, `<base>` another",
+        "completed run, `<tmp>` a scratch folder.",
+        "",
+        "| # | bad input | arguments | the error line contains |",
+        "|---|---|---|---|",
+    ]
+    for number, row in enumerate(ROWS, 1):
+        args = " ".join(row.args).replace("{run}", "<run>").replace("{base}", "<base>").replace("{tmp}", "<tmp>")
+        error = row.error.replace("{run}", "<run>").replace("{tmp}", "<tmp>").replace("|", "\\|")
+        note = {"corrupt_idx": " (a truncated IDX file in the data folder)",
+                "junk_ckpt": " (a file of random bytes)",
+                "foreign_ckpt": " (a torch file that is not from vae-collapse)"}.get(row.setup or "", "")
+        args = args.replace("|", "\\|")
+        lines.append(f"| {number} | {row.kind}{note} | `{args}` | {error} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

@@ -1,0 +1,144 @@
+"""Jobs that fail or diverge, sweeps that are re-run, runs killed with SIGKILL and resumed."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import SCRIPT
+
+BASE = ["dataset=synthetic_ppca", "model.latent_dim=3", "logger=csv", "trainer.enable_progress_bar=false",
+        "eval.artifacts=false"]
+
+
+def _summary(folder: Path) -> dict:
+    return json.loads((folder / "summary.json").read_text())
+
+
+def test_failing_and_diverging_jobs_end_cleanly_and_the_others_run(run_cli, tmp_path):
+    sweep = tmp_path / "sweep"
+    # lr=30 diverges at step 10 on this data (after the checkpoint at step 5); lr=-1 makes Adam raise.
+    args = ["-m", *BASE, "trainer.max_steps=40", "checkpoint.every_n_steps=5", "eval.iwae_samples=0",
+            "optimizer.lr=0.001,30,-1", f"hydra.sweep.dir={sweep}"]
+    result = run_cli(*args)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    ok, diverged, failed = (_summary(sweep / str(i)) for i in range(3))
+    assert ok["status"] == "completed" and ok["reason"] is None
+    assert diverged["status"] == "diverged" and "non-finite loss" in diverged["reason"]
+    assert failed["status"] == "failed" and "Invalid learning rate" in failed["reason"]
+    assert (sweep / "2" / "traceback.txt").is_file()
+    # The diverged job keeps its last checkpoint: finite weights, not past the step whose loss was not finite.
+    checkpoint = torch.load(sweep / "1" / "checkpoints" / "last.ckpt", weights_only=True)
+    bad_step = int(diverged["reason"].split(" at step ")[1].split(";")[0])
+    assert 0 < checkpoint["global_step"] <= bad_step
+    assert all(torch.isfinite(v).all() for v in checkpoint["state_dict"].values())
+    job_lines = [line for line in result.stderr.splitlines() if line.startswith("vae-collapse: job")]
+    assert len(job_lines) == 2 and "job 1: diverged" in job_lines[0] and "job 2: failed" in job_lines[1]
+    assert "3 jobs: 1 completed, 1 diverged, 1 failed" in result.stderr
+
+    # Re-running the same command skips the completed job (its files untouched) and retries the others.
+    before = (sweep / "0" / "summary.json").read_bytes()
+    again = run_cli(*args)
+    assert again.returncode == 1
+    assert f"skipped {sweep / '0'}: already completed" in again.stdout
+    assert (sweep / "0" / "summary.json").read_bytes() == before
+
+
+def _wait_for_checkpoint(path: Path, step: int, proc: subprocess.Popen, timeout: float = 240) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, "the run ended before it could be killed"
+        if path.is_file():
+            try:
+                if torch.load(path, weights_only=True)["global_step"] >= step:
+                    return
+            except Exception:  # pragma: no cover - never half written, but be patient anyway
+                pass
+        time.sleep(0.2)
+    raise AssertionError("no checkpoint in time")
+
+
+@pytest.mark.slow
+def test_sigkilled_run_resumes_to_the_same_final_metrics(run_cli, tmp_path):
+    args = [*BASE, "trainer.max_steps=600", "checkpoint.every_n_steps=25", "seed=3"]
+    reference = tmp_path / "uninterrupted"
+    assert run_cli(*args, f"hydra.run.dir={reference}").returncode == 0
+
+    killed = tmp_path / "killed"
+    env = {**os.environ, "WANDB_MODE": "offline", "VAE_COLLAPSE_DATA": str(tmp_path / "data")}
+    proc = subprocess.Popen([str(SCRIPT), *args, f"hydra.run.dir={killed}"], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_checkpoint(killed / "checkpoints" / "last.ckpt", 200, proc)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert not (killed / "summary.json").exists()
+    step_at_kill = torch.load(killed / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    assert 200 <= step_at_kill < 600
+
+    # The same command again: the folder holds this run, interrupted, so it resumes.
+    result = run_cli(*args, f"hydra.run.dir={killed}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    resumed, uninterrupted = _summary(killed), _summary(reference)
+    assert resumed["resumed_from"] == str(killed / "checkpoints" / "last.ckpt")
+    assert resumed["wandb_id"] == torch.load(killed / "checkpoints" / "last.ckpt", weights_only=True)[
+        "vae_collapse"]["wandb_id"]
+    names = set(uninterrupted["metrics"]) - {"time/seconds"}
+    assert names <= set(resumed["metrics"])
+    for name in sorted(names):
+        a, b = resumed["metrics"][name], uninterrupted["metrics"][name]
+        assert a == b or (isinstance(a, float) and math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-7)), name
+
+
+def test_eval_repeats_the_runs_numbers_and_resume_continues_it_for_more_steps(run_cli, tmp_path):
+    first = tmp_path / "first"
+    assert run_cli(*BASE, "trainer.max_steps=30", f"hydra.run.dir={first}").returncode == 0
+
+    # vae-collapse-eval on the run folder: the same final numbers, written beside the run's own files.
+    evaluated = subprocess.run([str(SCRIPT.parent / "vae-collapse-eval"), str(first)], capture_output=True, text=True,
+                               timeout=300, cwd=tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    reported, again = _summary(first)["metrics"], json.loads((first / "eval" / "eval.json").read_text())["metrics"]
+    for name in ("train/elbo", "train/log_px", "test/elbo", "test/log_px_iwae", "collapse/active_dims",
+                 "collapse/active_units", "ppca/log_px", "ppca/active_dims"):
+        assert again[name] == pytest.approx(reported[name], rel=1e-6, abs=1e-7), name
+    assert set(again) <= set(reported)
+    (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
+    bad = subprocess.run([str(SCRIPT.parent / "vae-collapse-eval"), str(tmp_path / "junk.ckpt")], capture_output=True,
+                         text=True, timeout=300, cwd=tmp_path)
+    assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and "junk.ckpt is not a readable" in bad.stderr
+    # Only resumable keys on the command line; the rest (dataset, model, ...) comes from the checkpoint.
+    second = tmp_path / "second"
+    result = run_cli(f"resume={first}", "trainer.max_steps=60", "trainer.enable_progress_bar=false",
+                     f"hydra.run.dir={second}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = _summary(second)
+    assert summary["config"]["model"]["latent_dim"] == 3 and summary["config"]["trainer"]["max_steps"] == 60
+    assert summary["resumed_from"] == str(first / "checkpoints" / "last.ckpt")
+    assert torch.load(second / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 60
+    assert summary["wandb_id"] == _summary(first)["wandb_id"]
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes_matches_one_process(run_cli, tmp_path):
+    args = ["dataset=synthetic_ppca", "model.latent_dim=3", "trainer.max_steps=50", "trainer.enable_progress_bar=false"]
+    single, ddp = tmp_path / "single", tmp_path / "ddp"
+    assert run_cli(*args, f"hydra.run.dir={single}").returncode == 0
+    result = run_cli(*args, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", f"hydra.run.dir={ddp}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (ddp / "train_ddp_process_1.log").exists(), "no second process was started"
+    assert len(list(ddp.glob("wandb/offline-run-*"))) == 1, "a rank other than zero logged to W&B"
+    assert result.stdout.count("Result (completed)") == 1
+    one, two = _summary(single)["metrics"], _summary(ddp)["metrics"]
+    for name in ("train/elbo", "train/sigma2", "test/elbo", "test/log_px_iwae", "collapse/active_dims"):
+        assert two[name] == pytest.approx(one[name], rel=1e-5, abs=1e-6), name
