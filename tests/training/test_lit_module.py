@@ -125,3 +125,42 @@ def test_kl_annealing_weighs_the_loss_but_reports_the_true_elbo():
     assert result.beta == 0.0
     assert torch.allclose(result.loss, -result.recon)
     assert torch.allclose(result.elbo, result.recon - result.kl)
+
+
+def _fit_full_batch(model, max_steps: int, log_every: int, logger=False):
+    module = VAEModule(model, functools.partial(torch.optim.Adam, lr=1e-2))
+    trainer = pl.Trainer(max_steps=max_steps, logger=logger, log_every_n_steps=log_every, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+    dm = _datamodule()
+    trainer.fit(module, datamodule=dm)
+    return trainer, module, dm
+
+
+def test_metrics_are_logged_on_logger_steps_and_the_last_step_only(tmp_path):
+    """Logging every step costs the framework ~1 ms per value; the last step still reaches callback_metrics."""
+    from lightning.pytorch.loggers import CSVLogger
+    import csv
+
+    torch.manual_seed(0)
+    model = LinearVAE(6, 3, LearnedNoise(1.0)).double()
+    start = _snapshot(model)
+    trainer, module, dm = _fit_full_batch(model, max_steps=7, log_every=5,
+                                          logger=CSVLogger(tmp_path, name="csv", version=""))
+    # The ELBO that the 7th step (index 6) saw: replay 6 steps from the same start, then evaluate.
+    replay = LinearVAE(6, 3, LearnedNoise(1.0)).double()
+    replay.load_state_dict(start)
+    _, replay_module, _ = _fit_full_batch(replay, max_steps=6, log_every=5)
+    expected = replay_module._train_step(dm.train_data.double()).elbo
+    assert float(trainer.callback_metrics["train/elbo"]) == pytest.approx(expected.item(), rel=1e-12)
+    assert "train/lr" in trainer.callback_metrics
+    with open(tmp_path / "csv" / "metrics.csv") as handle:
+        rows = [row for row in csv.DictReader(handle) if row.get("train/elbo")]
+    assert [int(row["step"]) for row in rows] == [4]  # the loggers write every 5th step, as before
+
+
+def test_non_finite_loss_stops_training_with_a_clear_error():
+    model = LinearVAE(6, 3, FixedNoise(0.5))
+    with torch.no_grad():
+        model.decoder.W.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match="non-finite loss"):
+        _fit_full_batch(model, max_steps=3, log_every=50)

@@ -13,7 +13,7 @@ from lightning.pytorch.callbacks import ProgressBar
 
 
 class StepProgressBar(ProgressBar):
-    def __init__(self, refresh_every: int = 50) -> None:
+    def __init__(self, refresh_every: int | None = None) -> None:
         super().__init__()
         self.refresh_every = refresh_every
         self._bar = None
@@ -34,6 +34,8 @@ class StepProgressBar(ProgressBar):
             return
         from tqdm.auto import tqdm
 
+        # The module logs on the steps the loggers write, so refresh on those (see VAEModule).
+        self._every = self.refresh_every or max(1, trainer.log_every_n_steps)
         total = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else None
         self._bar = tqdm(total=total, desc="train", unit="step", dynamic_ncols=True, file=sys.stderr,
                          mininterval=1.0 if sys.stderr.isatty() else 30.0)
@@ -42,7 +44,7 @@ class StepProgressBar(ProgressBar):
         if self._bar is None:
             return
         step = trainer.global_step
-        if step % self.refresh_every == 0 or step == trainer.max_steps:
+        if step % self._every == 0 or step == trainer.max_steps:
             metrics = trainer.progress_bar_metrics
             postfix = {k: f"{float(v):.4g}" for k, v in metrics.items() if k in ("elbo", "sigma2")}
             self._bar.set_postfix(postfix, refresh=False)
