@@ -72,6 +72,9 @@ class TensorBatches(IterableDataset):
             yield self.data
             return
         order = self._permutation(epoch) if self.shuffle else None
+        if order is not None:
+            # Drawn on the CPU, so a seed gives the same batches on every device.
+            order = order.to(self.data.device)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             stop = start + self.batch_size
             if order is None:

@@ -136,6 +136,19 @@ class InMemoryDataModule(pl.LightningDataModule):
     def has_test(self) -> bool:
         return self.splits.test is not None
 
+    def hold_on(self, device: torch.device | str) -> None:
+        """Keep the training split on ``device`` (the model's), so batches are sliced there.
+
+        Lightning would otherwise copy every batch to the device; here the data crosses once.
+        The other splits stay where they are: they are only read once, at the end.
+        """
+        device = torch.device(device)
+        splits = self.splits
+        if splits.train.device != device:
+            splits.train = splits.train.to(device)
+            if self._train_batches is not None:
+                self._train_batches.data = splits.train
+
     def split_data(self, split: str) -> torch.Tensor | None:
         if split not in SPLIT_NAMES:
             raise ValueError(f"split={split!r}: choose one of {SPLIT_NAMES}")

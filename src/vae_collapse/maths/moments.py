@@ -25,11 +25,11 @@ def data_moments(x: torch.Tensor, dtype: torch.dtype = torch.float64, chunk: int
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(f"data_moments expects a non-empty (N, n) matrix, got shape {tuple(x.shape)}")
     num, dim = x.shape
-    mean = torch.zeros(dim, dtype=dtype)
+    mean = torch.zeros(dim, dtype=dtype, device=x.device)
     for start in range(0, num, chunk):
         mean += x[start : start + chunk].to(dtype).sum(0)
     mean /= num
-    cov = torch.zeros(dim, dim, dtype=dtype)
+    cov = torch.zeros(dim, dim, dtype=dtype, device=x.device)
     for start in range(0, num, chunk):
         centred = x[start : start + chunk].to(dtype) - mean
         cov += centred.T @ centred

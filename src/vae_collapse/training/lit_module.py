@@ -7,6 +7,7 @@ from collections.abc import Callable
 import lightning.pytorch as pl
 import torch
 
+from vae_collapse.data.datamodule import InMemoryDataModule
 from vae_collapse.maths.moments import DataMoments, data_moments
 from vae_collapse.models.vae import GaussianVAE
 from vae_collapse.training.step_result import StepResult
@@ -43,6 +44,8 @@ class VAEModule(pl.LightningModule):
         """Switch to the O(n^2 k) moments path when it gives exactly the same full-batch ELBO."""
         datamodule = getattr(self.trainer, "datamodule", None)
         self.train_moments = None
+        if isinstance(datamodule, InMemoryDataModule):
+            datamodule.hold_on(self.device)  # batches are then slices on the device, never copies to it
         if (
             self.sufficient_statistics
             and getattr(self.model, "supports_moments", False)
@@ -54,6 +57,12 @@ class VAEModule(pl.LightningModule):
                 mean=moments.mean.to(self.device, dtype), cov=moments.cov.to(self.device, dtype),
                 num_examples=moments.num_examples,
             )
+
+    def on_fit_end(self) -> None:
+        """Lightning hands the model back on the CPU after fit; the data goes back with it."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if isinstance(datamodule, InMemoryDataModule):
+            datamodule.hold_on("cpu")
 
     def _step(self, x: torch.Tensor) -> StepResult:
         step = self.global_step
