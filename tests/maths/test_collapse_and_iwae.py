@@ -73,3 +73,30 @@ def test_iwae_on_the_linear_vae_lies_above_the_elbo_and_matches_exact_log_px():
     many = iwae_log_px(model, [x], num_samples=5000)
     assert elbo < few < many <= exact + 0.005
     assert many == pytest.approx(exact, abs=0.01)
+
+
+def test_linear_vae_iwae_weights_equal_the_generic_decoder_path():
+    """The O(k^2)-per-sample shortcut gives the same log weights as decoding every sample (float64)."""
+    from vae_collapse.models import GaussianVAE, LearnedNoise, LinearVAE
+
+    torch.manual_seed(1)
+    model = LinearVAE(7, 3, LearnedNoise(0.3)).double()
+    with torch.no_grad():
+        model.decoder.mu.normal_()
+        model.encoder.b.normal_()
+    x = torch.randn(11, 7, dtype=torch.float64)
+    torch.manual_seed(5)
+    fast = model.log_joint_over_q(x, 13)
+    torch.manual_seed(5)
+    generic = GaussianVAE.log_joint_over_q.__get__(model)  # same weights, GaussianVAE's squared error
+    model_sq = model.sampled_squared_error
+    try:
+        model.sampled_squared_error = GaussianVAE.sampled_squared_error.__get__(model)
+        slow = generic(x, 13)
+    finally:
+        model.sampled_squared_error = model_sq
+    assert fast.shape == (13, 11)
+    assert torch.allclose(fast, slow, rtol=1e-10, atol=1e-10)
+    # Passing the posterior (as IWAE does, once per batch) changes nothing.
+    torch.manual_seed(5)
+    assert torch.allclose(model.log_joint_over_q(x, 13, posterior=model.encoder(x)), fast, rtol=0, atol=0)

@@ -74,6 +74,18 @@ class LinearVAE(GaussianVAE):
         sigma2 = self.noise.sigma2_for(sq_err, dim, step)
         return isotropic_log_likelihood(sq_err, sigma2, dim), kl, sigma2
 
+    def sampled_squared_error(self, x: torch.Tensor, z_mean: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        """||r - W e||^2 = ||r||^2 - 2 (W^T r) . e + e^T (W^T W) e with r = x - W z_mean - mu.
+
+        The decoder is linear, so each importance sample costs O(k^2) instead of O(n k) plus an
+        n-wide residual: about 4x less work for IWAE with K = 1,000 on MNIST (benchmark figure 7).
+        """
+        W = self.decoder.W
+        r = x - self.decoder(z_mean)  # (B, n)
+        rW = r @ W  # (B, k)
+        quadratic = ((offsets @ (W.T @ W)) * offsets).sum(-1)  # (S, B)
+        return r.square().sum(-1) - 2.0 * (offsets * rW).sum(-1) + quadratic
+
     def log_marginal(self, x: torch.Tensor) -> torch.Tensor:
         dec = self.decoder
         return ppca.log_likelihood(x, dec.W, dec.mu, self.noise.sigma2())

@@ -78,19 +78,32 @@ class GaussianVAE(nn.Module):
         recon = isotropic_log_likelihood(sq_err, sigma2, dim)
         return ELBOTerms(recon=recon, kl_per_dim=kl_to_standard_normal(z_mean, z_var), z_mean=z_mean, sigma2=sigma2)
 
-    def log_joint_over_q(self, x: torch.Tensor, num_samples: int, step: int = 0) -> torch.Tensor:
-        """log p(x, z_s) - log q(z_s | x) for s = 1..num_samples, shape (num_samples, B): the IWAE weights."""
-        z_mean, z_var = self.encoder(x)
+    def log_joint_over_q(
+        self, x: torch.Tensor, num_samples: int, step: int = 0,
+        posterior: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """log p(x, z_s) - log q(z_s | x) for s = 1..num_samples, shape (num_samples, B): the IWAE weights.
+
+        ``posterior`` is q's (mean, var) for ``x`` when already known: the IWAE estimate draws its
+        samples in chunks and encodes each batch once for all of them.
+        """
+        z_mean, z_var = posterior if posterior is not None else self.encoder(x)
         z_var = z_var.expand_as(z_mean)
         eps = torch.randn(num_samples, *z_mean.shape, dtype=z_mean.dtype, device=z_mean.device)
-        z = z_mean + torch.sqrt(z_var) * eps
-        recon_mean = self.decoder(z.reshape(-1, z.shape[-1])).reshape(num_samples, x.shape[0], -1)
-        sq_err = (x - recon_mean).square().sum(-1)
+        offsets = torch.sqrt(z_var) * eps
+        z = z_mean + offsets
+        sq_err = self.sampled_squared_error(x, z_mean, offsets)
         dim = x.shape[-1]
         log_px_given_z = isotropic_log_likelihood(sq_err, self.noise.sigma2(step), dim)
         log_pz = -0.5 * (z.square() + LOG_2PI).sum(-1)
         log_qz = -0.5 * (eps.square() + LOG_2PI + torch.log(z_var)).sum(-1)
         return log_px_given_z + log_pz - log_qz
+
+    def sampled_squared_error(self, x: torch.Tensor, z_mean: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        """||x - f(z_mean + offset)||^2 for offsets of shape (S, B, k): shape (S, B)."""
+        z = z_mean + offsets
+        recon_mean = self.decoder(z.reshape(-1, z.shape[-1])).reshape(*offsets.shape[:2], -1)
+        return (x - recon_mean).square().sum(-1)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:

@@ -105,15 +105,20 @@ _IWAE_ELEMENTS = 20_000_000
 
 @torch.no_grad()
 def iwae_log_px(model: GaussianVAE, batches: Iterable[torch.Tensor], num_samples: int, step: int = 0) -> float:
-    """Average IWAE bound with ``num_samples`` importance samples per example, batched in chunks."""
+    """Average IWAE bound with ``num_samples`` importance samples per example.
+
+    Each batch is encoded once; its samples are drawn in chunks as large as the memory budget
+    allows, and the chunks' bounds are merged exactly (see ``merge_iwae``).
+    """
     total, count = 0.0, 0
     with _EvalMode(model):
         for x in batches:
+            posterior = model.encoder(x)
             chunk = max(1, _IWAE_ELEMENTS // (x.shape[0] * max(x.shape[1], 1024)))
             bounds, counts = [], []
             for start in range(0, num_samples, chunk):
                 k = min(chunk, num_samples - start)
-                bounds.append(iwae_bound(model.log_joint_over_q(x, k, step)))
+                bounds.append(iwae_bound(model.log_joint_over_q(x, k, step, posterior=posterior)))
                 counts.append(k)
             total += float(merge_iwae(bounds, counts).double().sum())
             count += x.shape[0]
