@@ -18,7 +18,9 @@ FULL_DIR ?= reproduce-full
 FULL_ARGS ?= trainer.accelerator=gpu
 DEEP_FULL_ARGS ?= dataset.subset=null dataset.test_subset=null eval.iwae_examples=null trainer.max_steps=50000
 
-.PHONY: run test install clean reproduce reproduce-full report
+.PHONY: run test bench install clean reproduce reproduce-full report
+# `make bench` runs every benchmark figure (see docs/performance.md); BENCH_ARGS=--quick for a smoke run.
+BENCH_ARGS ?=
 
 install: $(STAMP)
 
@@ -61,6 +63,9 @@ RUNS ?= $(REPRO_DIR)/runs
 OUT ?= $(REPRO_DIR)/report
 report: $(STAMP)
 	$(BIN)/vae-collapse-report $(RUNS) --out $(OUT) $(REPORT_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache

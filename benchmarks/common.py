@@ -35,6 +35,8 @@ class Settings:
     data_dir: str | None = None  # a folder holding mnist/ IDX files; None: synthetic data of MNIST's shape
     work_dir: Path = field(default_factory=lambda: ROOT / "benchmarks" / "results" / "work")
     preset: str = "linear_mnist_fast"  # figure 3's experiment preset
+    deep_examples: int = 60000  # figure 4's epoch: all of MNIST unless told otherwise
+    threads: int | None = None  # torch threads here and in the runs started; None: torch's default
 
 
 @dataclass
@@ -133,6 +135,8 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "1"}
     if settings.data_dir:
         env[MNIST_DIR_ENV] = settings.data_dir
+    if settings.threads:
+        env["OMP_NUM_THREADS"] = str(settings.threads)
     env.update(extra)
     return env
 

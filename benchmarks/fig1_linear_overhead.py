@@ -20,8 +20,8 @@ TARGET = 0.9
 def run(settings: Settings) -> Figure:
     from vae_collapse.models import LearnedNoise, LinearVAE
 
-    steps, warmup = (20, 5) if settings.quick else (400, 50)
-    n_train = 2000 if settings.quick else 60000
+    steps, warmup = (8, 2) if settings.quick else (400, 50)
+    n_train = 500 if settings.quick else 60000
     train, _, source = mnist_like(settings, n_train=n_train, n_test=1)
     torch.manual_seed(0)
     template = LinearVAE(784, 200, LearnedNoise(1.0))

@@ -230,6 +230,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
                 status, reason = "diverged", f"{exc}; {kept}"
                 return RunResult(status, metrics, run_dir, reason)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k})
+        metrics["time/steps"] = trainer.global_step  # optimiser steps taken (time-to-solution benchmarks)
         metrics.update(reference)
         # Reseeded so that vae-collapse-eval, given the final checkpoint, draws the same IWAE samples.
         torch.manual_seed(cfg.seed)
