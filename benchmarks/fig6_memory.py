@@ -41,7 +41,8 @@ def run(settings: Settings) -> Figure:
     steps = 5 if settings.quick else 100
     common = [f"trainer.max_steps={steps}", "trainer.enable_progress_bar=false"]
     if settings.quick:  # the smallest data that still takes each code path
-        deep = [*DEEP[:1], "dataset=synthetic_ppca", "dataset.batch_size=16", "model.latent_dim=4", "model.hidden=[16]"]
+        deep = [*DEEP[:1], "dataset=synthetic_ppca", "~dataset.subset", "~dataset.val_size", "~dataset.test_subset",
+                "dataset.batch_size=16", "model.latent_dim=4", "model.hidden=[16]"]
         linear = ["dataset=synthetic_ppca", "model.latent_dim=4"]
     else:
         deep, linear = DEEP, LINEAR

@@ -83,7 +83,7 @@ def test_fig3_runs_a_preset_and_reads_its_summary(quick_settings):
     from benchmarks import fig3_time_to_solution
 
     quick_settings.preset = "linear_mnist_1k"
-    figure = fig3_time_to_solution.run(quick_settings, ["dataset=synthetic_ppca", "model.latent_dim=4",
+    figure = fig3_time_to_solution.run(quick_settings, ["dataset=synthetic_ppca", "~dataset.subset", "model.latent_dim=4",
                                                         "trainer.max_steps=30", "logger=csv", "eval.iwae_samples=0"])
     _measured(figure, "fig3")
     assert figure.details["steps"] == 30
