@@ -59,7 +59,7 @@ def table(figures: list[Figure]) -> str:
     return "\n".join(lines + (["notes:", *notes] if notes else []))
 
 
-def run_figures(keys: list[str], settings: Settings) -> list[Figure]:
+def run_figures(keys: list[str], settings: Settings, on_figure=None) -> list[Figure]:
     figures = []
     for key in keys:
         module = importlib.import_module(FIGURES[key])
@@ -73,6 +73,8 @@ def run_figures(keys: list[str], settings: Settings) -> list[Figure]:
         figure.details["bench_seconds"] = round(time.perf_counter() - started, 1)
         figure.details["loadavg_after"] = list(os.getloadavg())
         figures.append(figure)
+        if on_figure is not None:
+            on_figure(figures)
     return figures
 
 
@@ -106,14 +108,18 @@ def main(argv: list[str] | None = None) -> int:
                         work_dir=args.out.parent / "work", preset=args.preset)
     info = machine()
     started = time.time()
-    figures = run_figures(keys, settings)
-    info["loadavg_end"] = list(os.getloadavg())
-    payload = {"quick": args.quick, "threads": args.threads, "repeats": settings.repeats, "data_dir": settings.data_dir,
-               "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
-               "seconds": round(time.time() - started, 1), "machine": info,
-               "figures": [f.to_json() for f in figures]}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+
+    def write(figures: list[Figure]) -> None:
+        # After every figure, so a long run that is stopped still leaves what it measured.
+        info["loadavg_end"] = list(os.getloadavg())
+        payload = {"quick": args.quick, "threads": args.threads, "repeats": settings.repeats,
+                   "data_dir": settings.data_dir, "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
+                   "seconds": round(time.time() - started, 1), "machine": info,
+                   "figures": [f.to_json() for f in figures]}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+
+    figures = run_figures(keys, settings, on_figure=write)
     print(table(figures))
     print(f"\nmachine: {info.get('cpu', '?')}, {info['cpu_count']} cores, torch {info['torch']} "
           f"({info['torch_threads']} threads); load average {info['loadavg_start'][0]:.1f} at start, "

@@ -97,3 +97,13 @@ def test_subprocess_benchmarks(quick_settings, name):
 
     figure = importlib.import_module(f"benchmarks.{name}").run(quick_settings)
     _measured(figure, figure.key)
+
+
+def test_report_renders_the_json_as_markdown(quick_settings, tmp_path):
+    from benchmarks.report import markdown
+    from benchmarks.run import main
+
+    out = tmp_path / "latest.json"
+    main(["--quick", "--only", "fig3", "--preset", "no_such_preset", "--out", str(out)])
+    text = markdown(json.loads(out.read_text()))
+    assert text.splitlines()[0].startswith("| figure |") and "preset missing" in text
