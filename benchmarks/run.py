@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=None, help="folder holding mnist/ (default: the first cache found)")
     parser.add_argument("--deep-examples", type=int, default=60000,
                         help="images in figure 4's epoch (default all 60,000)")
+    parser.add_argument("--iwae-images", type=int, default=10000,
+                        help="test images in figure 7 (default all 10,000)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: torch's own); 1 steadies timings on a crowded machine")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the JSON goes")
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    settings = Settings(threads=args.threads, deep_examples=args.deep_examples, quick=args.quick, repeats=max(1, repeats), data_dir=args.data_dir or find_data_dir(),
+    settings = Settings(threads=args.threads, iwae_images=args.iwae_images, deep_examples=args.deep_examples, quick=args.quick, repeats=max(1, repeats), data_dir=args.data_dir or find_data_dir(),
                         work_dir=args.out.parent / "work", preset=args.preset)
     info = machine()
     started = time.time()
