@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from vae_collapse.report.describe import policy
 from vae_collapse.report.table1 import COLUMNS
+from vae_collapse.reporting.atomic import atomic_open
 
 if TYPE_CHECKING:
     from vae_collapse.report.build import Report
@@ -104,8 +105,5 @@ def _excluded(report: Report) -> list[str]:
 
 
 def write(report: Report) -> None:
-    # Written beside the target and renamed: a reader never sees half a report.
-    path = report.markdown_path
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(render(report))
-    os.replace(tmp, path)
+    with atomic_open(report.markdown_path) as handle:
+        handle.write(render(report))

@@ -6,8 +6,6 @@ W&B keys use the metric-name API: ``collapse/curve``, ``<stage>/kl_dim``, ``medi
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -15,6 +13,7 @@ from lightning.pytorch.loggers import Logger
 
 from vae_collapse.models.vae import GaussianVAE
 from vae_collapse.training.evaluate import Collapse
+from vae_collapse.reporting.atomic import atomic_open
 
 NUM_IMAGES = 32
 # The data spectrum is written only up to this many pixels: MNIST's 784 costs well under a
@@ -24,18 +23,10 @@ MAX_SPECTRUM_DIM = 4096
 
 
 def write_csv_atomic(path: Path, header: list[str], rows: list[list]) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(header)
-            writer.writerows(rows)
-        # mkstemp makes the file private (0600); a run's tables are meant to be shared like its figures.
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
     return path
 
 

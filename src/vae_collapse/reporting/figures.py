@@ -10,13 +10,12 @@ global manager that would keep it alive between calls.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from vae_collapse.reporting.atomic import atomic_open
 
 if TYPE_CHECKING:
     import torch
@@ -47,20 +46,9 @@ def _write_png(fig: Figure, path: Path | str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    # Same folder as the target: os.replace is only atomic within one file system.
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with atomic_open(path, "wb") as handle:
             fig.savefig(handle, format="png", dpi=DPI)
-        # mkstemp creates the file private (0600); a figure is meant to be shared like any output.
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
     finally:
         # Drop the artists now rather than whenever the garbage collector gets to them.
         fig.clear()

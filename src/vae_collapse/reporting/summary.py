@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+from vae_collapse.reporting.atomic import atomic_open
 
 SUMMARY_FILE = "summary.json"
 
@@ -22,16 +21,9 @@ def _jsonable(value: Any) -> Any:
 
 def write_json_atomic(path: Path, payload: dict) -> None:
     """Write to a temporary file in the same folder, then rename: a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=False)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as handle:
+        json.dump(payload, handle, indent=2, sort_keys=False)
+        handle.write("\n")
 
 
 def write_summary(

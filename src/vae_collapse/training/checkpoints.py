@@ -9,8 +9,6 @@ crash (even SIGKILL) leaves either the previous checkpoint or the new one, never
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from vae_collapse.config import ConfigError
+from vae_collapse.reporting.atomic import atomic_open
 
 CHECKPOINT_DIR = "checkpoints"
 LAST = "last.ckpt"
@@ -41,17 +40,8 @@ class CheckpointSettings:
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
     """torch.save to a temporary file beside ``path``, fsync, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb", sync=True) as handle:
+        torch.save(obj, handle)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
