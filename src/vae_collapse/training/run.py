@@ -177,14 +177,14 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     datamodule.prepare_data()
     datamodule.setup("fit")
     plan = plan_folder(cfg, run_dir, source, loaded)
+    if plan.skip is not None:  # before any logger exists: a skipped job opens no W&B run
+        print(f"vae-collapse: skipped {run_dir}: already completed (its summary.json); "
+              "delete that folder to run it again", flush=True)
+        return RunResult("completed", dict(plan.skip.get("metrics", {})), run_dir, skipped=True)
     meta = plan.meta or {}
     wandb_id = meta.get("wandb_id") or secrets.token_hex(4)
     group, run_name = _run_identity(cfg, run_dir)
     loggers = build_loggers(cfg.get("logger"), group, run_name, run_id=wandb_id)
-    if plan.skip is not None:
-        print(f"vae-collapse: skipped {run_dir}: already completed (its summary.json); "
-              "delete that folder to run it again", flush=True)
-        return RunResult("completed", dict(plan.skip.get("metrics", {})), run_dir, skipped=True)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     fingerprint = data_fingerprint(datamodule.train_data)
     resume_from = plan.checkpoint
