@@ -36,10 +36,14 @@ def test_failing_and_diverging_jobs_end_cleanly_and_the_others_run(run_cli, tmp_
     assert diverged["status"] == "diverged" and "non-finite loss" in diverged["reason"]
     assert failed["status"] == "failed" and "Invalid learning rate" in failed["reason"]
     assert (sweep / "2" / "traceback.txt").is_file()
-    # The diverged job keeps its last checkpoint: finite weights, not past the step whose loss was not finite.
-    checkpoint = torch.load(sweep / "1" / "checkpoints" / "last.ckpt", weights_only=True)
+    # The diverged job keeps its last good checkpoint. The one written at step 10 holds the weights
+    # whose loss was not finite, so it moves aside and the step-5 one is last.ckpt again.
+    checkpoints = sweep / "1" / "checkpoints"
+    checkpoint = torch.load(checkpoints / "last.ckpt", weights_only=True)
     bad_step = int(diverged["reason"].split(" at step ")[1].split(";")[0])
-    assert 0 < checkpoint["global_step"] <= bad_step
+    assert bad_step == 10 and checkpoint["global_step"] == 5
+    assert "last good checkpoint kept" in diverged["reason"] and "(step 5;" in diverged["reason"]
+    assert torch.load(checkpoints / "diverged.ckpt", weights_only=True)["global_step"] == bad_step
     assert all(torch.isfinite(v).all() for v in checkpoint["state_dict"].values())
     job_lines = [line for line in result.stderr.splitlines() if line.startswith("vae-collapse: job")]
     assert len(job_lines) == 2 and "job 1: diverged" in job_lines[0] and "job 2: failed" in job_lines[1]

@@ -9,6 +9,9 @@ crash (even SIGKILL) leaves either the previous checkpoint or the new one, never
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,8 @@ from vae_collapse.reporting.atomic import atomic_open
 
 CHECKPOINT_DIR = "checkpoints"
 LAST = "last.ckpt"
+PREVIOUS_SUFFIX = ".prev"
+DIVERGED = "diverged.ckpt"
 META_KEY = "vae_collapse"
 FORMAT_VERSION = 1
 
@@ -44,14 +49,60 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
         torch.save(obj, handle)
 
 
+def previous_of(path: Path) -> Path:
+    """Where the checkpoint that ``path`` replaced is kept: ``last.prev.ckpt`` beside ``last.ckpt``."""
+    return path.with_name(f"{path.stem}{PREVIOUS_SUFFIX}{path.suffix}")
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning's own save stages the file in the system temp folder and *moves* it, which is a
-    copy (not atomic) when that folder is on another file system; this one renames in place."""
+    copy (not atomic) when that folder is on another file system; this one renames in place.
+
+    The file it replaces is kept as ``last.prev.ckpt`` (a hard link, so no copy): a checkpoint is
+    written right after a step, before anyone knows whether the new weights give a finite loss,
+    so a run that diverges on the very next step falls back to the one before
+    (:func:`keep_last_good_checkpoint`).
+    """
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
         if storage_options is not None:
             raise TypeError("AtomicCheckpointIO takes no storage_options")
-        atomic_torch_save(checkpoint, Path(path))
+        path = Path(path)
+        if path.is_file():
+            _replace_with_link(path, previous_of(path))
+        atomic_torch_save(checkpoint, path)
+
+
+def _replace_with_link(source: Path, target: Path) -> None:
+    staging = target.with_name(f".{target.name}.tmp")
+    staging.unlink(missing_ok=True)
+    try:
+        os.link(source, staging)
+    except OSError:  # a file system without hard links
+        shutil.copyfile(source, staging)
+    os.replace(staging, target)
+
+
+def keep_last_good_checkpoint(last: Path, bad_step: int) -> str:
+    """After a non-finite loss at ``bad_step``: make ``last`` a checkpoint whose weights gave finite losses.
+
+    Weights saved at ``bad_step`` are the ones whose loss was not finite; they move to
+    ``diverged.ckpt`` (kept for inspection) and the checkpoint before them becomes ``last`` again.
+    Returns the sentence for summary.json's reason.
+    """
+    if not last.is_file():
+        return "no checkpoint was written yet"
+    step = int(torch.load(last, map_location="cpu", weights_only=True).get("global_step", -1))
+    if step < bad_step:
+        return f"last good checkpoint kept: {last} (step {step})"
+    diverged = last.with_name(DIVERGED)
+    os.replace(last, diverged)
+    previous = previous_of(last)
+    if not previous.is_file():
+        return f"no good checkpoint (the weights of step {step} are in {diverged})"
+    os.replace(previous, last)
+    step = int(torch.load(last, map_location="cpu", weights_only=True).get("global_step", -1))
+    return f"last good checkpoint kept: {last} (step {step}; the diverged weights are in {diverged})"
 
 
 def data_fingerprint(data: torch.Tensor) -> str:
@@ -70,7 +121,8 @@ class RunMetadata(Callback):
         self.meta = meta
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
-        checkpoint[META_KEY] = self.meta
+        # Which process holds the run: where a sweep job stalls or dies, this says what to look at.
+        checkpoint[META_KEY] = {**self.meta, "host": socket.gethostname(), "pid": os.getpid()}
 
     def state_dict(self) -> dict[str, Any]:
         return {"torch_rng": torch.get_rng_state()}

@@ -31,6 +31,7 @@ from vae_collapse.training.checkpoints import (
     atomic_torch_save,
     checkpoint_callback,
     data_fingerprint,
+    keep_last_good_checkpoint,
     make_run_metadata,
 )
 from vae_collapse.training.collapse_tracker import CollapseTracker
@@ -226,7 +227,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
                 trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None)
             except FloatingPointError as exc:  # raised by VAEModule before the step that would apply it
                 metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k})
-                kept = f"last checkpoint kept: {last}" if last.is_file() else "no checkpoint was written yet"
+                kept = keep_last_good_checkpoint(last, trainer.global_step) if trainer.is_global_zero else ""
                 status, reason = "diverged", f"{exc}; {kept}"
                 return RunResult(status, metrics, run_dir, reason)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k})
