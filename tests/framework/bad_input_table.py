@@ -77,6 +77,10 @@ ROWS: tuple[BadInput, ...] = (
              "already holds another run (model.latent_dim=3 there, 2 here)"),
     BadInput("output-unwritable", "unwritable output folder", ("hydra.run.dir={run}/summary.json/sub",),
              "cannot write {run}/summary.json/sub (Not a directory)"),
+    BadInput("em-with-lr-schedule", "options that do not go together", ("optimizer=em", "lr_scheduler=cosine"),
+             "lr_scheduler: optimizer=em takes no learning rate; set lr_scheduler=null"),
+    BadInput("em-minibatches", "options that do not go together", ("optimizer=em", "dataset.batch_size=100"),
+             "optimizer=em needs model=linear_vae with encoder=linear and elbo=analytic"),
     BadInput("sweep-range-unclosed", "malformed sweep range", ("-m", "model.latent_dim=range(1,"),
              "cannot parse the override 'model.latent_dim=range(1,'"),
     BadInput("sweep-range-not-numbers", "malformed sweep range", ("-m", "model.latent_dim=range(a,b)"),
@@ -89,7 +93,7 @@ ROWS: tuple[BadInput, ...] = (
 DEFAULT_ROWS = frozenset({
     "eps-inf", "latent-above-data", "steps-negative", "unknown-key", "unknown-group-option", "unknown-launcher",
     "override-missing-key", "dataset-file-corrupt", "resume-another-model", "folder-holds-another-run",
-    "output-unwritable", "sweep-range-unclosed",
+    "output-unwritable", "sweep-range-unclosed", "em-minibatches",
 })
 assert DEFAULT_ROWS <= {row.id for row in ROWS}
 

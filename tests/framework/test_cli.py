@@ -81,3 +81,15 @@ def test_python_dash_m_works_from_any_directory(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "SyntheticPPCADataModule" in result.stdout
+
+
+def test_em_optimizer_reaches_the_optimum_through_the_console_script(run_cli, tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_cli(*QUICK, "optimizer=em", "trainer.max_steps=150", "logger=csv", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = _summary(run_dir)["metrics"]
+    assert metrics["time/steps"] == 150
+    assert metrics["ppca/log_px"] - metrics["train/elbo"] == pytest.approx(0.0, abs=1e-4)
+    assert metrics["train/sigma2"] == pytest.approx(metrics["ppca/sigma2"], rel=1e-3)
+    assert metrics["train/em_relaxation"] >= 1.0
+    assert metrics["collapse/active_dims"] == metrics["ppca/active_dims"]

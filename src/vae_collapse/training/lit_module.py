@@ -7,6 +7,7 @@ from collections.abc import Callable
 import lightning.pytorch as pl
 import torch
 
+from vae_collapse.config.errors import ConfigError
 from vae_collapse.data.datamodule import InMemoryDataModule
 from vae_collapse.maths.moments import DataMoments, data_moments
 from vae_collapse.models.vae import GaussianVAE
@@ -36,6 +37,12 @@ class VAEModule(pl.LightningModule):
         self.scheduler_factory = lr_scheduler
         self.sufficient_statistics = sufficient_statistics
         self.train_moments: DataMoments | None = None
+        self.precomputed_moments: DataMoments | None = None  # of datamodule.train_data, where the caller has them
+        # A closed-form optimiser (optimizer=em) updates the weights itself: no backward pass.
+        self.closed_form_steps = not getattr(getattr(optimizer, "func", optimizer), "needs_gradients", True)
+        self.automatic_optimization = not self.closed_form_steps
+        if self.closed_form_steps and lr_scheduler is not None:
+            raise ConfigError("lr_scheduler: optimizer=em takes no learning rate; set lr_scheduler=null")
 
     def forward(self, x: torch.Tensor):
         return self.model(x, step=self.global_step)
@@ -51,12 +58,26 @@ class VAEModule(pl.LightningModule):
             and getattr(self.model, "supports_moments", False)
             and getattr(datamodule, "is_full_batch", False)
         ):
-            moments = data_moments(datamodule.train_data)
+            moments = self.precomputed_moments or data_moments(datamodule.train_data)
             dtype = next(self.model.parameters()).dtype
             self.train_moments = DataMoments(
                 mean=moments.mean.to(self.device, dtype), cov=moments.cov.to(self.device, dtype),
                 num_examples=moments.num_examples,
             )
+        if self.closed_form_steps:
+            try:
+                for optimizer in self.trainer.optimizers:
+                    optimizer.attach(self.model, self.train_moments)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+
+    def check_data(self, datamodule) -> None:
+        """Before any file is written: a closed-form optimiser needs a model and data it can solve."""
+        if self.closed_form_steps:
+            from vae_collapse.training.em_optimizer import REQUIREMENTS, VariationalEM
+
+            if not VariationalEM.can_solve(self.model, bool(getattr(datamodule, "is_full_batch", False))):
+                raise ConfigError(REQUIREMENTS)
 
     def on_fit_end(self) -> None:
         """Lightning hands the model back on the CPU after fit; the data goes back with it."""
@@ -93,6 +114,8 @@ class VAEModule(pl.LightningModule):
         return bool(trainer.is_last_batch and max_epochs is not None and 0 < max_epochs <= trainer.current_epoch + 1)
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        if self.closed_form_steps:
+            return self._closed_form_step(batch)
         result = self._train_step(batch)
         # Every step, so a diverged run stops before the optimiser applies the bad step.
         if not torch.isfinite(result.loss):
@@ -104,6 +127,22 @@ class VAEModule(pl.LightningModule):
         self.log_dict(metrics, on_step=True, on_epoch=False, batch_size=batch.shape[0])
         self.log_dict({"elbo": result.elbo.detach(), "sigma2": result.sigma2.detach()},
                       prog_bar=True, logger=False, on_step=True, on_epoch=False)
+        return result.loss
+
+    @torch.no_grad()
+    def _closed_form_step(self, batch: torch.Tensor) -> torch.Tensor:
+        """Manual optimisation: log the ELBO of the current weights, then one closed-form update."""
+        result = self._train_step(batch)
+        if not torch.isfinite(result.loss):
+            raise FloatingPointError(f"non-finite loss {float(result.loss)} at step {self.global_step}")
+        optimizer = self.optimizers()
+        if self._log_this_step():
+            metrics = result.metrics("train")
+            metrics["train/em_relaxation"] = optimizer.optimizer.eta
+            self.log_dict(metrics, on_step=True, on_epoch=False, batch_size=batch.shape[0])
+            self.log_dict({"elbo": result.elbo, "sigma2": result.sigma2},
+                          prog_bar=True, logger=False, on_step=True, on_epoch=False)
+        optimizer.step()
         return result.loss
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
