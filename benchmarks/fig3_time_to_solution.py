@@ -1,6 +1,6 @@
 """Figure 3: time to solution of the linear VAE on all of MNIST, from a random start.
 
-Runs the console script with an experiment preset (default ``linear_mnist``) and reads
+Runs the console script with an experiment preset (default ``linear_mnist_em``) and reads
 its summary.json: the gap ``ppca/log_px - train/elbo`` (target <= 0.01 nats), ``time/seconds``
 and the steps taken; the wall time of the whole command is measured here (target < 60 s).
 Baseline in the same run: the closed-form pPCA fit (``model=ppca``) of the same data, the

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smallest form of each figure (a smoke test)")
     parser.add_argument("--only", default="", help=f"comma-separated subset of {','.join(FIGURES)}")
     parser.add_argument("--repeats", type=int, default=None, help="repeats per timing (default 5, quick 1)")
-    parser.add_argument("--preset", default="linear_mnist", help="figure 3's experiment preset")
+    parser.add_argument("--preset", default=Settings.preset, help="figure 3's experiment preset")
     parser.add_argument("--data-dir", default=None, help="folder holding mnist/ (default: the first cache found)")
     parser.add_argument("--deep-examples", type=int, default=60000,
                         help="images in figure 4's epoch (default all 60,000)")
