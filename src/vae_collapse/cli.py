@@ -124,6 +124,29 @@ def _one_line(exc: BaseException) -> str:
     return message or type(exc).__name__
 
 
+def _lost_a_job(exc: BaseException) -> bool:
+    """A launcher lost a job's process (killed, out of memory, node gone): joblib's loky raises
+    TerminatedWorkerError at once, submitit an UncompletedJobError once the other jobs are done."""
+    return type(exc).__name__ in ("TerminatedWorkerError", "UncompletedJobError")
+
+
+def _lost_job_report(exc: BaseException) -> str:
+    """One line for a sweep whose launcher lost a job: what happened, where things stand, what to do."""
+    from vae_collapse.training import sweep_report
+
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    # loky's first line guesses at causes; its line with the exit codes says what happened
+    detail = next((line for line in lines if "exit codes" in line), lines[0] if lines else "")
+    line = f"vae-collapse: error: a job's process ended without a result ({type(exc).__name__}: {detail[:160]})"
+    where = sweep_report.CURRENT_DIR
+    outcome = sweep_report.collect(where) if where is not None and where.is_dir() else None
+    if outcome is not None and outcome.statuses:
+        line += "; " + sweep_report.describe(outcome).removeprefix("vae-collapse: ")
+    else:
+        line += "; re-run the same command to finish the sweep"
+    return line + " (completed jobs are skipped, interrupted ones resume from their last checkpoint)"
+
+
 def main() -> None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
@@ -146,6 +169,11 @@ def main() -> None:
     except (FileExistsError, NotADirectoryError, PermissionError) as exc:  # Hydra makes the run folder first
         print(f"vae-collapse: error: cannot write {exc.filename or 'the output folder'} ({exc.strerror or exc}); "
               "give a writable folder with hydra.run.dir=... or hydra.sweep.dir=...", file=sys.stderr, flush=True)
+        sys.exit(1)
+    except Exception as exc:
+        if not _lost_a_job(exc):
+            raise
+        print(_lost_job_report(exc), file=sys.stderr, flush=True)
         sys.exit(1)
     if sweep_report.LAST is not None and not sweep_report.LAST.all_completed:
         sys.exit(1)  # the sweep ran to the end, but not every job completed: say so to scripts

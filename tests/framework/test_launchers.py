@@ -5,11 +5,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import stat
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
+import torch
 from omegaconf import OmegaConf
+
+from tests.conftest import SCRIPT
 
 SWEEP = ["dataset=synthetic_ppca", "model.latent_dim=3", "trainer.max_steps=20", "logger=csv",
          "trainer.enable_progress_bar=false", "eval.artifacts=false", "noise=fixed"]
@@ -49,6 +55,47 @@ def test_six_job_sigma2_sweep_completes_on_each_launcher(run_cli, tmp_path, laun
     _assert_completed(result, sweep, 6)
     if launcher == "submitit_local":
         assert list((sweep / ".submitit").iterdir()), "submitit did not start the jobs as its own processes"
+
+
+def _kill_first_job_with_a_checkpoint(sweep: Path, proc: subprocess.Popen) -> Path:
+    """SIGKILL the process running the first job that has written a checkpoint (its pid is in it)."""
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        for checkpoint in sorted(sweep.glob("*/checkpoints/last.ckpt")):
+            if not (checkpoint.parents[1] / "summary.json").exists():
+                pid = torch.load(checkpoint, weights_only=True)["vae_collapse"]["pid"]
+                os.kill(pid, signal.SIGKILL)
+                return checkpoint.parents[1]
+        time.sleep(0.1)
+    raise AssertionError(f"no job wrote a checkpoint while the sweep ran (exit {proc.poll()})")
+
+
+@pytest.mark.parametrize("launcher", ["joblib", pytest.param("submitit_local", marks=pytest.mark.slow)])
+def test_a_sigkilled_job_of_a_parallel_sweep_resumes_when_the_sweep_is_rerun(run_cli, tmp_path, launcher):
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher" if launcher == "joblib"
+                        else "hydra_plugins.hydra_submitit_launcher")
+    sweep = tmp_path / "sweep"
+    extra = ["hydra.launcher.n_jobs=2"] if launcher == "joblib" else []
+    # Long enough that the killed job is mid-run when its first checkpoint appears (step 100 of 1,500).
+    args = ["-m", f"hydra/launcher={launcher}", *extra, *SWEEP, "trainer.max_steps=1500",
+            "checkpoint.every_n_steps=100", SIX_SIGMAS, f"hydra.sweep.dir={sweep}"]
+    env = {**os.environ, "WANDB_MODE": "offline", "VAE_COLLAPSE_DATA": str(tmp_path / "data")}
+    proc = subprocess.Popen([str(SCRIPT), *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        killed = _kill_first_job_with_a_checkpoint(sweep, proc)
+    finally:
+        _, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 1
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert "vae-collapse: error: a job's process ended without a result" in stderr
+    assert "re-run the same command" in stderr
+    assert not (killed / "summary.json").exists()
+
+    result = run_cli(*args, timeout=900)
+    _assert_completed(result, sweep, 6)
+    resumed = json.loads((killed / "summary.json").read_text())
+    assert resumed["resumed_from"] == str(killed / "checkpoints" / "last.ckpt"), "restarted, not resumed"
 
 
 def test_slurm_preset_composes_and_gives_a_valid_sbatch_script(compose_config, tmp_path, monkeypatch):

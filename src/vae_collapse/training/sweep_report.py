@@ -30,6 +30,8 @@ class SweepOutcome:
 
 # The last sweep's outcome in this process; the console script exits non-zero when it is not all completed.
 LAST: SweepOutcome | None = None
+# The folder of the sweep under way, so that a launcher that crashes can still be reported on.
+CURRENT_DIR: Path | None = None
 
 
 def _status(job_dir: Path) -> str:
@@ -64,6 +66,10 @@ def describe(outcome: SweepOutcome) -> str:
 
 
 class SweepReport(Callback):
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        global CURRENT_DIR
+        CURRENT_DIR = Path(config.hydra.sweep.dir)
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         global LAST
         LAST = collect(Path(config.hydra.sweep.dir))
