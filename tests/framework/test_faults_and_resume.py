@@ -146,3 +146,29 @@ def test_ddp_on_two_cpu_processes_matches_one_process(run_cli, tmp_path):
     one, two = _summary(single)["metrics"], _summary(ddp)["metrics"]
     for name in ("train/elbo", "train/sigma2", "test/elbo", "test/log_px_iwae", "collapse/active_dims"):
         assert two[name] == pytest.approx(one[name], rel=1e-5, abs=1e-6), name
+
+
+def test_offline_wandb_parts_of_a_resumed_run_share_its_id_and_continue_its_steps(run_cli, tmp_path):
+    from tests.wandb_records import run_id_and_history
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    args = [*BASE, "logger=wandb", "eval.iwae_samples=0", "eval.artifacts=false"]
+    assert run_cli(*args, "trainer.max_steps=30", f"hydra.run.dir={first}").returncode == 0
+    first_csv = (first / "csv" / "metrics.csv").read_bytes()
+    result = run_cli(f"resume={first}", "trainer.max_steps=60", f"hydra.run.dir={second}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    # The resumed part logs into its own folder and leaves the first run's logs as they were.
+    assert (first / "csv" / "metrics.csv").read_bytes() == first_csv
+    assert (second / "csv" / "metrics.csv").is_file()
+    assert len(list((first / "wandb").glob("offline-run-*"))) == 1
+    run_id = _summary(first)["wandb_id"]
+    assert _summary(second)["wandb_id"] == run_id
+    steps = {}
+    for name, folder in (("first", first), ("second", second)):
+        (part,) = (folder / "wandb").glob(f"offline-run-*-{run_id}/run-{run_id}.wandb")
+        found, rows = run_id_and_history(part)
+        assert found == run_id
+        steps[name] = [row["trainer/global_step"] for row in rows if "trainer/global_step" in row]
+    # `wandb sync --id <id>` uploads the parts in order of start time: the second carries on the first.
+    assert steps["first"] and steps["second"]
+    assert max(steps["first"]) <= 30 < min(steps["second"]) and max(steps["second"]) == 60

@@ -88,9 +88,29 @@ def resumed_config(cfg: DictConfig, saved: dict, overrides: list[str], what: str
                 f"{text}: {what} continues a run with {key}={shown}; a resumed run can only change "
                 f"{', '.join(r + '.*' for r in RESUMABLE_ROOTS[:-1])} (start a new run to change {key})"
             )
+    old_dir = OmegaConf.select(merged, "paths.output_dir", default=None)
     OmegaConf.update(merged, "paths", _container(cfg.paths), merge=False, force_add=True)
     OmegaConf.update(merged, "resume", cfg.resume, merge=False, force_add=True)
+    if old_dir:
+        merged = _rebased(merged, str(old_dir), str(cfg.paths.output_dir))
     return merged
+
+
+def _rebased(config: DictConfig, old_dir: str, new_dir: str) -> DictConfig:
+    """The saved config is resolved, so its loggers' ``save_dir`` still name the first run's folder:
+    a run resumed into a new folder would write its CSV and W&B files over the first run's."""
+    old = old_dir.rstrip("/")
+
+    def move(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: move(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [move(item) for item in value]
+        if isinstance(value, str) and (value == old or value.startswith(old + "/")):
+            return new_dir.rstrip("/") + value[len(old):]
+        return value
+
+    return OmegaConf.create(move(OmegaConf.to_container(config, resolve=False)))
 
 
 def _read_summary(run_dir: Path) -> dict | None:
