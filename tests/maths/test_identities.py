@@ -167,3 +167,18 @@ def test_6_curvature_at_zero_column():
 def test_ml_sigma2_rejects_all_zero_tail():
     with pytest.raises(ValueError, match="sigma2_ML = 0"):
         ppca.ml_sigma2(torch.tensor([3.0, 1.0, 0.0, 0.0]), 2)
+
+
+@pytest.mark.parametrize("sigma2", [None, 0.7])
+def test_the_eigenvalue_only_reference_equals_the_full_solution(sigma2):
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(300, 9, generator=g, dtype=torch.float64) @ torch.randn(9, 9, generator=g, dtype=torch.float64)
+    moments = data_moments(x)
+    full = ppca.ppca_ml(ppca.spectrum(moments), 4, sigma2)
+    eigvals = ppca.eigenvalues(moments)
+    assert torch.allclose(eigvals, ppca.spectrum(moments).eigvals, rtol=1e-12, atol=1e-12)
+    found_sigma2, log_px, active = ppca.optimum(eigvals, 4, sigma2)
+    assert (found_sigma2, active) == (pytest.approx(full.sigma2, rel=1e-12), full.active_dims)
+    assert log_px == pytest.approx(full.log_px, rel=1e-12)
+    # and the closed form is the likelihood of the W it describes
+    assert log_px == pytest.approx(float(ppca.average_log_likelihood(moments, full.W, full.mu, full.sigma2)), rel=1e-10)

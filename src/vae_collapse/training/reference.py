@@ -14,11 +14,7 @@ def ppca_reference(moments: DataMoments, latent_dim: int, noise: ObservationNois
     the end of an anneal), and pPCA's maximum-likelihood value where it is (learned,
     optimal); ``ppca/active_dims`` counts the top-k eigenvalues above it.
     """
-    spec = ppca.spectrum(moments)
-    latent_dim = min(latent_dim, spec.eigvals.shape[0] - 1)  # a deep model's k may exceed pPCA's range
-    solution = ppca.ppca_ml(spec, latent_dim, noise.reference_sigma2())
-    return {
-        "ppca/log_px": solution.log_px,
-        "ppca/sigma2": solution.sigma2,
-        "ppca/active_dims": solution.active_dims,
-    }
+    eigvals = ppca.eigenvalues(moments)
+    latent_dim = min(latent_dim, eigvals.shape[0] - 1)  # a deep model's k may exceed pPCA's range
+    sigma2, log_px, active_dims = ppca.optimum(eigvals, latent_dim, noise.reference_sigma2())
+    return {"ppca/log_px": log_px, "ppca/sigma2": sigma2, "ppca/active_dims": active_dims}
