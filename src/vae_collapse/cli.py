@@ -124,6 +124,14 @@ def _one_line(exc: BaseException) -> str:
     return message or type(exc).__name__
 
 
+def _raised_in_hydra(exc: BaseException) -> bool:
+    """A ValueError from Hydra's own override handling (e.g. ``group=null``) is bad input, not a bug."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and f"{os.sep}hydra{os.sep}" in tb.tb_frame.f_code.co_filename
+
+
 def _lost_a_job(exc: BaseException) -> bool:
     """A launcher lost a job's process (killed, out of memory, node gone): joblib's loky raises
     TerminatedWorkerError at once, submitit an UncompletedJobError once the other jobs are done."""
@@ -169,6 +177,12 @@ def main() -> None:
     except (FileExistsError, NotADirectoryError, PermissionError) as exc:  # Hydra makes the run folder first
         print(f"vae-collapse: error: cannot write {exc.filename or 'the output folder'} ({exc.strerror or exc}); "
               "give a writable folder with hydra.run.dir=... or hydra.sweep.dir=...", file=sys.stderr, flush=True)
+        sys.exit(1)
+    except ValueError as exc:
+        if not _raised_in_hydra(exc):
+            raise
+        hint = " (to drop a config group, write ~group, e.g. '~lr_scheduler')" if "Got NoneType" in str(exc) else ""
+        print(f"vae-collapse: error: {_one_line(exc)}{hint}", file=sys.stderr, flush=True)
         sys.exit(1)
     except Exception as exc:
         if not _lost_a_job(exc):

@@ -42,7 +42,7 @@ class VAEModule(pl.LightningModule):
         self.closed_form_steps = not getattr(getattr(optimizer, "func", optimizer), "needs_gradients", True)
         self.automatic_optimization = not self.closed_form_steps
         if self.closed_form_steps and lr_scheduler is not None:
-            raise ConfigError("lr_scheduler: optimizer=em takes no learning rate; set lr_scheduler=null")
+            raise ConfigError("lr_scheduler: optimizer=em takes no learning rate; drop the schedule with ~lr_scheduler")
 
     def forward(self, x: torch.Tensor):
         return self.model(x, step=self.global_step)
