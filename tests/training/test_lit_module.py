@@ -164,3 +164,15 @@ def test_non_finite_loss_stops_training_with_a_clear_error():
         model.decoder.W.fill_(float("nan"))
     with pytest.raises(FloatingPointError, match="non-finite loss"):
         _fit_full_batch(model, max_steps=3, log_every=50)
+
+
+@pytest.mark.parametrize("lr_scale", [1.0, 10.0])
+def test_noise_lr_scale_gives_sigma2_its_own_learning_rate(lr_scale):
+    # Adam's first step moves every parameter by its learning rate (times the gradient's sign).
+    model = LinearVAE(6, 3, LearnedNoise(1.0, lr_scale=lr_scale))
+    before = _snapshot(model)
+    _fit_one_step(model)
+    after = _snapshot(model)
+    moved = {name: float((after[name] - before[name]).abs().max()) for name in before}
+    assert moved["noise.log_var_excess"] == pytest.approx(1e-2 * lr_scale, rel=1e-3)
+    assert moved["decoder.W"] == pytest.approx(1e-2, rel=1e-3)

@@ -34,6 +34,10 @@ class ObservationNoise(nn.Module):
     """Base class: a scalar sigma^2, possibly a function of the training step."""
 
     learned: bool = False
+    # The optimiser's learning rate for this module's parameters is lr * lr_scale. Adam moves
+    # log sigma^2 by about lr per step whatever the gradient, so from sigma^2 = 10 at lr 1e-3 it
+    # takes ~2,300 steps just to reach 1; a larger scale tells that travel from a local optimum.
+    lr_scale: float = 1.0
 
     def sigma2(self, step: int = 0) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -91,13 +95,16 @@ class LearnedNoise(ObservationNoise):
 
     learned = True
 
-    def __init__(self, init: float = 1.0, min_sigma2: float = 1e-6) -> None:
+    def __init__(self, init: float = 1.0, min_sigma2: float = 1e-6, lr_scale: float = 1.0) -> None:
         super().__init__()
         if not min_sigma2 >= 0:
             raise ValueError(f"min_sigma2={min_sigma2} must be >= 0")
         if not init > min_sigma2:
             raise ValueError(f"init={init} must be > min_sigma2={min_sigma2}")
+        if not (lr_scale > 0 and math.isfinite(lr_scale)):
+            raise ValueError(f"lr_scale={lr_scale} must be > 0 and finite")
         self.min_sigma2 = float(min_sigma2)
+        self.lr_scale = float(lr_scale)
         self.log_var_excess = _log_parameter(init, min_sigma2)
 
     def sigma2(self, step: int = 0) -> torch.Tensor:
@@ -200,6 +207,7 @@ class KLAnnealing(ObservationNoise):
         if not 0.0 <= start <= 1.0:
             raise ValueError(f"start={start} must be in [0, 1]")
         self.base = base
+        self.lr_scale = base.lr_scale
         self.warmup_steps = warmup_steps
         self.start = float(start)
         self.learned = base.learned

@@ -149,8 +149,21 @@ class VAEModule(pl.LightningModule):
         result = self._step(batch)
         self.log_dict(result.metrics("val"), on_step=False, on_epoch=True, batch_size=batch.shape[0])
 
+    def _parameter_groups(self):
+        """All parameters, or two groups when the noise module asks for its own rate (lr_scale)."""
+        scale = float(getattr(self.model.noise, "lr_scale", 1.0))
+        noise = list(self.model.noise.parameters())
+        if scale == 1.0 or not noise or self.closed_form_steps:
+            return self.model.parameters()
+        ids = {id(p) for p in noise}
+        return [{"params": [p for p in self.model.parameters() if id(p) not in ids]},
+                {"params": noise, "lr_scale": scale}]
+
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(self.model.parameters())
+        optimizer = self.optimizer_factory(self._parameter_groups())
+        for group in optimizer.param_groups:  # before any scheduler records the initial rates
+            if "lr_scale" in group and "lr" in group:
+                group["lr"] = group["lr"] * group["lr_scale"]
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer)
