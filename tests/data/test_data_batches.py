@@ -82,3 +82,13 @@ def test_bad_batch_size(batch_size):
 def test_empty_data_rejected():
     with pytest.raises(ValueError):
         TensorBatches(torch.empty(0, 3))
+
+
+def test_set_epoch_can_leave_out_the_batches_a_resumed_run_already_trained_on():
+    data = torch.arange(10.0).reshape(10, 1)
+    whole = list(TensorBatches(data, batch_size=3, shuffle=True, seed=4))
+    resumed = TensorBatches(data, batch_size=3, shuffle=True, seed=4)
+    resumed.set_epoch(0, skip_batches=2)
+    rest = list(resumed)
+    assert len(rest) == 2 and all(torch.equal(a, b) for a, b in zip(rest, whole[2:]))
+    assert len(list(resumed)) == 4  # only the first epoch after a resume is shortened

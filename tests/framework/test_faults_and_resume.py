@@ -172,3 +172,18 @@ def test_offline_wandb_parts_of_a_resumed_run_share_its_id_and_continue_its_step
     # `wandb sync --id <id>` uploads the parts in order of start time: the second carries on the first.
     assert steps["first"] and steps["second"]
     assert max(steps["first"]) <= 30 < min(steps["second"]) and max(steps["second"]) == 60
+
+
+def test_a_minibatch_run_resumed_mid_epoch_ends_where_an_uninterrupted_one_does(run_cli, tmp_path):
+    # 20 batches an epoch; the checkpoint at step 25 is 5 batches into the second epoch.
+    args = [*BASE, "dataset.batch_size=100", "checkpoint.every_n_steps=25", "eval.iwae_samples=0",
+            "eval.artifacts=false"]
+    whole, part, resumed = tmp_path / "whole", tmp_path / "part", tmp_path / "resumed"
+    assert run_cli(*args, "trainer.max_steps=60", f"hydra.run.dir={whole}").returncode == 0
+    assert run_cli(*args, "trainer.max_steps=25", f"hydra.run.dir={part}").returncode == 0
+    result = run_cli(f"resume={part}", "trainer.max_steps=60", f"hydra.run.dir={resumed}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "dataloader is not resumable" not in result.stderr
+    a, b = _summary(whole)["metrics"], _summary(resumed)["metrics"]
+    for name in sorted(set(a) - {"time/seconds"}):
+        assert a[name] == b[name] or math.isclose(a[name], b[name], rel_tol=1e-6, abs_tol=1e-7), name

@@ -44,6 +44,7 @@ class TensorBatches(IterableDataset):
         self.seed = seed
         self.drop_last = drop_last
         self.epoch = 0
+        self.skip_batches = 0  # of the next epoch only: where a run resumed mid-epoch left off
 
     @property
     def full_batch(self) -> bool:
@@ -55,9 +56,11 @@ class TensorBatches(IterableDataset):
         n, b = len(self.data), self.batch_size
         return n // b if self.drop_last else -(-n // b)
 
-    def set_epoch(self, epoch: int) -> None:
-        """Which epoch the next ``iter()`` produces (it counts up by itself)."""
+    def set_epoch(self, epoch: int, skip_batches: int = 0) -> None:
+        """Which epoch the next ``iter()`` produces (it counts up by itself), and how many of its
+        first batches to leave out (those a resumed run had already trained on)."""
         self.epoch = epoch
+        self.skip_batches = skip_batches
 
     def _permutation(self, epoch: int) -> torch.Tensor:
         # SeedSequence mixes (seed, epoch) so nearby seeds give unrelated orders.
@@ -66,8 +69,9 @@ class TensorBatches(IterableDataset):
         return torch.randperm(len(self.data), generator=generator)
 
     def __iter__(self) -> Iterator[torch.Tensor]:
-        epoch = self.epoch
+        epoch, skip = self.epoch, self.skip_batches
         self.epoch += 1
+        self.skip_batches = 0
         if self.full_batch:
             yield self.data
             return
@@ -75,7 +79,7 @@ class TensorBatches(IterableDataset):
         if order is not None:
             # Drawn on the CPU, so a seed gives the same batches on every device.
             order = order.to(self.data.device)
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
+        for start in range(skip * self.batch_size, len(self) * self.batch_size, self.batch_size):
             stop = start + self.batch_size
             if order is None:
                 yield self.data[start:stop]

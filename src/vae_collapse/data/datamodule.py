@@ -79,6 +79,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         self._splits: Splits | None = None
         self._train_batches: TensorBatches | None = None
         self._resume_epoch: int | None = None
+        self._resume_skip = 0
 
     def _load(self) -> Splits:
         raise NotImplementedError
@@ -162,7 +163,7 @@ class InMemoryDataModule(pl.LightningDataModule):
                 self.train_data, self.batch_size, shuffle=self.shuffle, seed=self.seed
             )
             if self._resume_epoch is not None:
-                self._train_batches.set_epoch(self._resume_epoch)
+                self._train_batches.set_epoch(self._resume_epoch, self._resume_skip)
         return DataLoader(self._train_batches, batch_size=None)
 
     def val_dataloader(self) -> DataLoader | list:
@@ -179,18 +180,32 @@ class InMemoryDataModule(pl.LightningDataModule):
         return DataLoader(TensorBatches(data, self.eval_batch_size), batch_size=None)
 
     def state_dict(self) -> dict[str, Any]:
-        # Saved in checkpoints so a resumed run continues the shuffle sequence.
-        if self._train_batches is None:
+        """Where the shuffled batches stand, saved in checkpoints: a resumed run, even one stopped
+        in the middle of an epoch, trains on the same batches as an uninterrupted one."""
+        batches = self._train_batches
+        if batches is None:
             return {}
-        return {"train_epoch": self._train_batches.epoch}
+        done = self._batches_done_this_epoch()
+        if 0 < done < len(batches):  # mid-epoch: the iterator has already moved to this epoch
+            return {"train_epoch": batches.epoch - 1, "train_batches_done": done}
+        return {"train_epoch": batches.epoch}
+
+    def _batches_done_this_epoch(self) -> int:
+        # Lightning pre-fetches a batch, so the iterator cannot say how many were trained on.
+        trainer = getattr(self, "trainer", None)
+        try:
+            return int(trainer.fit_loop.epoch_loop.batch_progress.current.processed)
+        except AttributeError:
+            return 0
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         epoch = state_dict.get("train_epoch")
         if epoch is None:
             return
         self._resume_epoch = int(epoch)
+        self._resume_skip = int(state_dict.get("train_batches_done", 0))
         if self._train_batches is not None:
-            self._train_batches.set_epoch(self._resume_epoch)
+            self._train_batches.set_epoch(self._resume_epoch, self._resume_skip)
 
 
 def _check_splits(splits: Splits) -> None:

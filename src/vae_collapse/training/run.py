@@ -127,6 +127,8 @@ def _quiet_known_warnings() -> None:
         r".*The dirpath has changed from .*",  # resumed into a new folder: only last.ckpt matters here
         # optimizer=em: the state after the step is the one a resumed run must continue from
         r".*Using ModelCheckpoint with manual optimization.*",
+        # the data module itself replays the rest of an interrupted epoch (InMemoryDataModule.state_dict)
+        r".*resuming from a checkpoint that ended before the epoch ended.*",
     ):
         warnings.filterwarnings("ignore", message=pattern)
 
