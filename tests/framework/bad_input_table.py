@@ -50,7 +50,7 @@ ROWS: tuple[BadInput, ...] = (
     BadInput("n-train-zero", "out of range", ("dataset.n_train=0",), "dataset.n_train=0: must be at least 1"),
     BadInput("delta-above-one", "out of range", ("eval.delta=1.5",), "eval.delta=1.5 must be in [0, 1)"),
     BadInput("wandb-mode", "out of range", ("logger=wandb", "logger.wandb.mode=sometimes"),
-             "logger.wandb.mode='sometimes' must be one of offline, online, disabled"),
+             "logger.wandb.mode='sometimes': expected 'offline' | 'online' | 'disabled'"),
     BadInput("unknown-key", "unknown key", ("+noise.colour=red",), "noise.colour: unknown key for LearnedNoise"),
     BadInput("unknown-top-level-key", "unknown key", ("+learning_rate=0.1",),
              "learning_rate: unknown top-level key; valid keys:"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from lightning.pytorch.loggers import WandbLogger
 
@@ -18,7 +18,8 @@ class RunWandbLogger(WandbLogger):
     about on every run; it has no effect, so it is dropped.
     """
 
-    def __init__(self, mode: str = "offline", save_dir: str = ".", **kwargs: Any) -> None:
+    def __init__(self, mode: Literal["offline", "online", "disabled"] = "offline", save_dir: str = ".",
+                 **kwargs: Any) -> None:
         if mode not in WANDB_MODES:
             raise ValueError(f"mode={mode!r} must be one of {', '.join(WANDB_MODES)}")
         has_key = os.environ.get("WANDB_API_KEY") or os.path.exists(os.path.expanduser("~/.netrc"))

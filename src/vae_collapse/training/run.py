@@ -112,6 +112,11 @@ def validate(cfg: DictConfig) -> None:
         node = cfg.get(group)
         if node is not None:
             check_node(node, group, supplied)
+    # Loggers too, although they are built later: a job that is skipped as already completed
+    # never builds them, and bad input must still be refused.
+    for key, node in (cfg.get("logger") or {}).items():
+        if node is not None:
+            check_node(node, f"logger.{key}")
 
 
 def _quiet_known_warnings() -> None:
