@@ -97,6 +97,7 @@ def trajectory(run_dir: Path, active: list[int], k: int = 4) -> None:
 def deep_metrics(elbo: float, active: int, k: int = 4, sigma2: float = 0.1, iwae: float | None = None) -> dict:
     return {"train/elbo": elbo, "test/elbo": elbo - 1.0, "test/log_px_iwae": iwae if iwae is not None else elbo + 0.5,
             "train/sigma2": sigma2, "collapse/active_dims": active, "collapse/collapsed_fraction": 1 - active / k,
+            "collapse/active_units": max(active - 1, 0),
             "ppca/active_dims": int(sum(v > sigma2 for v in EIGVALS[:k])), "ppca/log_px": 50.0}
 
 
@@ -125,7 +126,8 @@ def make_tree(root: Path) -> dict[str, Path]:
             d = sweep / str(job)
             make_run(d, config("fixed_fake", seed, d, noise_fixed(sigma2)),
                      deep_metrics(elbos[seed], active[seed], sigma2=sigma2), overrides=[f"noise.sigma2={sigma2}", f"seed={seed}"])
-            collapse_curve(d, [1.0, 0.5, 0.2, 0.1][:active[seed]] + [0.0] * (4 - active[seed]))
+            # The fourth latent (KL 0.05) is active at eps = 0.01 and collapsed at 0.1.
+            collapse_curve(d, [1.0, 0.5, 0.2, 0.05][:active[seed]] + [0.0] * (4 - active[seed]))
             spectrum(d)
             job += 1
     paths["failed"] = make_run(sweep / str(job), config("fixed_fake", 2, sweep / str(job), noise_fixed(0.5)),

@@ -42,6 +42,17 @@ def test_seed_and_where_the_run_wrote_are_not_part_of_the_setting(tmp_path):
     assert setting(a) != setting(c)
 
 
+def test_a_progress_bar_or_checkpoint_cadence_does_not_make_a_new_setting(tmp_path):
+    a = fakes.config("x", 0, tmp_path / "a", fakes.noise_fixed(0.1))
+    b = fakes.config("x", 1, tmp_path / "b", fakes.noise_fixed(0.1))
+    a["trainer"]["enable_progress_bar"], b["trainer"]["enable_progress_bar"] = True, False
+    a["checkpoint"], b["checkpoint"] = {"every_n_steps": 500}, {"every_n_steps": 0}
+    assert setting(a) == setting(b)
+    assert a["trainer"]["enable_progress_bar"] is True  # the run's own config is left as it was
+    b["trainer"]["max_steps"] = a["trainer"]["max_steps"] + 1
+    assert setting(a) != setting(b)
+
+
 def test_a_nested_seed_that_is_its_own_setting_is_kept(tmp_path):
     a = fakes.config("x", 0, tmp_path / "a", fakes.noise_fixed(0.1))
     a["dataset"]["seed"] = 123  # fixed data seed, independent of the run's seed

@@ -73,6 +73,12 @@ def test_report_json_holds_the_numbers_the_figures_show(built):
     for s2, count in theory.items():
         assert count == sum(v > s2 for v in fakes.EIGVALS[:4])
     assert fixed[2.0]["ppca_active_dims"]["mean"] == 2  # 5 and 3 are above 2
+    # The count at eps = 0.1, off the collapse curves. sigma2 = 0.5: KLs 1.0, 0.5 (seed 0) and 1.0, 0.5,
+    # 0.2 (seed 1) are all above 0.1, as at 0.01. sigma2 = 0.01: the latent at KL 0.05 drops out.
+    assert fixed[0.5]["active_dims_at_10eps"] == {"mean": 2.5, "std": pytest.approx(math.sqrt(0.5)), "n": 2}
+    assert fixed[0.01]["active_dims"]["mean"] == 4
+    assert fixed[0.01]["active_dims_at_10eps"] == {"mean": 3.0, "std": 0.0, "n": 2}
+    assert fixed[0.5]["active_units"]["mean"] == 1.5
     learned = {row["label"]: row for row in fig4["data"]["learned"]}
     assert learned["learned_fake [noise.init=1]"]["final_sigma2"]["mean"] == pytest.approx(0.4)
 

@@ -17,6 +17,10 @@ from vae_collapse.report.runs import Run
 # Top-level keys that differ between repeats of one setting but do not change it:
 # where the run writes (paths, logger folders) and the seed itself.
 NOT_THE_SETTING = ("seed", "paths", "logger")
+# Nested keys that only change what a run shows or how often it saves, not what it computes: a
+# seed re-run with the progress bar off is the same setting, not a new line in every figure.
+PRESENTATION_ONLY = ("trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.log_every_n_steps",
+                     "checkpoint")
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,15 @@ def setting(config: dict[str, Any]) -> dict[str, Any]:
             return {k: strip(v) for k, v in node.items() if not (k == "seed" and v == seed)}
         return node
 
-    return {k: strip(v) for k, v in config.items() if k not in NOT_THE_SETTING}
+    kept = {k: strip(v) for k, v in config.items() if k not in NOT_THE_SETTING}
+    for dotted in PRESENTATION_ONLY:
+        *parents, last = dotted.split(".")
+        node = kept
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return kept
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, Any]:

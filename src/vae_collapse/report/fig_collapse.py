@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from vae_collapse.report import curves
-from vae_collapse.report.aggregate import Group, families
+from vae_collapse.report.aggregate import Group, Stat, families, stat
 from vae_collapse.report.describe import family_title, policy, unique_slugs
 from vae_collapse.report.plotting import FigureResult, band, colours, new_figure, save, seeds_text
 
@@ -91,6 +91,18 @@ def _sigma2_of(group: Group) -> float | None:
     return value if value is not None and np.isfinite(value) and value > 0 else None
 
 
+def _active_at(group: Group, eps: float) -> Stat:
+    """Latents not (eps, delta)-collapsed, read off each run's collapse curve at the grid point nearest eps."""
+    k = int(group.get("model.latent_dim") or 0)
+    counts = []
+    for run in group.runs:
+        curve = curves.collapse_curve(run.run_dir)
+        if curve is not None and k:
+            grid, fraction = curve
+            counts.append(k * (1.0 - fraction[np.argmin(np.abs(np.log(grid) - np.log(eps)))]))
+    return stat(counts)
+
+
 def _theory_curve(fam: list[Group], lo: float, hi: float):
     """#{i <= k : lambda_i > sigma^2} on a log grid, from the first data_spectrum.csv found."""
     k = int(fam[0].get("model.latent_dim") or 0)
@@ -122,13 +134,25 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
         dims = [g.stat("collapse/active_dims") for g in fixed]
         ax_dims.errorbar(s2, [d.mean for d in dims], yerr=[d.std or 0.0 for d in dims], color="tab:blue",
                          marker="o", capsize=3, label="σ² fixed: measured active dims")
+        # The count at one eps can hang on latents that carry almost nothing (docs/deep-vaes.md):
+        # the same count at a 10x larger eps, and active units, show whether it does.
+        eps = float(fam[0].get("eval.eps", 0.01))
+        wider = [_active_at(g, 10 * eps) for g in fixed]
+        units = [g.stat("collapse/active_units") for g in fixed]
+        if any(w.n for w in wider):
+            ax_dims.errorbar(s2, [w.mean for w in wider], yerr=[w.std or 0.0 for w in wider], color="tab:purple",
+                             marker="v", capsize=3, linestyle="--", label=f"σ² fixed: active dims at eps = {10 * eps:g}")
+        if any(u.n for u in units):
+            ax_dims.errorbar(s2, [u.mean for u in units], yerr=[u.std or 0.0 for u in units], color="tab:green",
+                             marker="^", capsize=3, linestyle=":", label="σ² fixed: active units (Cov of mean > 0.01)")
         ppca_dims = [g.stat("ppca/active_dims") for g in fixed]
         ax_dims.plot(s2, [d.mean for d in ppca_dims], linestyle="none", marker="x", markersize=9, color="k",
                      label="pPCA optimum's active dims (ppca/active_dims)")
-        for g, s, e, d, p in zip(fixed, s2, [g.stat("train/elbo") for g in fixed], dims, ppca_dims):
+        for g, s, e, d, p, w, u in zip(fixed, s2, [g.stat("train/elbo") for g in fixed], dims, ppca_dims, wider, units):
             data["fixed"].append({"label": g.label, "sigma2": float(s), "train_elbo": e.as_dict(),
                                   "test_elbo": g.stat("test/elbo").as_dict(),
-                                  "active_dims": d.as_dict(), "ppca_active_dims": p.as_dict()})
+                                  "active_dims": d.as_dict(), "ppca_active_dims": p.as_dict(),
+                                  "active_dims_at_10eps": w.as_dict(), "active_units": u.as_dict()})
     for g, colour in zip(learned, colours(len(learned), "autumn")):
         s2 = g.stat("train/sigma2")
         e = g.stat("train/elbo")
@@ -164,6 +188,8 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
         "Left: training and test ELBO against σ² (fixed: circles joined; learned: squares at the final σ², "
         "error bars ±1 std over seeds in both axes). Right: measured active dimensions against the linear "
         "theory's prediction, the number of the top k covariance eigenvalues of the training data above σ² "
-        "(black step; crosses: the pPCA reference logged by each run)."
+        "(black step; crosses: the pPCA reference logged by each run), with the measured count at ten times "
+        "the eps (dashed) and the active units (dotted) where the runs have them: where these part from the "
+        "count at eps, latents that carry almost nothing decide it."
     )
     return FigureResult(4, stem, "ELBO and collapse against sigma^2, with the linear theory", path, caption, data)
