@@ -22,7 +22,7 @@ def evaluate_checkpoint(where: str, out: Path | None = None) -> tuple[dict, Path
     import torch
 
     from vae_collapse.config import ConfigError, build
-    from vae_collapse.maths.moments import data_moments
+    from vae_collapse.maths.moments import covariance_eigenvalues
     from vae_collapse.reporting.summary import write_json_atomic
     from vae_collapse.training.checkpoints import META_KEY, checkpoint_file, data_fingerprint, read_checkpoint
     from vae_collapse.training.measurements import final_measurements
@@ -52,7 +52,7 @@ def evaluate_checkpoint(where: str, out: Path | None = None) -> tuple[dict, Path
         raise ConfigError(f"{path}: its weights do not fit the model of its config "
                           f"({str(exc).strip().splitlines()[0][:200]})") from None
     step = int(checkpoint.get("global_step", 0))
-    metrics = dict(ppca_reference(data_moments(datamodule.train_data), model.latent_dim, noise))
+    metrics = dict(ppca_reference(covariance_eigenvalues(datamodule.train_data), model.latent_dim, noise))
     torch.manual_seed(cfg.seed)  # as the run did before its final measurements
     final, files = final_measurements(model, datamodule, eval_settings, out, [], step)
     metrics.update(final)

@@ -41,8 +41,7 @@ def from_overrides(overrides: list[str]) -> SpectrumSource:
 
     from vae_collapse.cli import _config_dir
     from vae_collapse.config import build
-    from vae_collapse.maths import ppca
-    from vae_collapse.maths.moments import data_moments
+    from vae_collapse.maths.moments import covariance_eigenvalues
 
     bad = [o for o in overrides if "=" not in o]
     if bad:
@@ -59,7 +58,7 @@ def from_overrides(overrides: list[str]) -> SpectrumSource:
     datamodule.prepare_data()
     datamodule.setup("fit")
     x = datamodule.train_data
-    eigvals = ppca.spectrum(data_moments(x.reshape(x.shape[0], -1))).eigvals.numpy()
+    eigvals = covariance_eigenvalues(x.reshape(x.shape[0], -1)).numpy()
     name = cfg.dataset.get("name") or str(cfg.dataset.get("_target_", "data")).rsplit(".", 1)[-1]
     return SpectrumSource(eigvals, f"{name}, {x.shape[0]} training examples ({' '.join(overrides)})")
 

@@ -45,13 +45,12 @@ def spectrum_tables(train_data: torch.Tensor, model: GaussianVAE) -> dict[str, t
     Together they are the paper's spectrum figure: at the optimum ||w_i||^2 = max(lambda_i - sigma^2, 0).
     Eigenvalues are numbered from 1 (lambda_1 the largest), columns in the model's own order.
     """
-    from vae_collapse.maths import ppca
-    from vae_collapse.maths.moments import data_moments
+    from vae_collapse.maths.moments import covariance_eigenvalues
 
     tables: dict[str, tuple[list[str], list[list]]] = {}
     flat = train_data.reshape(train_data.shape[0], -1)
     if flat.shape[1] <= MAX_SPECTRUM_DIM:
-        eigvals = ppca.spectrum(data_moments(flat)).eigvals
+        eigvals = covariance_eigenvalues(flat)
         tables["data_spectrum"] = (["index", "eigenvalue"], [[i + 1, float(v)] for i, v in enumerate(eigvals)])
     W = getattr(getattr(model, "decoder", None), "W", None)
     if isinstance(W, torch.Tensor) and W.ndim == 2:

@@ -17,7 +17,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from vae_collapse.config import ConfigError, build, check_node
-from vae_collapse.maths.moments import data_moments
+from vae_collapse.maths import ppca
+from vae_collapse.maths.moments import covariance_eigenvalues, data_moments
 from vae_collapse.reporting.loggers import build_loggers, finish_loggers, log_config
 from vae_collapse.reporting.summary import write_summary
 from vae_collapse.reporting.table import result_table
@@ -207,8 +208,14 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         _check_fits(module, plan.loaded, resume_from)
     run_meta = make_run_metadata(resolved, fingerprint, wandb_id)
 
-    moments = data_moments(datamodule.train_data)
-    module.precomputed_moments = moments  # the fast path needs them too; 2 s on 60k MNIST
+    # Full moments only for the models that use them (the closed-form fit, the linear VAE's
+    # full-batch path: 2 s on 60k MNIST); the ppca/* line needs only the eigenvalues, which
+    # are far cheaper on wide image data than an n x n covariance.
+    closed_form = getattr(model, "fit", "gradient") == "closed_form"
+    moments = None
+    if closed_form or getattr(model, "supports_moments", False):
+        moments = module.precomputed_moments = data_moments(datamodule.train_data)
+    eigvals = ppca.eigenvalues(moments) if moments is not None else covariance_eigenvalues(datamodule.train_data)
     metrics: dict[str, Any] = {}
     status, reason = "failed", None
     files: dict[str, Path] = {}
@@ -216,7 +223,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     summary = None
     try:
         log_config(loggers, resolved)
-        reference = ppca_reference(moments, model.latent_dim, noise)
+        reference = ppca_reference(eigvals, model.latent_dim, noise)
         if resume_from is None:  # at step 0, so dashboards draw it as a line under train/elbo
             for logger in loggers:
                 logger.log_metrics(reference, step=0)
@@ -229,7 +236,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
             callbacks.append(checkpoint_callback(run_dir, ckpt_settings))
         trainer = build(cfg.trainer, "trainer", logger=loggers or False, callbacks=callbacks,
                         plugins=[AtomicCheckpointIO()], **trainer_args)
-        if getattr(model, "fit", "gradient") == "closed_form":
+        if closed_form:
             model.fit_closed_form(moments)
             if ckpt_settings.enabled and trainer.is_global_zero:
                 _save_closed_form(model, last, run_meta)
