@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -76,6 +77,36 @@ def _record_traceback(cfg: DictConfig) -> Path | None:
         return None
 
 
+def _mark_rejected(run_dir: Path, message: str, multirun: bool) -> None:
+    """Bad input stopped the run before it started, so its folder holds only what Hydra wrote.
+
+    A single run's folder is removed, so a typo leaves no empty run behind for reports to list.
+    A sweep job's folder stays, with the error in rejected.txt, so the sweep's count still
+    covers every job and says which ones a re-run cannot finish. A folder that holds anything
+    else (an earlier run's results) is left as it is.
+    """
+    from vae_collapse.reporting.summary import HYDRA_ONLY, REJECTED_FILE
+
+    try:
+        if not run_dir.is_dir() or not {p.name for p in run_dir.iterdir()} <= HYDRA_ONLY:
+            return
+        if multirun:
+            (run_dir / REJECTED_FILE).write_text(message + "\n")
+        else:
+            shutil.rmtree(run_dir)
+            _remove_empty_parents(run_dir.parent, Path.cwd().resolve())
+    except OSError:
+        pass  # tidying up must never hide the error the user needs to see
+
+
+def _remove_empty_parents(folder: Path, stop: Path) -> None:
+    """Hydra's default run folder is outputs/<name>/<time>: drop the levels it made, inside ``stop`` only."""
+    folder = folder.resolve()
+    while folder != stop and stop in folder.parents and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
+
+
 @hydra.main(version_base="1.3", config_path=_config_dir(), config_name="config")
 def _app(cfg: DictConfig) -> float | None:
     """One run. In a multirun a failing job ends with one line and a penalty, so the other jobs
@@ -88,6 +119,7 @@ def _app(cfg: DictConfig) -> float | None:
         result = run_experiment(cfg)
     except _user_errors() as exc:
         print(f"{prefix}error: {exc}", file=sys.stderr, flush=True)
+        _mark_rejected(Path(cfg.paths.output_dir), str(exc), multirun)
         if multirun:
             return _penalty()
         sys.exit(1)

@@ -78,6 +78,10 @@ def main(argv: list[str] | None = None) -> None:
     except (ConfigError, DataError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
         sys.exit(1)
+    except OSError as exc:  # --out that cannot be made or written
+        print(f"{PROG}: error: cannot write {exc.filename or args.out} ({exc.strerror or exc}); give a writable --out",
+              file=sys.stderr, flush=True)
+        sys.exit(1)
     print(result_table(metrics, "evaluated", {"results": out / "eval.json"}), flush=True)
 
 

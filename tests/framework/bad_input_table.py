@@ -51,6 +51,10 @@ ROWS: tuple[BadInput, ...] = (
     BadInput("delta-above-one", "out of range", ("eval.delta=1.5",), "eval.delta=1.5 must be in [0, 1)"),
     BadInput("wandb-mode", "out of range", ("logger=wandb", "logger.wandb.mode=sometimes"),
              "logger.wandb.mode='sometimes': expected 'offline' | 'online' | 'disabled'"),
+    BadInput("lr-negative", "out of range", ("optimizer.lr=-1",), "optimizer.lr=-1: Invalid learning rate: -1"),
+    BadInput("lr-not-a-number", "wrong type", ("optimizer.lr=fast",), "optimizer.lr='fast': expected float"),
+    BadInput("lr-decay-negative", "out of range", ("lr_scheduler=constant_then_cosine", "lr_scheduler.decay_steps=-1"),
+             "lr_scheduler.decay_steps=-1 must be >= 0"),
     BadInput("unknown-key", "unknown key", ("+noise.colour=red",), "noise.colour: unknown key for LearnedNoise"),
     BadInput("unknown-top-level-key", "unknown key", ("+learning_rate=0.1",),
              "learning_rate: unknown top-level key; valid keys:"),
@@ -93,7 +97,7 @@ ROWS: tuple[BadInput, ...] = (
 # Each row is a process that imports torch and Lightning (~5 s of CPU); these run in the default
 # suite (one or more per kind of bad input), all of them with `-m slow` too.
 DEFAULT_ROWS = frozenset({
-    "eps-inf", "latent-above-data", "steps-negative", "unknown-key", "unknown-group-option", "unknown-launcher",
+    "eps-inf", "latent-above-data", "lr-negative", "steps-negative", "unknown-key", "unknown-group-option", "unknown-launcher",
     "override-missing-key", "dataset-file-corrupt", "resume-another-model", "folder-holds-another-run",
     "output-unwritable", "sweep-range-unclosed", "em-minibatches",
 })

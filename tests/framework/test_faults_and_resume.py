@@ -25,16 +25,19 @@ def _summary(folder: Path) -> dict:
 
 def test_failing_and_diverging_jobs_end_cleanly_and_the_others_run(run_cli, tmp_path):
     sweep = tmp_path / "sweep"
-    # lr=30 diverges at step 10 on this data (after the checkpoint at step 5); lr=-1 makes Adam raise.
+    # lr=30 diverges at step 10 on this data (after the checkpoint at step 5). capturable=true passes
+    # every config check and then fails inside Adam's first step on a CPU: a failure at run time.
     args = ["-m", *BASE, "trainer.max_steps=40", "checkpoint.every_n_steps=5", "eval.iwae_samples=0",
-            "optimizer.lr=0.001,30,-1", f"hydra.sweep.dir={sweep}"]
+            "+optimizer.capturable=false,true", "optimizer.lr=0.001,30", f"hydra.sweep.dir={sweep}"]
     result = run_cli(*args)
     assert result.returncode == 1, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
-    ok, diverged, failed = (_summary(sweep / str(i)) for i in range(3))
+    ok, diverged, failed, _ = (_summary(sweep / str(i)) for i in range(4))
+    assert ok["config"]["optimizer"] == {**ok["config"]["optimizer"], "lr": 0.001, "capturable": False}
+    assert diverged["config"]["optimizer"] == {**diverged["config"]["optimizer"], "lr": 30, "capturable": False}
     assert ok["status"] == "completed" and ok["reason"] is None
     assert diverged["status"] == "diverged" and "non-finite loss" in diverged["reason"]
-    assert failed["status"] == "failed" and "Invalid learning rate" in failed["reason"]
+    assert failed["status"] == "failed" and "capturable=True" in failed["reason"]
     assert (sweep / "2" / "traceback.txt").is_file()
     # The diverged job keeps its last good checkpoint. The one written at step 10 holds the weights
     # whose loss was not finite, so it moves aside and the step-5 one is last.ckpt again.
@@ -46,8 +49,8 @@ def test_failing_and_diverging_jobs_end_cleanly_and_the_others_run(run_cli, tmp_
     assert torch.load(checkpoints / "diverged.ckpt", weights_only=True)["global_step"] == bad_step
     assert all(torch.isfinite(v).all() for v in checkpoint["state_dict"].values())
     job_lines = [line for line in result.stderr.splitlines() if line.startswith("vae-collapse: job")]
-    assert len(job_lines) == 2 and "job 1: diverged" in job_lines[0] and "job 2: failed" in job_lines[1]
-    assert "3 jobs: 1 completed, 1 diverged, 1 failed" in result.stderr
+    assert len(job_lines) == 3 and "job 1: diverged" in job_lines[0] and "job 2: failed" in job_lines[1]
+    assert "4 jobs: 1 completed, 1 diverged, 2 failed" in result.stderr
 
     # Re-running the same command skips the completed job (its files untouched) and retries the others.
     before = (sweep / "0" / "summary.json").read_bytes()
@@ -121,6 +124,10 @@ def test_eval_repeats_the_runs_numbers_and_resume_continues_it_for_more_steps(ru
     bad = subprocess.run([str(SCRIPT.parent / "vae-collapse-eval"), str(tmp_path / "junk.ckpt")], capture_output=True,
                          text=True, timeout=300, cwd=tmp_path)
     assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and "junk.ckpt is not a readable" in bad.stderr
+    unwritable = subprocess.run([str(SCRIPT.parent / "vae-collapse-eval"), str(first), "--out",
+                                 str(first / "summary.json" / "eval")], capture_output=True, text=True, timeout=300)
+    assert unwritable.returncode == 1 and unwritable.stderr.strip().count("\n") == 0, unwritable.stderr[-2000:]
+    assert "summary.json/eval (Not a directory); give a writable --out" in unwritable.stderr
     # Only resumable keys on the command line; the rest (dataset, model, ...) comes from the checkpoint.
     second = tmp_path / "second"
     result = run_cli(f"resume={first}", "trainer.max_steps=60", "trainer.enable_progress_bar=false",

@@ -92,3 +92,24 @@ def test_two_real_runs_then_the_report_with_offline_wandb(run_cli, tmp_path):
     assert run_dir.name.startswith("offline-run-") and list(run_dir.glob("*.wandb"))
     images = list(run_dir.glob("files/media/images/**/*.png"))
     assert len(images) == len(data["figures"])
+
+
+def test_an_unwritable_out_is_one_line(tmp_path):
+    from tests.report import fakes
+
+    run = tmp_path / "sweep" / "0"
+    fakes.make_run(run, fakes.config("x", 0, run, fakes.noise_fixed(0.1)), None)
+    (tmp_path / "afile").write_text("not a folder")
+    result = run_report(tmp_path, "sweep", "--out", "afile/report", "--wandb", "disabled")
+    assert result.returncode == 1
+    assert "cannot write afile/report (Not a directory); give a writable --out" in one_error_line(result)
+
+
+def test_only_unfinished_runs_warn(tmp_path):
+    from tests.report import fakes
+
+    run = tmp_path / "sweep" / "0"
+    fakes.make_run(run, fakes.config("x", 0, run, fakes.noise_fixed(0.1)), None)
+    result = run_report(tmp_path, "sweep", "--wandb", "disabled")
+    assert result.returncode == 0, result.stderr
+    assert "vae-collapse-report: warning: no completed runs (1 unfinished)" in result.stderr

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 import types
 import typing
 from typing import Any
@@ -22,6 +24,12 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from vae_collapse.config.errors import ConfigError
 
 _SPECIAL_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
+# Annotations no YAML value can satisfy: torch's "lr: float | Tensor" must still refuse "abc".
+_NOT_FROM_CONFIG = {"torch.Tensor"}
+
+
+def _qualname(annotation: Any) -> str:
+    return f"{getattr(annotation, '__module__', '')}.{getattr(annotation, '__name__', '')}"
 
 
 def _describe(annotation: Any) -> str:
@@ -31,7 +39,7 @@ def _describe(annotation: Any) -> str:
     if origin is typing.Literal:
         return " | ".join(repr(a) for a in typing.get_args(annotation))
     if origin in (typing.Union, types.UnionType):
-        return " | ".join(_describe(a) for a in typing.get_args(annotation))
+        return " | ".join(_describe(a) for a in typing.get_args(annotation) if _qualname(a) not in _NOT_FROM_CONFIG)
     if origin in (list, tuple, typing.Sequence):
         args = typing.get_args(annotation)
         return f"list of {_describe(args[0])}" if args else "list"
@@ -62,6 +70,8 @@ def _matches(value: Any, annotation: Any) -> bool:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if annotation is str:
         return isinstance(value, str)
+    if _qualname(annotation) in _NOT_FROM_CONFIG:
+        return False
     return True
 
 
@@ -121,14 +131,49 @@ def build(node: DictConfig, path: str, **supplied: Any) -> Any:
             path, node = nested.group(1), OmegaConf.select(node, nested.group(1)[len(path) + 1 :])
         # Lightning reports bad Trainer arguments as MisconfigurationException, naming them in backticks.
         if isinstance(cause, (ValueError, TypeError)) or type(cause).__name__ == "MisconfigurationException":
-            message = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-            quoted = re.match(r"`(\w+)`(.*)", message)
-            if quoted and quoted.group(1) in node:
-                message = f"{quoted.group(1)}={node[quoted.group(1)]}:{quoted.group(2)}"
-            key = message.split("=", 1)[0]
-            # Constructors word range errors as "param=value ..."; name the full config key.
-            if message.startswith(f"{path}."):
-                raise ConfigError(message) from None
-            separator = "." if key in node else ": "
-            raise ConfigError(f"{path}{separator}{message}") from None
+            raise one_line_error(cause, node, path) from None
         raise
+
+
+@contextmanager
+def checked_call(node: DictConfig, path: str) -> Iterator[None]:
+    """Name the config key when a factory built from ``node`` (``_partial_: true``) rejects a value.
+
+    torch checks an optimiser's or a scheduler's arguments only when it is called with the
+    parameters; calling it once on the real model before any data is read turns
+    ``optimizer.lr=-1`` into one line instead of a traceback from inside the training loop.
+    """
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        raise one_line_error(exc, node, path) from None
+
+
+def one_line_error(cause: BaseException, node: DictConfig, path: str) -> ConfigError:
+    """A ConfigError that names the full config key a constructor's message is about."""
+    message = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    quoted = re.match(r"`(\w+)`(.*)", message)
+    if quoted and quoted.group(1) in node:
+        message = f"{quoted.group(1)}={node[quoted.group(1)]}:{quoted.group(2)}"
+    # Constructors word range errors as "param=value ..."; name the full config key.
+    if message.startswith(f"{path}."):
+        return ConfigError(message)
+    key = message.split("=", 1)[0]
+    if key in node:
+        return ConfigError(f"{path}.{message}")
+    # Third-party messages ("Invalid learning rate: -1") name the value, not the key.
+    culprit = _key_with_value_in(message, node)
+    if culprit is not None:
+        return ConfigError(f"{path}.{culprit}={node[culprit]}: {message}")
+    return ConfigError(f"{path}: {message}")
+
+
+def _key_with_value_in(message: str, node: DictConfig) -> str | None:
+    """The one key whose value appears as a word in ``message``, or None when that is ambiguous."""
+    found = []
+    for key in node.keys():
+        if key in _SPECIAL_KEYS or OmegaConf.is_config(node[key]) or node[key] is None:
+            continue
+        if re.search(rf"(?<![\w.]){re.escape(str(node[key]))}(?![\w.])", message):
+            found.append(key)
+    return found[0] if len(found) == 1 else None

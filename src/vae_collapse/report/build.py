@@ -11,6 +11,8 @@ from vae_collapse.report.aggregate import Group, group_runs
 from vae_collapse.report.plotting import FigureResult
 from vae_collapse.report.runs import Run, load_runs
 
+# Table 1 sits between figures 5 and 7 in the report's order, so it takes number 6.
+TABLE1 = 6
 # What each figure needs, said in the report when it could not be drawn.
 NEEDS = {
     1: "a covariance spectrum: a run's data_spectrum.csv, or --spectrum-from dataset=mnist",
@@ -18,7 +20,7 @@ NEEDS = {
     3: "a fixed-σ² sweep with collapse_curve.csv, e.g. -m experiment=deep_mnist_fixed_sigma",
     4: "at least two fixed/learned σ² settings of one data set and model, e.g. -m experiment=deep_mnist_fixed_sigma",
     5: "linear VAE runs with decoder_column_norms.csv and data_spectrum.csv",
-    6: "completed runs",
+    TABLE1: "completed runs",
     7: "KL-annealing runs with collapse_trajectory.csv, e.g. -m experiment=deep_mnist_kl_anneal",
 }
 
@@ -79,7 +81,7 @@ def build_report(
     figures.sort(key=lambda f: (f.number, f.id))
     rows = table1.rows(groups)
 
-    drawn = {f.number for f in figures} | ({6} if rows else set())
+    drawn = {f.number for f in figures} | ({TABLE1} if rows else set())
     not_drawn = {number: need for number, need in NEEDS.items() if number not in drawn}
     report = Report(out_dir, [Path(p) for p in paths], runs, groups, figures, rows, not_drawn)
     output.write_table_csv(report)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 from vae_collapse.report.errors import ReportError
@@ -71,6 +72,15 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _os_error(exc: OSError, out: Path) -> str:
+    """One line for a file the report could not read or write; most often an --out that cannot be made."""
+    name = Path(exc.filename) if exc.filename else out
+    inside_out = name == out or out in name.parents or name in out.parents
+    if inside_out:
+        return f"cannot write {name} ({exc.strerror or exc}); give a writable --out"
+    return f"{name}: {exc.strerror or exc}"
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if not args.paths and not args.spectrum_from:
@@ -89,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     from vae_collapse.cli import _one_line
     from vae_collapse.config import ConfigError
     from vae_collapse.data import DataError
-    from vae_collapse.report.build import build_report
+    from vae_collapse.report.build import TABLE1, build_report
 
     try:
         report = build_report(args.paths, out, spectrum_from=args.spectrum_from, directions=args.directions,
@@ -100,14 +110,22 @@ def main(argv: list[str] | None = None) -> None:
     except (HydraException, OmegaConfBaseException) as exc:
         print(f"{PROG}: error: --spectrum-from: {_one_line(exc)}", file=sys.stderr, flush=True)
         sys.exit(1)
+    except OSError as exc:  # after Hydra's, whose MissingConfigException is an OSError too
+        print(f"{PROG}: error: {_os_error(exc, out)}", file=sys.stderr, flush=True)
+        sys.exit(1)
     completed = sum(run.usable for run in report.runs)
+    if report.runs and not completed:
+        counts = Counter(run.status for run in report.runs)
+        found = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        print(f"{PROG}: warning: no completed runs ({found}); the report only lists them", file=sys.stderr, flush=True)
     print(f"Report: {report.markdown_path}")
     print(f"  {len(report.runs)} runs ({completed} completed, {len(report.excluded)} not used), "
           f"{len(report.groups)} settings, {len(report.figures)} figures")
     for fig in report.figures:
         print(f"  figure {fig.number}: {fig.file}")
     for number, need in report.not_drawn.items():
-        print(f"  figure {number} not drawn: needs {need}")
+        what = "table 1 not written" if number == TABLE1 else f"figure {number} not drawn"
+        print(f"  {what}: needs {need}")
     print(f"  numbers: {report.json_path}")
     if report.wandb:
         print(f"  W&B ({report.wandb['mode']}): {out / report.wandb['dir']}")

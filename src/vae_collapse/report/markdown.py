@@ -9,6 +9,8 @@ from vae_collapse.report.describe import policy
 from vae_collapse.report.table1 import COLUMNS
 from vae_collapse.reporting.atomic import atomic_open
 
+from vae_collapse.report.build import TABLE1
+
 if TYPE_CHECKING:
     from vae_collapse.report.build import Report
 
@@ -23,7 +25,7 @@ FIGURE_NAMES = {
     3: "Collapse against eps",
     4: "ELBO and collapse against σ², with the linear theory",
     5: "Data spectrum against learned decoder column norms",
-    6: "Table 1: noise policies",
+    TABLE1: "Table 1: noise policies",
     7: "KL annealing over training",
 }
 
@@ -55,7 +57,7 @@ def render(report: Report) -> str:
         lines += [f"W&B ({report.wandb['mode']}): run `{report.wandb.get('run_id')}` in group "
                   f"`{report.wandb.get('group')}`, folder `{report.wandb.get('dir')}`.", ""]
     for number in sorted(FIGURE_NAMES):
-        if number == 6:
+        if number == TABLE1:
             lines += _table1(report)
             continue
         figs = [f for f in report.figures if f.number == number]
@@ -99,7 +101,7 @@ def _excluded(report: Report) -> list[str]:
     lines = ["## Runs not used", ""]
     if not report.excluded:
         return lines + ["None: every run completed.", ""]
-    lines += ["Failed, diverged and unfinished runs are listed here and left out of every figure and table.", ""]
+    lines += ["Failed, diverged, unfinished and rejected (bad input) runs are listed here and left out of every figure and table.", ""]
     rows = [[r.status, str(r.run_dir), " ".join(r.overrides), r.reason or ""] for r in report.excluded]
     return lines + _table(["status", "run directory", "overrides", "reason"], rows) + [""]
 

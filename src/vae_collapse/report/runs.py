@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vae_collapse.report.errors import ReportError
-
-SUMMARY_FILE = "summary.json"
+from vae_collapse.reporting.summary import REJECTED_FILE, SUMMARY_FILE
 # Folders inside a run that never hold another run; skipping them keeps the walk short.
 SKIP_DIRS = frozenset({"wandb", "csv", ".hydra", "__pycache__", "checkpoints"})
 # A completed run whose headline number is not finite diverged, whatever its status says.
@@ -120,6 +119,10 @@ def _hydra_config(run_dir: Path) -> dict[str, Any]:
 def load_run(run_dir: Path) -> Run:
     overrides = _read_overrides(run_dir)
     summary_path = run_dir / SUMMARY_FILE
+    if not summary_path.is_file() and (run_dir / REJECTED_FILE).is_file():
+        reason = (run_dir / REJECTED_FILE).read_text(errors="replace").strip().splitlines() or ["bad input"]
+        return Run(run_dir, "rejected", f"stopped by bad input: {reason[0]}",
+                   config=_hydra_config(run_dir), overrides=overrides)
     if not summary_path.is_file():
         return Run(run_dir, "unfinished", "no summary.json (still running, stopped, or never started)",
                    config=_hydra_config(run_dir), overrides=overrides)

@@ -9,6 +9,11 @@ from typing import Any
 from vae_collapse.reporting.atomic import atomic_open
 
 SUMMARY_FILE = "summary.json"
+# Left by a sweep job that bad input stopped before it started: its one-line error. Re-running
+# cannot finish such a job, so sweep summaries and reports tell it apart from an unfinished one.
+REJECTED_FILE = "rejected.txt"
+# What Hydra writes into a run folder before the run itself starts.
+HYDRA_ONLY = frozenset({".hydra", "cli.log"})
 
 
 def _jsonable(value: Any) -> Any:

@@ -155,6 +155,17 @@ def checkpoint_file(where: str | Path) -> Path:
     return path if path.is_file() else path / CHECKPOINT_DIR / LAST
 
 
+def _load_failure(exc: Exception) -> str:
+    """torch's reason in a few words; its weights-only refusal is a paragraph around the real one."""
+    text = str(exc).strip()
+    if "Weights only load failed" in text:
+        after = text.split("WeightsUnpickler error:", 1)[-1].strip().splitlines()
+        reason = after[0].strip() if after and "WeightsUnpickler error:" in text else ""
+        return f"torch refuses to unpickle it: {reason}" if reason else "torch refuses to unpickle it"
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first[:160]
+
+
 def read_checkpoint(path: Path, what: str) -> dict[str, Any]:
     """The whole checkpoint, loaded on the CPU; ``what`` names it in errors (e.g. ``resume=...``)."""
     if not path.is_file():
@@ -162,8 +173,8 @@ def read_checkpoint(path: Path, what: str) -> dict[str, Any]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated, not a torch file, or a pickle we refuse to run
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"{what}: {path} is not a readable checkpoint ({first[:160]})") from None
+        prefix = "" if what == str(path) else f"{what}: "
+        raise ConfigError(f"{prefix}{path} is not a readable checkpoint ({_load_failure(exc)})") from None
     meta = checkpoint.get(META_KEY) if isinstance(checkpoint, dict) else None
     if not isinstance(meta, dict) or "config" not in meta or "state_dict" not in checkpoint:
         raise ConfigError(f"{what}: {path} is not a vae-collapse checkpoint (it has no run config)")

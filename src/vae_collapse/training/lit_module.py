@@ -149,7 +149,7 @@ class VAEModule(pl.LightningModule):
         result = self._step(batch)
         self.log_dict(result.metrics("val"), on_step=False, on_epoch=True, batch_size=batch.shape[0])
 
-    def _parameter_groups(self):
+    def parameter_groups(self):
         """All parameters, or two groups when the noise module asks for its own rate (lr_scale)."""
         scale = float(getattr(self.model.noise, "lr_scale", 1.0))
         noise = list(self.model.noise.parameters())
@@ -160,7 +160,7 @@ class VAEModule(pl.LightningModule):
                 {"params": noise, "lr_scale": scale}]
 
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(self._parameter_groups())
+        optimizer = self.optimizer_factory(self.parameter_groups())
         for group in optimizer.param_groups:  # before any scheduler records the initial rates
             if "lr_scale" in group and "lr" in group:
                 group["lr"] = group["lr"] * group["lr_scale"]

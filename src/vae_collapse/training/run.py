@@ -16,7 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from vae_collapse.config import ConfigError, build, check_node
+from vae_collapse.config import ConfigError, build, check_node, checked_call
 from vae_collapse.maths import ppca
 from vae_collapse.maths.moments import covariance_eigenvalues, data_moments
 from vae_collapse.reporting.loggers import build_loggers, finish_loggers, log_config
@@ -159,6 +159,15 @@ def _check_fits(module: VAEModule, checkpoint: dict, path: Path) -> None:
         raise ConfigError(f"{path}: its weights do not fit the model of its config ({detail})") from None
 
 
+def _check_optimizer(module: VAEModule, cfg: DictConfig) -> None:
+    """Call the optimiser and schedule factories once on the model: torch checks their values only then."""
+    with checked_call(cfg.optimizer, "optimizer"):
+        trial = module.optimizer_factory(module.parameter_groups())
+    if module.scheduler_factory is not None:
+        with checked_call(cfg.lr_scheduler, "lr_scheduler"):
+            module.scheduler_factory(trial)
+
+
 def _save_closed_form(model, path: Path, meta: dict) -> None:
     """A closed-form fit has no trainer; its checkpoint has the same layout, for vae-collapse-eval."""
     state = {f"model.{k}": v for k, v in model.state_dict().items()}
@@ -182,6 +191,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     optimizer = build(cfg.optimizer, "optimizer")
     scheduler = build(cfg.lr_scheduler, "lr_scheduler") if cfg.get("lr_scheduler") else None
     module = VAEModule(model, optimizer, scheduler)
+    _check_optimizer(module, cfg)
     eval_settings = build(cfg.eval, "eval")
     ckpt_settings = build(cfg.checkpoint, "checkpoint") if cfg.get("checkpoint") else CheckpointSettings()
     trainer_args = {"default_root_dir": str(run_dir), "enable_checkpointing": ckpt_settings.enabled}

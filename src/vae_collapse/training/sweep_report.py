@@ -17,6 +17,10 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from vae_collapse.reporting.summary import REJECTED_FILE, SUMMARY_FILE
+
+REJECTED = "rejected"
+
 
 @dataclass
 class SweepOutcome:
@@ -36,9 +40,10 @@ CURRENT_DIR: Path | None = None
 
 def _status(job_dir: Path) -> str:
     try:
-        return str(json.loads((job_dir / "summary.json").read_text()).get("status", "unknown"))
+        return str(json.loads((job_dir / SUMMARY_FILE).read_text()).get("status", "unknown"))
     except FileNotFoundError:
-        return "no summary"  # killed, or stopped by bad input before it started
+        # bad input (its error was printed), or killed before it could write a summary
+        return REJECTED if (job_dir / REJECTED_FILE).is_file() else "no summary"
     except (OSError, ValueError):
         return "unreadable summary"
 
@@ -58,10 +63,14 @@ def describe(outcome: SweepOutcome) -> str:
     counts = Counter(outcome.statuses.values())
     parts = [f"{n} {status}" for status, n in sorted(counts.items(), key=lambda kv: kv[0] != "completed")]
     line = f"vae-collapse: sweep {outcome.sweep_dir}: {len(outcome.statuses)} jobs: {', '.join(parts) or 'none'}"
-    others = [f"{job} ({status})" for job, status in outcome.statuses.items() if status != "completed"]
+    others = [f"{job} ({status})" for job, status in outcome.statuses.items() if status not in ("completed", REJECTED)]
     if others:
         line += "; not completed: " + ", ".join(others[:10]) + (" ..." if len(others) > 10 else "")
         line += "; re-run the same command to finish them"
+    rejected = [job for job, status in outcome.statuses.items() if status == REJECTED]
+    if rejected:
+        line += (f"; rejected by bad input: {', '.join(rejected[:10])}{' ...' if len(rejected) > 10 else ''} "
+                 f"(the error is above and in each job's {REJECTED_FILE}; fix the override and re-run)")
     return line
 
 

@@ -1,0 +1,39 @@
+"""A run stopped by bad input leaves no empty run folder; a sweep job stopped so is told apart from an unfinished one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.framework.bad_input_table import QUICK
+from vae_collapse.report.runs import load_run
+from vae_collapse.reporting.summary import REJECTED_FILE
+from vae_collapse.training import sweep_report
+
+
+def test_a_rejected_single_run_leaves_no_folder(run_cli, tmp_path):
+    result = run_cli(*QUICK, "optimizer.lr=-1")  # Hydra's default run folder, outputs/<name>/<time>
+    assert result.returncode == 1
+    assert "optimizer.lr=-1" in result.stderr
+    assert not (tmp_path / "outputs").exists(), sorted(p.name for p in tmp_path.rglob("*"))
+
+
+def test_a_rejected_sweep_job_is_not_sent_back_to_be_rerun(run_cli, tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=-1,0.5", f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "job 0: error: noise.sigma2=-1 must be > 0" in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "2 jobs: 1 completed, 1 rejected; rejected by bad input: 0" in last, last
+    assert "re-run the same command to finish them" not in last
+    assert (sweep / "0" / REJECTED_FILE).read_text().strip() == "noise.sigma2=-1 must be > 0"
+    assert (sweep / "1" / "summary.json").is_file()
+    run = load_run(sweep / "0")
+    assert (run.status, run.reason) == ("rejected", "stopped by bad input: noise.sigma2=-1 must be > 0")
+
+
+def test_a_job_without_summary_or_rejection_is_still_unfinished(tmp_path):
+    job = tmp_path / "sweep" / "0"
+    (job / ".hydra").mkdir(parents=True)
+    line = sweep_report.describe(sweep_report.collect(tmp_path / "sweep"))
+    assert "0 (no summary); re-run the same command to finish them" in line
+    assert load_run(job).status == "unfinished"
