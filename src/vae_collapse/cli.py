@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import sys
 import traceback
@@ -156,6 +157,43 @@ def _one_line(exc: BaseException) -> str:
     return message or type(exc).__name__
 
 
+def _missing_key(message: str) -> str | None:
+    """Where Hydra says "Could not override 'noise.sigma2'", say which keys the selected option has.
+
+    The usual cause is a key of another option of the group (sigma2 is fixed noise's; the default
+    is learned), where Hydra's own advice, "use +noise.sigma2", only leads to a second error.
+    """
+    found = re.match(r"Could not override '(\w+)\.(\w+)'.*? use (\+\S+)", message, flags=re.S)
+    if not found:
+        return None
+    group, key, append = found.groups()
+    group_dir = Path(_config_dir()) / group
+    if not group_dir.is_dir():
+        return None
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    # Group choices only (noise=fixed, experiment=...): enough to know which option is selected.
+    choices = [arg for arg in sys.argv[1:] if re.match(r"^\+?[\w/]+=[^,]*$", arg)]
+    try:
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=str(group_dir.parent), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=choices, return_hydra_config=True)
+        selected = cfg.hydra.runtime.choices.get(group)
+        keys = [k for k in cfg[group] if not str(k).startswith("_")]
+    except Exception:  # noqa: BLE001 - a hint must never replace the error it explains
+        return None
+    finally:
+        GlobalHydra.instance().clear()
+    having = sorted(p.stem for p in group_dir.glob("*.yaml") if key in (OmegaConf.load(p) or {}))
+    line = f"cannot override {group}.{key}: {group}={selected} has no key {key} (its keys: {', '.join(keys)})"
+    if having:
+        options = [f"{group}={o}" for o in having]
+        return line + f"; {key} is a key of {' and '.join(options)} (select {'it' if len(options) == 1 else 'one'} first)"
+    return line + f"; to add a new key write {append}"
+
+
 def _raised_in_hydra(exc: BaseException) -> bool:
     """A ValueError from Hydra's own override handling (e.g. ``group=null``) is bad input, not a bug."""
     tb = exc.__traceback__
@@ -204,7 +242,7 @@ def main() -> None:
               file=sys.stderr, flush=True)
         sys.exit(1)
     except (HydraException, OmegaConfBaseException) as exc:
-        print(f"vae-collapse: error: {_one_line(exc)}", file=sys.stderr, flush=True)
+        print(f"vae-collapse: error: {_missing_key(str(exc)) or _one_line(exc)}", file=sys.stderr, flush=True)
         sys.exit(1)
     except (FileExistsError, NotADirectoryError, PermissionError) as exc:  # Hydra makes the run folder first
         print(f"vae-collapse: error: cannot write {exc.filename or 'the output folder'} ({exc.strerror or exc}); "

@@ -65,7 +65,11 @@ ROWS: tuple[BadInput, ...] = (
     BadInput("group-set-to-null", "unknown group option", ("noise=null",),
              "Config group override must be a string or a list. Got NoneType (to drop a config group, write ~group"),
     BadInput("override-missing-key", "override of a missing key without +", ("noise.colour=red",),
-             "Could not override 'noise.colour'; To append to your config use +noise.colour=red"),
+             "cannot override noise.colour: noise=learned has no key colour (its keys: init, min_sigma2, lr_scale); "
+             "to add a new key write +noise.colour=red"),
+    BadInput("key-of-another-option", "override of a missing key without +", ("noise.sigma2=0.5",),
+             "cannot override noise.sigma2: noise=learned has no key sigma2 (its keys: init, min_sigma2, lr_scale); "
+             "sigma2 is a key of noise=fixed (select it first)"),
     BadInput("dataset-folder-missing", "missing dataset file", ("dataset=celeba", "dataset.root={tmp}/no-celeba"),
              "CelebA images not found in {tmp}/no-celeba"),
     BadInput("dataset-file-corrupt", "corrupt dataset file",
@@ -98,7 +102,7 @@ ROWS: tuple[BadInput, ...] = (
 # suite (one or more per kind of bad input), all of them with `-m slow` too.
 DEFAULT_ROWS = frozenset({
     "eps-inf", "latent-above-data", "lr-negative", "steps-negative", "unknown-key", "unknown-group-option", "unknown-launcher",
-    "override-missing-key", "dataset-file-corrupt", "resume-another-model", "folder-holds-another-run",
+    "key-of-another-option", "dataset-file-corrupt", "resume-another-model", "folder-holds-another-run",
     "output-unwritable", "sweep-range-unclosed", "em-minibatches",
 })
 assert DEFAULT_ROWS <= {row.id for row in ROWS}

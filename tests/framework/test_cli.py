@@ -28,8 +28,10 @@ def _summary(run_dir: Path) -> dict:
 
 def test_single_run_writes_summary_with_the_metric_api(run_cli, tmp_path):
     run_dir = tmp_path / "run"
-    result = run_cli(*QUICK, f"hydra.run.dir={run_dir}")
+    result = run_cli(*QUICK, f"hydra.run.dir={run_dir}", env={"WANDB_SILENT": "false"})
     assert result.returncode == 0, result.stderr[-3000:]
+    # W&B says where the offline run went, but not its history and summary again (logger.wandb.quiet).
+    assert "offline-run-" in result.stderr and "Run history" not in result.stdout + result.stderr
     summary = _summary(run_dir)
     assert summary["status"] == "completed"
     for name in LINEAR_METRICS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,16 @@ def _first(batches, limit: int | None) -> Iterator[torch.Tensor]:
         x = x if limit is None else x[: limit - seen]
         seen += x.shape[0]
         yield x
+
+
+def _with_progress(batches: Iterator[torch.Tensor], total: int, desc: str) -> Iterator[torch.Tensor]:
+    """A bar over the examples, at a terminal only: the IWAE bound can take longer than training."""
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, desc=desc, unit="img", file=sys.stderr, disable=None, leave=False) as bar:
+        for x in batches:
+            yield x
+            bar.update(x.shape[0])
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,9 @@ def final_measurements(
         metrics.update(evaluate(model, datamodule.eval_dataloader("test"), "test", step).metrics)
         if eval_cfg.iwae_samples > 0:
             batches = _first(datamodule.eval_dataloader("test"), eval_cfg.iwae_examples)
+            examples = len(datamodule.split_data("test"))
+            total = examples if eval_cfg.iwae_examples is None else min(examples, eval_cfg.iwae_examples)
+            batches = _with_progress(batches, total, f"test/log_px_iwae (K={eval_cfg.iwae_samples})")
             metrics["test/log_px_iwae"] = iwae_log_px(model, batches, eval_cfg.iwae_samples, step)
     files: dict[str, Path] = {}
     if eval_cfg.artifacts:

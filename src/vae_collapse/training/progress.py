@@ -37,8 +37,9 @@ class StepProgressBar(ProgressBar):
         # The module logs on the steps the loggers write, so refresh on those (see VAEModule).
         self._every = self.refresh_every or max(1, trainer.log_every_n_steps)
         total = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else None
-        self._bar = tqdm(total=total, desc="train", unit="step", dynamic_ncols=True, file=sys.stderr,
-                         mininterval=1.0 if sys.stderr.isatty() else 30.0)
+        # A resumed run starts at its checkpoint's step: count from there, so the rate is this run's.
+        self._bar = tqdm(total=total, initial=trainer.global_step, desc="train", unit="step", dynamic_ncols=True,
+                         file=sys.stderr, mininterval=1.0 if sys.stderr.isatty() else 30.0)
 
     def on_train_batch_end(self, trainer, pl_module, outputs: Any, batch: Any, batch_idx: int) -> None:
         if self._bar is None:
