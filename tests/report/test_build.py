@@ -64,23 +64,23 @@ def test_report_json_holds_the_numbers_the_figures_show(built):
     assert data["runs"]["total"] == 21
     assert data["runs"]["by_status"] == {"completed": 17, "failed": 1, "unfinished": 1, "diverged": 2}
     fig4 = next(f for f in data["figures"] if f["number"] == 4)
-    fixed = {row["sigma2"]: row for row in fig4["data"]["fixed"]}
+    fixed = {row["noise.sigma2"]: row for row in fig4["data"]["fixed"]}
     assert sorted(fixed) == [0.01, 0.5, 2.0]
-    assert fixed[0.5]["train_elbo"] == {"mean": 42.0, "std": pytest.approx(math.sqrt(8.0)), "n": 2}
-    assert fixed[0.5]["active_dims"]["mean"] == 2.5
+    assert fixed[0.5]["train/elbo"] == {"mean": 42.0, "std": pytest.approx(math.sqrt(8.0)), "n": 2}
+    assert fixed[0.5]["collapse/active_dims"]["mean"] == 2.5
     # The linear theory from the spectrum: eigenvalues 5, 3, 2, 1 of k = 4 above sigma2.
     theory = dict(zip(fig4["data"]["theory"]["sigma2"], fig4["data"]["theory"]["active_dims"]))
     for s2, count in theory.items():
         assert count == sum(v > s2 for v in fakes.EIGVALS[:4])
-    assert fixed[2.0]["ppca_active_dims"]["mean"] == 2  # 5 and 3 are above 2
+    assert fixed[2.0]["ppca/active_dims"]["mean"] == 2  # 5 and 3 are above 2
     # The count at eps = 0.1, off the collapse curves. sigma2 = 0.5: KLs 1.0, 0.5 (seed 0) and 1.0, 0.5,
     # 0.2 (seed 1) are all above 0.1, as at 0.01. sigma2 = 0.01: the latent at KL 0.05 drops out.
-    assert fixed[0.5]["active_dims_at_10eps"] == {"mean": 2.5, "std": pytest.approx(math.sqrt(0.5)), "n": 2}
-    assert fixed[0.01]["active_dims"]["mean"] == 4
-    assert fixed[0.01]["active_dims_at_10eps"] == {"mean": 3.0, "std": 0.0, "n": 2}
-    assert fixed[0.5]["active_units"]["mean"] == 1.5
+    assert fixed[0.5]["collapse/active_dims_at_10eps"] == {"mean": 2.5, "std": pytest.approx(math.sqrt(0.5)), "n": 2}
+    assert fixed[0.01]["collapse/active_dims"]["mean"] == 4
+    assert fixed[0.01]["collapse/active_dims_at_10eps"] == {"mean": 3.0, "std": 0.0, "n": 2}
+    assert fixed[0.5]["collapse/active_units"]["mean"] == 1.5
     learned = {row["label"]: row for row in fig4["data"]["learned"]}
-    assert learned["learned_fake [noise.init=1]"]["final_sigma2"]["mean"] == pytest.approx(0.4)
+    assert learned["learned_fake [noise.init=1]"]["train/sigma2"]["mean"] == pytest.approx(0.4)
 
 
 def test_figure2_averages_the_seeds_and_keeps_the_stochastic_run_apart(built):
@@ -120,12 +120,12 @@ def test_table1_rows_are_mean_and_std_over_seeds(built):
     root, _, report, data = built
     rows = {(r["experiment"], r["policy"]): r for r in data["table1"]}
     row = rows[("fixed_fake", "fixed σ² = 0.5")]
-    assert row["train_elbo"]["mean"] == 42.0
-    assert row["collapsed_percent"]["mean"] == pytest.approx(37.5)  # 50% and 25%
-    assert row["test_log_px_iwae"]["mean"] == 42.5
+    assert row["train/elbo"]["mean"] == 42.0
+    assert row["collapse/collapsed_fraction"]["mean"] == pytest.approx(0.375)  # 50% and 25%
+    assert row["test/log_px_iwae"]["mean"] == 42.5
     assert (root / "report" / "table1.csv").read_text().count("\n") == len(data["table1"]) + 1
     line = next(line for line in report.markdown_path.read_text().splitlines() if "| fixed σ² = 0.5 |" in line)
-    assert "| 42 ± 2.8 | 42.5 ± 2.8 | 37.5 ± 18 (eps=0.01) | 2 |" in line
+    assert "| 42 ± 2.8 | 42.5 ± 2.8 | 0.38 ± 0.18 (eps=0.01) | 2 |" in line
 
 
 def test_a_half_finished_sweep_alone_still_gives_a_report(tmp_path):

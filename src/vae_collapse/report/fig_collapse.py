@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from vae_collapse.report import curves
 from vae_collapse.report.aggregate import Group, Stat, families, stat
@@ -149,10 +150,12 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
         ax_dims.plot(s2, [d.mean for d in ppca_dims], linestyle="none", marker="x", markersize=9, color="k",
                      label="pPCA optimum's active dims (ppca/active_dims)")
         for g, s, e, d, p, w, u in zip(fixed, s2, [g.stat("train/elbo") for g in fixed], dims, ppca_dims, wider, units):
-            data["fixed"].append({"label": g.label, "sigma2": float(s), "train_elbo": e.as_dict(),
-                                  "test_elbo": g.stat("test/elbo").as_dict(),
-                                  "active_dims": d.as_dict(), "ppca_active_dims": p.as_dict(),
-                                  "active_dims_at_10eps": w.as_dict(), "active_units": u.as_dict()})
+            data["fixed"].append({"label": g.label, "noise.sigma2": float(s), "train/elbo": e.as_dict(),
+                                  "test/elbo": g.stat("test/elbo").as_dict(),
+                                  "collapse/active_dims": d.as_dict(), "ppca/active_dims": p.as_dict(),
+                                  # not logged by runs: read off their collapse curves at 10 x eps
+                                  "collapse/active_dims_at_10eps": w.as_dict(),
+                                  "collapse/active_units": u.as_dict()})
     for g, colour in zip(learned, colours(len(learned), "autumn")):
         s2 = g.stat("train/sigma2")
         e = g.stat("train/elbo")
@@ -162,8 +165,8 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
                          marker="s", markersize=7, capsize=3, linestyle="none", label=text)
         ax_dims.errorbar([s2.mean], [d.mean], xerr=[s2.std or 0.0], yerr=[d.std or 0.0], color=colour,
                          marker="s", markersize=7, capsize=3, linestyle="none", label=text)
-        data["learned"].append({"label": g.label, "final_sigma2": s2.as_dict(), "train_elbo": e.as_dict(),
-                                "active_dims": d.as_dict()})
+        data["learned"].append({"label": g.label, "train/sigma2": s2.as_dict(), "train/elbo": e.as_dict(),
+                                "collapse/active_dims": d.as_dict()})
     theory = _theory_curve(fam, lo, hi)
     if theory is not None:
         grid, count, k = theory
@@ -171,9 +174,15 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
                      label="linear theory: #{i ≤ k : λ_i > σ²}")
         ax_dims.axhline(k, color="grey", linestyle=":", linewidth=1.0, label=f"all k = {k} latents")
         data["theory"] = {"sigma2": [float(v) for v in grid[::10]], "active_dims": [int(v) for v in count[::10]]}
+    # Ticks at the σ² values run: a log axis spanning about a decade otherwise labels its minor
+    # ticks too ("3×10⁻¹"), and they overlap.
+    ticks = sorted({float(policy(g).sigma2) for g in fixed} or set(xs))
     for ax in (ax_elbo, ax_dims):
         ax.set_xscale("log")
         ax.set_xlim(lo, hi)
+        ax.set_xticks(ticks)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.3g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("σ² (fixed value, or final learned value)  [log scale]")
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=8, loc="best")

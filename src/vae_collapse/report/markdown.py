@@ -74,13 +74,13 @@ def render(report: Report) -> str:
 
 
 def _table1(report: Report) -> list[str]:
-    lines = [f"## Table 1: {FIGURE_NAMES[6][len('Table 1: '):]}", ""]
+    lines = [f"## {FIGURE_NAMES[TABLE1]}", ""]
     if not report.table:
         return lines + ["Not drawn: no completed runs.", ""]
     lines += _table(list(COLUMNS), [row.cells() for row in report.table])
-    lines += ["", "Train ELBO: exact pass over the training data with the final parameters. Test log p(x): "
-              "the IWAE bound (`test/log_px_iwae`). Collapsed %: latents (eps, delta)-collapsed at the "
-              "eps shown. Also in `table1.csv`.", ""]
+    lines += ["", "`train/elbo`: exact pass over the training data with the final parameters. "
+              "`test/log_px_iwae`: the IWAE bound of the test log-likelihood. `collapse/collapsed_fraction`: "
+              "the fraction of latents (eps, delta)-collapsed at the eps shown. Also in `table1.csv`.", ""]
     return lines
 
 

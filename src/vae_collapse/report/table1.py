@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from vae_collapse.report.aggregate import Group, Stat
 from vae_collapse.report.describe import data_text, model_text, policy
 
-COLUMNS = ("experiment", "data", "model", "noise policy", "train ELBO", "test log p(x) (IWAE)",
-           "collapsed % at eps", "n")
+# The number columns are named by their metric (the names of summary.json and W&B).
+COLUMNS = ("experiment", "data", "model", "noise policy", "train/elbo", "test/log_px_iwae",
+           "collapse/collapsed_fraction", "n")
 
 
 def experiment_text(group: Group) -> str:
@@ -23,30 +24,24 @@ class Row:
     group: Group
     train_elbo: Stat
     test_iwae: Stat
-    collapsed_pct: Stat
+    collapsed: Stat
     eps: float
 
     def cells(self) -> list[str]:
         return [experiment_text(self.group), data_text(self.group), model_text(self.group),
                 policy(self.group).text, self.train_elbo.fmt(5, show_n=False), self.test_iwae.fmt(5, show_n=False),
-                f"{self.collapsed_pct.fmt(3, show_n=False)} (eps={self.eps:g})", str(self.group.n)]
+                f"{self.collapsed.fmt(2, show_n=False)} (eps={self.eps:g})", str(self.group.n)]
 
     def as_dict(self) -> dict:
         return {"label": self.group.label, "experiment": self.group.name, "data": data_text(self.group),
                 "model": model_text(self.group), "policy": policy(self.group).text,
                 "policy_kind": policy(self.group).kind, "seeds": self.group.seeds,
-                "train_elbo": self.train_elbo.as_dict(), "test_log_px_iwae": self.test_iwae.as_dict(),
-                "collapsed_percent": self.collapsed_pct.as_dict(), "eps": self.eps}
-
-
-def _percent(group: Group) -> Stat:
-    from vae_collapse.report.aggregate import stat
-
-    return stat(100.0 * run.metrics.get("collapse/collapsed_fraction", float("nan")) for run in group.runs)
+                "train/elbo": self.train_elbo.as_dict(), "test/log_px_iwae": self.test_iwae.as_dict(),
+                "collapse/collapsed_fraction": self.collapsed.as_dict(), "eval.eps": self.eps}
 
 
 def rows(groups: list[Group]) -> list[Row]:
     """One row per setting: grouped by data and model, then by noise policy and its value."""
     ordered = sorted(groups, key=lambda g: (data_text(g), model_text(g), policy(g).order, g.label))
-    return [Row(g, g.stat("train/elbo"), g.stat("test/log_px_iwae"), _percent(g), float(g.get("eval.eps", 0.01)))
+    return [Row(g, g.stat("train/elbo"), g.stat("test/log_px_iwae"), g.stat("collapse/collapsed_fraction"), float(g.get("eval.eps", 0.01)))
             for g in ordered]
