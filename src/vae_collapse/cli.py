@@ -157,6 +157,17 @@ def _one_line(exc: BaseException) -> str:
     return message or type(exc).__name__
 
 
+# Hydra plugins that are optional extras of this package: where Hydra cannot find one, say how to get it.
+OPTIONAL_PLUGINS = {"hydra/sweeper/optuna": "optuna"}
+
+
+def _plugin_hint(message: str) -> str:
+    for option, extra in OPTIONAL_PLUGINS.items():
+        if f"Could not find '{option}'" in message:
+            return f" (an optional extra: pip install -e '.[{extra}]')"
+    return ""
+
+
 def _missing_key(message: str) -> str | None:
     """Where Hydra says "Could not override 'noise.sigma2'", say which keys the selected option has.
 
@@ -242,7 +253,8 @@ def main() -> None:
               file=sys.stderr, flush=True)
         sys.exit(1)
     except (HydraException, OmegaConfBaseException) as exc:
-        print(f"vae-collapse: error: {_missing_key(str(exc)) or _one_line(exc)}", file=sys.stderr, flush=True)
+        print(f"vae-collapse: error: {_missing_key(str(exc)) or _one_line(exc)}{_plugin_hint(str(exc))}",
+              file=sys.stderr, flush=True)
         sys.exit(1)
     except (FileExistsError, NotADirectoryError, PermissionError) as exc:  # Hydra makes the run folder first
         print(f"vae-collapse: error: cannot write {exc.filename or 'the output folder'} ({exc.strerror or exc}); "

@@ -95,3 +95,11 @@ def test_em_optimizer_reaches_the_optimum_through_the_console_script(run_cli, tm
     assert metrics["train/sigma2"] == pytest.approx(metrics["ppca/sigma2"], rel=1e-3)
     assert metrics["train/em_relaxation"] >= 1.0
     assert metrics["collapse/active_dims"] == metrics["ppca/active_dims"]
+
+
+def test_a_missing_optional_sweeper_names_the_extra_to_install():
+    from vae_collapse.cli import _plugin_hint
+
+    message = "In 'hydra/config': Could not find 'hydra/sweeper/optuna'\nAvailable options in 'hydra/sweeper':\n\tbasic"
+    assert _plugin_hint(message) == " (an optional extra: pip install -e '.[optuna]')"
+    assert _plugin_hint("Could not find 'model/nope'") == ""

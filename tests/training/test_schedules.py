@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from vae_collapse.training.schedules import constant_then_cosine
+from vae_collapse.training.schedules import constant_then_cosine, exponential
 
 
 def _rates(total, decay, final=0.0):
@@ -35,3 +35,14 @@ def test_rejects_settings_outside_their_range(total, decay, final):
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     with pytest.raises(ValueError):
         constant_then_cosine(opt, total, decay, final)
+
+
+def test_exponential_multiplies_by_gamma_and_refuses_a_gamma_outside_0_1():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=2.0)
+    sched = exponential(opt, 0.5)
+    opt.step()
+    sched.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(1.0)
+    for gamma in (-2.0, 0.0, 1.5):
+        with pytest.raises(ValueError, match=f"gamma={gamma} must be in"):
+            exponential(opt, gamma)

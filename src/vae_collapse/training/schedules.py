@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.optim.lr_scheduler import LambdaLR
+from torch.optim.lr_scheduler import ExponentialLR, LambdaLR
 
 
 def constant_then_cosine(
@@ -36,3 +36,10 @@ def constant_then_cosine(
         return final_factor + (1.0 - final_factor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return LambdaLR(optimizer, factor)
+
+
+def exponential(optimizer: torch.optim.Optimizer, gamma: float) -> ExponentialLR:
+    """lr multiplied by ``gamma`` every step; torch accepts any gamma, a negative one flips the lr's sign."""
+    if not 0.0 < gamma <= 1.0:
+        raise ValueError(f"gamma={gamma} must be in (0, 1] (the lr is multiplied by it every step)")
+    return ExponentialLR(optimizer, gamma)
