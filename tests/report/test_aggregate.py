@@ -92,3 +92,15 @@ def test_runs_are_found_once_whether_named_directly_or_through_a_parent(tmp_path
     twice = load_runs([tmp_path, tmp_path / "fixed", tmp_path / "fixed" / "0"])
     assert [r.run_dir for r in once] == [r.run_dir for r in twice]
     assert all(isinstance(r, Run) for r in once)
+
+
+def test_labels_name_what_differs_without_hydra_flags_or_keys_a_setting_lacks():
+    from pathlib import Path
+
+    adam = {"name": "x", "seed": 0, "optimizer": {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 0.001}}
+    em = {**adam, "optimizer": {"_target_": "vae_collapse.training.em_optimizer.VariationalEM", "_partial_": True,
+                                "over_relaxation": 1.1}}
+    runs = [Run(Path(n), "completed", None, {"train/elbo": 1.0}, c) for n, c in (("a", adam), ("b", em))]
+    labels = sorted(g.label for g in group_runs(runs))
+    assert labels == ["x [optimizer._target_=Adam, optimizer.lr=0.001]",
+                      "x [optimizer._target_=VariationalEM, optimizer.over_relaxation=1.1]"]

@@ -19,6 +19,7 @@ from vae_collapse.report.runs import Run
 NOT_THE_SETTING = ("seed", "paths", "logger")
 # Nested keys that only change what a run shows or how often it saves, not what it computes: a
 # seed re-run with the progress bar off is the same setting, not a new line in every figure.
+HYDRA_FLAGS = frozenset({"_partial_", "_recursive_", "_convert_"})
 PRESENTATION_ONLY = ("trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.log_every_n_steps",
                      "checkpoint")
 
@@ -147,6 +148,16 @@ def _sort_value(value: Any) -> tuple:
     return (1, 0.0, str(value))
 
 
+def _label_items(group: Group) -> list[tuple[str, Any]]:
+    """The varied keys worth reading in a label.
+
+    Hydra's own flags (``_partial_``) go, and so do keys this group's config does not have (a run
+    without ``lr_scheduler``, or with optimizer=em's keys, against one with them): the label of
+    the group that has them still names them.
+    """
+    return [(k, v) for k, v in group.varied.items() if k.rsplit(".", 1)[-1] not in HYDRA_FLAGS and k in group.flat]
+
+
 def group_runs(runs: Iterable[Run]) -> list[Group]:
     """Group usable runs by setting; label each group by what tells it from same-named groups."""
     buckets: dict[str, Group] = {}
@@ -165,7 +176,7 @@ def group_runs(runs: Iterable[Run]) -> list[Group]:
         differing = [k for k in keys if len({json.dumps(g.flat.get(k), default=str) for g in siblings}) > 1]
         for group in siblings:
             group.varied = {k: group.flat.get(k) for k in differing}
-            parts = [f"{k}={_short(v)}" for k, v in group.varied.items()]
+            parts = [f"{k}={_short(v)}" for k, v in _label_items(group)]
             group.label = group.name + (f" [{', '.join(parts)}]" if parts else "")
     groups.sort(key=lambda g: (g.name, [_sort_value(v) for v in g.varied.values()]))
     return groups
