@@ -64,6 +64,9 @@ def test_report_json_holds_the_numbers_the_figures_show(built):
     assert data["runs"]["total"] == 21
     assert data["runs"]["by_status"] == {"completed": 17, "failed": 1, "unfinished": 1, "diverged": 2}
     fig4 = next(f for f in data["figures"] if f["number"] == 4)
+    # Several files share a figure number: each says which data and model it shows, here and in REPORT.md.
+    assert "k=4" in fig4["setting"], fig4["setting"]
+    assert f"*{fig4['setting']}*" in report.markdown_path.read_text()
     fixed = {row["noise.sigma2"]: row for row in fig4["data"]["fixed"]}
     assert sorted(fixed) == [0.01, 0.5, 2.0]
     assert fixed[0.5]["train/elbo"] == {"mean": 42.0, "std": pytest.approx(math.sqrt(8.0)), "n": 2}

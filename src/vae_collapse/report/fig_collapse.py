@@ -77,7 +77,8 @@ def _collapse_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
         "examples, against eps; solid: σ² fixed, dashed: σ² learned (its final value in the legend). Bands are ±1 "
         "standard deviation over seeds. Larger fixed σ² collapses more dimensions."
     )
-    return FigureResult(3, stem, "Collapse against eps across a sigma^2 sweep", path, caption, data)
+    return FigureResult(3, stem, "Collapse against eps across a sigma^2 sweep", path, caption, data,
+                        setting=family_title(fam[0]))
 
 
 def sigma2_figures(groups: list[Group], out_dir: Path) -> list[FigureResult]:
@@ -201,4 +202,5 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
         "the eps (dashed) and the active units (dotted) where the runs have them: where these part from the "
         "count at eps, latents that carry almost nothing decide it."
     )
-    return FigureResult(4, stem, "ELBO and collapse against sigma^2, with the linear theory", path, caption, data)
+    return FigureResult(4, stem, "ELBO and collapse against sigma^2, with the linear theory", path, caption, data,
+                        setting=family_title(fam[0]))

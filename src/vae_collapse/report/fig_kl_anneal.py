@@ -110,4 +110,4 @@ def _anneal_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
         "warm-up length; dark rows are collapsed latents."
     )
     return FigureResult(7, stem, "KL annealing: KL per dimension and active dimensions over training", path,
-                        caption, data)
+                        caption, data, setting=f"{base}: {family_title(fam[0])}")

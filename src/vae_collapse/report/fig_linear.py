@@ -95,7 +95,8 @@ def _training_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
         "example), the exact ELBO of the final parameters (diamond), and the closed-form pPCA log-likelihood "
         "optimum for the same data and latent size (dotted). Right: the distance to that optimum on a log scale."
     )
-    return FigureResult(2, stem, "Linear VAE training ELBO against the pPCA optimum", path, caption, data)
+    return FigureResult(2, stem, "Linear VAE training ELBO against the pPCA optimum", path, caption, data,
+                        setting=family_title(fam[0], elbo=False))
 
 
 def spectrum_figures(groups: list[Group], out_dir: Path) -> list[FigureResult]:
@@ -165,4 +166,5 @@ def _spectrum_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
         "sorted (dots; zero norms, i.e. collapsed columns, are drawn on the bottom edge), σ² (red) and the "
         "theory's optimum max(λ_i − σ², 0) (green): directions with variance below σ² collapse."
     )
-    return FigureResult(5, stem, "Data spectrum against learned decoder column norms", path, caption, data)
+    return FigureResult(5, stem, "Data spectrum against learned decoder column norms", path, caption, data,
+                        setting=family_title(fam[0], elbo=False))

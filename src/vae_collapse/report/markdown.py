@@ -67,7 +67,8 @@ def render(report: Report) -> str:
             lines += [f"Not drawn: needs {report.not_drawn.get(number, 'runs that are not present')}.", ""]
         for fig in figs:
             rel = os.path.relpath(fig.file, report.out_dir)
-            lines += [f"![{fig.title}]({rel})", "", fig.caption, ""]
+            setting = [f"*{fig.setting}*", ""] if fig.setting else []
+            lines += [*setting, f"![{fig.title}]({rel})", "", fig.caption, ""]
     lines += _groups(report)
     lines += _excluded(report)
     return "\n".join(lines).rstrip() + "\n"

@@ -57,7 +57,7 @@ def as_dict(report: Report) -> dict[str, Any]:
             "metrics": {m: g.stat(m).as_dict() for m in g.metric_names()},
         } for g in report.groups],
         "figures": [{"number": f.number, "id": f.id, "file": _rel(report, f.file), "title": f.title,
-                     "caption": f.caption, "data": f.data} for f in report.figures],
+                     "caption": f.caption, "setting": f.setting, "data": f.data} for f in report.figures],
         "table1": [row.as_dict() for row in report.table],
         "not_drawn": {str(k): v for k, v in report.not_drawn.items()},
         "wandb": report.wandb,

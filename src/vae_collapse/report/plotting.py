@@ -25,6 +25,7 @@ class FigureResult:
     file: Path
     caption: str
     data: dict[str, Any] = field(default_factory=dict)
+    setting: str = ""  # data, model and budget, where several files share a number
 
 
 def new_figure(width: float, height: float):
