@@ -37,3 +37,13 @@ def test_a_job_without_summary_or_rejection_is_still_unfinished(tmp_path):
     line = sweep_report.describe(sweep_report.collect(tmp_path / "sweep"))
     assert "0 (no summary); re-run the same command to finish them" in line
     assert load_run(job).status == "unfinished"
+
+
+def test_a_rejected_command_does_not_relabel_the_run_already_in_its_folder(run_cli, tmp_path):
+    run_dir = tmp_path / "run"
+    assert run_cli(*QUICK, f"hydra.run.dir={run_dir}").returncode == 0
+    before = load_run(run_dir).overrides
+    assert "model.latent_dim=3" in before
+    assert run_cli(*QUICK, f"hydra.run.dir={run_dir}", "optimizer.lr=-1").returncode == 1
+    assert (run_dir / "summary.json").is_file()  # the completed run stays
+    assert load_run(run_dir).overrides == before  # summary.json's copy, not Hydra's rewritten .hydra/

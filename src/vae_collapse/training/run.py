@@ -278,8 +278,10 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         raise
     finally:
         metrics["time/seconds"] = round(time.time() - started, 3)
+        # The overrides too: Hydra rewrites .hydra/overrides.yaml on every command aimed at this
+        # folder, even one that bad input then stops, so only this copy is the run's own.
         extra = {"run_dir": str(run_dir), "wandb_id": wandb_id,
-                 "resumed_from": str(resume_from) if resume_from else None}
+                 "resumed_from": str(resume_from) if resume_from else None, "overrides": _task_overrides()}
         if _is_rank_zero():
             summary = write_summary(run_dir, status, metrics, resolved, reason=reason, **extra)
         finish_loggers(loggers, status)
