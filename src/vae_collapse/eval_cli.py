@@ -52,7 +52,8 @@ def evaluate_checkpoint(where: str, out: Path | None = None) -> tuple[dict, Path
         raise ConfigError(f"{path}: its weights do not fit the model of its config "
                           f"({str(exc).strip().splitlines()[0][:200]})") from None
     step = int(checkpoint.get("global_step", 0))
-    metrics = dict(ppca_reference(covariance_eigenvalues(datamodule.train_data), model.latent_dim, noise))
+    metrics = dict(ppca_reference(covariance_eigenvalues(datamodule.train_data), model.latent_dim, noise,
+                                  step or None))
     torch.manual_seed(cfg.seed)  # as the run did before its final measurements
     final, files = final_measurements(model, datamodule, eval_settings, out, [], step)
     metrics.update(final)

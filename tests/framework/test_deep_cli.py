@@ -35,6 +35,7 @@ def test_short_fixed_sigma_sweep_on_an_mnist_subset(run_cli, tmp_path):
         for name in ("train/elbo", "val/elbo", "val/kl", "test/elbo", "test/log_px_iwae", "collapse/active_dims",
                      "collapse/active_units", "ppca/active_dims", "train/sigma2", "train/beta"):
             assert name in metrics, name
+        assert metrics["test/iwae_examples"] == 50  # eval.iwae_examples, fewer than the test images
     assert by_sigma2[2.0]["ppca/active_dims"] < by_sigma2[0.01]["ppca/active_dims"]
     assert by_sigma2[2.0]["collapse/active_dims"] <= by_sigma2[0.01]["collapse/active_dims"]
     for job in sweep.glob("[0-9]*"):

@@ -121,3 +121,24 @@ def test_kl_annealing_beta_boundaries_and_base_sigma2():
 def test_bad_schedule_settings_are_rejected(factory):
     with pytest.raises(ValueError):
         factory()
+
+
+def test_a_run_that_stops_mid_schedule_is_measured_where_it_stopped():
+    noise = AnnealedNoise(start=4.0, end=0.25, steps=100, shape="linear", then="learned")
+    assert noise.reference_sigma2(last_step=50) == pytest.approx(2.125)  # fixed all along, never learned
+    assert noise.reference_sigma2(last_step=100) is None  # reached the hand-over: pPCA's ML value
+    assert noise.unfinished_schedule(100) is None
+    assert "sigma2 ends at 2.125, not noise.end=0.25" in noise.unfinished_schedule(50)
+    warm = KLAnnealing(FixedNoise(0.3), warmup_steps=100)
+    assert warm.unfinished_schedule(100) is None and warm.reference_sigma2(last_step=10) == pytest.approx(0.3)
+    assert "beta ends at 0.1, not 1" in warm.unfinished_schedule(10)
+    assert FixedNoise(0.3).unfinished_schedule(1) is None
+
+
+def test_optimal_noise_evaluates_with_its_last_training_value():
+    noise = OptimalNoise()
+    noise.sigma2_for(torch.tensor([4.0, 4.0]), 8)  # training: fitted, 0.5
+    noise.eval()
+    assert float(noise.sigma2_for(torch.tensor([80.0]), 8)) == pytest.approx(0.5)  # not refitted to 10
+    noise.train()
+    assert float(noise.sigma2_for(torch.tensor([80.0]), 8)) == pytest.approx(10.0)

@@ -134,9 +134,20 @@ def test_kl_chart_reports_the_number_of_dims_above_eps(tmp_path, kl_matrix, monk
     save_kl_per_dim_chart(kl_matrix, tmp_path / "kl.png", eps=0.01)
     labels = legends[-1]
     assert any("collapse threshold eps" in label for label in labels)
-    assert "above eps: 3 of 8 dims" in labels
+    assert "mean above eps: 3 of 8 dims" in labels
     save_kl_per_dim_chart(kl_matrix, tmp_path / "kl.png", eps=1e-5)
-    assert "above eps: 5 of 8 dims" in legends[-1]
+    assert "mean above eps: 5 of 8 dims" in legends[-1]
+    # Given the (eps, delta) verdict, the colours and the count follow it, not the mean.
+    from vae_collapse.maths.collapse import collapsed_dims
+
+    spiky = torch.zeros(200, 3)
+    spiky[:10, 0] = 0.05  # 5% of examples above eps: active, though the mean KL (0.0025) is below eps
+    spiky[:, 1] = 0.5
+    verdict = collapsed_dims(spiky, 0.01, 0.01)
+    assert verdict.tolist() == [False, False, True]
+    save_kl_per_dim_chart(spiky, tmp_path / "spiky.png", eps=0.01, collapsed=verdict, delta=0.01)
+    assert any(label.startswith("active: 2 of 3") for label in legends[-1]), legends[-1]
+    assert "(0.01, 0.01)-collapsed: 1 of 3" in legends[-1]
 
 
 def test_collapse_curves(tmp_path, kl_matrix):

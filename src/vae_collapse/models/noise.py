@@ -49,8 +49,16 @@ class ObservationNoise(nn.Module):
     def beta(self, step: int = 0) -> float:
         return 1.0
 
-    def reference_sigma2(self) -> float | None:
+    def reference_sigma2(self, last_step: int | None = None) -> float | None:
+        """The sigma^2 the run ends at where it is not fitted; None where it is (pPCA's ML value then).
+
+        ``last_step`` is the run's last step, where a schedule that ends later is cut off.
+        """
         return None if self.learned else float(self.sigma2())
+
+    def unfinished_schedule(self, last_step: int) -> str | None:
+        """Why a run that stops at ``last_step`` does not reach this policy's end, or None."""
+        return None
 
     def set_sigma2(self, value: float) -> None:
         """Place the policy at a given sigma^2 (used by closed-form solutions)."""
@@ -138,9 +146,12 @@ class OptimalNoise(ObservationNoise):
         return self._last
 
     def sigma2_for(self, squared_error: torch.Tensor, dim: int, step: int = 0) -> torch.Tensor:
+        if not self.training:
+            # Evaluation scores the model as trained: its last training value, whatever the
+            # evaluation batch (refitting per batch would make test/elbo depend on the batch size).
+            return self._last
         value = torch.clamp(squared_error.detach().mean() / dim, min=self.min_sigma2)
-        if self.training:
-            self._last.copy_(value)
+        self._last.copy_(value)
         return value
 
 
@@ -189,8 +200,16 @@ class AnnealedNoise(ObservationNoise):
         value = anneal_value(self.start, self.end, step / self.steps if self.steps else 1.0, self.shape)
         return torch.full_like(self._scheduled, value)
 
-    def reference_sigma2(self) -> float | None:
+    def reference_sigma2(self, last_step: int | None = None) -> float | None:
+        if last_step is not None and last_step < self.steps:  # cut off mid-schedule: fixed all along
+            return float(self.sigma2(last_step))
         return None if self.learned else self.end
+
+    def unfinished_schedule(self, last_step: int) -> str | None:
+        if last_step >= self.steps:
+            return None
+        return (f"noise.steps={self.steps} is longer than the run ({last_step} steps): sigma2 ends at "
+                f"{float(self.sigma2(last_step)):.4g}, not noise.end={self.end:g}; ppca/* uses {float(self.sigma2(last_step)):.4g}")
 
 
 class KLAnnealing(ObservationNoise):
@@ -223,8 +242,14 @@ class KLAnnealing(ObservationNoise):
             return 1.0
         return anneal_value(self.start, 1.0, step / self.warmup_steps, "linear")
 
-    def reference_sigma2(self) -> float | None:
-        return self.base.reference_sigma2()
+    def reference_sigma2(self, last_step: int | None = None) -> float | None:
+        return self.base.reference_sigma2(last_step)
+
+    def unfinished_schedule(self, last_step: int) -> str | None:
+        if last_step >= self.warmup_steps:
+            return self.base.unfinished_schedule(last_step)
+        return (f"noise.warmup_steps={self.warmup_steps} is longer than the run ({last_step} steps): beta ends at "
+                f"{self.beta(last_step):.3g}, not 1, so the run never trains the plain ELBO")
 
     def set_sigma2(self, value: float) -> None:
         self.base.set_sigma2(value)

@@ -32,10 +32,13 @@ def write_csv_atomic(path: Path, header: list[str], rows: list[list]) -> Path:
 
 def collapse_tables(collapse: Collapse, eps: float) -> dict[str, tuple[list[str], list[list]]]:
     curve = [[float(e), float(f)] for e, f in zip(collapse.eps_grid, collapse.fraction_collapsed)]
-    dims = [[i, float(v), bool(v < eps)] for i, v in enumerate(collapse.kl_dim)]
+    # "collapsed" is the (eps, delta) test on per-example KLs, the one collapse/active_dims counts;
+    # a latent's mean KL can sit on either side of eps whatever that verdict is.
+    verdict = collapse.collapsed if collapse.collapsed is not None else collapse.kl_dim < eps
+    dims = [[i, float(v), bool(c)] for i, (v, c) in enumerate(zip(collapse.kl_dim, verdict))]
     return {
         "collapse_curve": (["eps", "fraction_collapsed"], curve),
-        "kl_per_dim": (["dim", "mean_kl", "mean_below_eps"], dims),
+        "kl_per_dim": (["dim", "mean_kl", "collapsed"], dims),
     }
 
 
@@ -90,7 +93,8 @@ def write_run_artifacts(
         title=f"(eps, {delta})-collapse on the {stage} split",
     )
     images[f"{stage}/kl_dim_chart"] = figures.save_kl_per_dim_chart(
-        collapse.kl_dim, run_dir / "kl_per_dim.png", eps=eps, title=f"Mean KL per latent dimension ({stage})"
+        collapse.kl_dim, run_dir / "kl_per_dim.png", eps=eps, title=f"Mean KL per latent dimension ({stage})",
+        collapsed=collapse.collapsed, delta=delta,
     )
     is_image = len(sample_shape) == 3
     if is_image:

@@ -146,10 +146,14 @@ def save_kl_per_dim_chart(
     path: Path | str,
     eps: float = 0.01,
     title: str | None = None,
+    collapsed: torch.Tensor | None = None,
+    delta: float = 0.01,
 ) -> Path:
     """Bar chart of the mean KL(q(z_i|x) || p(z_i)) per latent dimension, largest first.
 
     ``kl_per_dim`` is (k,) means or (N, k) per-example values, averaged over examples.
+    ``collapsed`` (k,) is the (eps, delta) verdict from per-example KLs; the bars are coloured by
+    it, so the count in the legend is ``collapse/active_dims``. Without it, by mean KL against eps.
     The y axis is logarithmic; values at or below a floor (zeros of a fully collapsed
     dimension, small negative rounding errors) are drawn at the floor so they stay visible.
     """
@@ -171,7 +175,13 @@ def save_kl_per_dim_chart(
     floor = min(eps, positive.min() if positive.size else eps) / 10.0
     order = np.argsort(-np.where(finite, kl, -np.inf), kind="stable")
     shown = np.where(finite, np.maximum(kl, floor), floor)[order]
-    active = (np.where(finite, kl, 0.0) > eps)[order]
+    if collapsed is not None:
+        verdict = ~_to_numpy(collapsed).astype(bool).reshape(-1)
+        if verdict.shape != kl.shape:
+            raise ValueError(f"collapsed has {verdict.size} entries for {kl.size} latent dimensions")
+        active = verdict[order]
+    else:
+        active = (np.where(finite, kl, 0.0) > eps)[order]
     num_active = int(active.sum())
     bottom = floor / 3.0
 
@@ -195,11 +205,18 @@ def save_kl_per_dim_chart(
     ax.set_title(title or "KL per latent dimension")
     ax.grid(axis="y", which="major", alpha=0.3)
 
-    handles = [
-        Line2D([], [], color="tab:red", linestyle="--", label=f"collapse threshold eps = {eps:g} nats"),
-        Patch(color="tab:blue", label=f"above eps: {num_active} of {k} dims"),
-        Patch(color="tab:gray", label=f"at or below eps: {k - num_active} of {k} dims"),
-    ]
+    if collapsed is not None:
+        handles = [
+            Line2D([], [], color="tab:red", linestyle="--", label=f"eps = {eps:g} nats"),
+            Patch(color="tab:blue", label=f"active: {num_active} of {k} (KL > eps on more than {delta:.0%} of examples)"),
+            Patch(color="tab:gray", label=f"({eps:g}, {delta:g})-collapsed: {k - num_active} of {k}"),
+        ]
+    else:
+        handles = [
+            Line2D([], [], color="tab:red", linestyle="--", label=f"collapse threshold eps = {eps:g} nats"),
+            Patch(color="tab:blue", label=f"mean above eps: {num_active} of {k} dims"),
+            Patch(color="tab:gray", label=f"mean at or below eps: {k - num_active} of {k} dims"),
+        ]
     clipped = int((finite & (kl < floor)).sum())
     if clipped:
         handles.append(Patch(color="none", label=f"KL < {floor:.1g} (incl. zeros) drawn at {floor:.1g}: {clipped}"))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from vae_collapse.maths.collapse import collapse_curve, count_active_dims, count_active_units
+from vae_collapse.maths.collapse import collapse_curve, collapsed_dims, count_active_dims, count_active_units
 from vae_collapse.maths.iwae import iwae_bound, merge_iwae
 from vae_collapse.models.vae import GaussianVAE
 
@@ -30,6 +30,7 @@ class Collapse:
     eps_grid: torch.Tensor
     fraction_collapsed: torch.Tensor
     kl_dim: torch.Tensor  # (k,) mean KL per latent dimension
+    collapsed: torch.Tensor | None = None  # (k,) bool: the (eps, delta) verdict per dimension, from per-example KLs
 
 
 class _EvalMode:
@@ -96,6 +97,7 @@ def measure_collapse(evaluation: Evaluation, eps: float, delta: float, eps_grid:
         eps_grid=eps_grid,
         fraction_collapsed=collapse_curve(kl, eps_grid, delta),
         kl_dim=kl.double().mean(0),
+        collapsed=collapsed_dims(kl, eps, delta),
     )
 
 

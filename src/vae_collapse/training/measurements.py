@@ -98,6 +98,8 @@ def final_measurements(
             total = examples if eval_cfg.iwae_examples is None else min(examples, eval_cfg.iwae_examples)
             batches = _with_progress(batches, total, f"test/log_px_iwae (K={eval_cfg.iwae_samples})")
             metrics["test/log_px_iwae"] = iwae_log_px(model, batches, eval_cfg.iwae_samples, step)
+            # The bound may cover fewer images than test/elbo: say how many, so the two are compared fairly.
+            metrics["test/iwae_examples"] = total
     files: dict[str, Path] = {}
     if eval_cfg.artifacts:
         from vae_collapse.reporting.artifacts import write_run_artifacts, write_spectrum_artifacts

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -159,6 +160,12 @@ def _check_fits(module: VAEModule, checkpoint: dict, path: Path) -> None:
         raise ConfigError(f"{path}: its weights do not fit the model of its config ({detail})") from None
 
 
+def _last_step(cfg: DictConfig) -> int | None:
+    """The step the run will end at, where the trainer is given one (max_steps)."""
+    steps = cfg.trainer.get("max_steps")
+    return int(steps) if isinstance(steps, int) and steps > 0 else None
+
+
 def _check_optimizer(module: VAEModule, cfg: DictConfig) -> None:
     """Call the optimiser and schedule factories once on the model: torch checks their values only then."""
     with checked_call(cfg.optimizer, "optimizer"):
@@ -192,6 +199,10 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     scheduler = build(cfg.lr_scheduler, "lr_scheduler") if cfg.get("lr_scheduler") else None
     module = VAEModule(model, optimizer, scheduler)
     _check_optimizer(module, cfg)
+    last_step = _last_step(cfg)
+    unfinished = noise.unfinished_schedule(last_step) if last_step is not None else None
+    if unfinished:
+        print(f"vae-collapse: warning: {unfinished}", file=sys.stderr, flush=True)
     eval_settings = build(cfg.eval, "eval")
     ckpt_settings = build(cfg.checkpoint, "checkpoint") if cfg.get("checkpoint") else CheckpointSettings()
     trainer_args = {"default_root_dir": str(run_dir), "enable_checkpointing": ckpt_settings.enabled}
@@ -233,7 +244,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     summary = None
     try:
         log_config(loggers, resolved)
-        reference = ppca_reference(eigvals, model.latent_dim, noise)
+        reference = ppca_reference(eigvals, model.latent_dim, noise, last_step)
         if resume_from is None:  # at step 0, so dashboards draw it as a line under train/elbo
             for logger in loggers:
                 logger.log_metrics(reference, step=0)
