@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 PROG = "vae-collapse-eval"
 
 
-def evaluate_checkpoint(where: str, out: Path | None = None) -> tuple[dict, Path]:
+def evaluate_checkpoint(where: str, out: Path | None = None) -> tuple[dict, dict[str, Path]]:
     import torch
 
     from vae_collapse.config import ConfigError, build
@@ -60,7 +60,7 @@ def evaluate_checkpoint(where: str, out: Path | None = None) -> tuple[dict, Path
     write_json_atomic(out / "eval.json", {"checkpoint": str(path), "global_step": step,
                                           "metrics": {k: v if isinstance(v, int) else float(v)
                                                       for k, v in sorted(metrics.items())}})
-    return metrics, out
+    return metrics, {"results": out / "eval.json", **files}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     from vae_collapse.reporting.table import result_table
 
     try:
-        metrics, out = evaluate_checkpoint(args.checkpoint, args.out)
+        metrics, files = evaluate_checkpoint(args.checkpoint, args.out)
     except (ConfigError, DataError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
         sys.exit(1)
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{PROG}: error: cannot write {exc.filename or args.out} ({exc.strerror or exc}); give a writable --out",
               file=sys.stderr, flush=True)
         sys.exit(1)
-    print(result_table(metrics, "evaluated", {"results": out / "eval.json"}), flush=True)
+    print(result_table(metrics, "evaluated", files), flush=True)
 
 
 if __name__ == "__main__":

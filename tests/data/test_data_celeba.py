@@ -303,3 +303,12 @@ def test_batches_reach_the_loader(folder):
 def test_bad_parameters_fail_at_construction(tmp_path, params, name):
     with pytest.raises(ValueError, match=name):
         CelebAFolderDataModule(**{"root": str(tmp_path), **params})
+
+
+def test_a_folder_without_val_or_test_images_says_what_is_skipped(tmp_path, capsys):
+    images = make_celeba(tmp_path / "celeba", numbers=range(1, 6), partition=False)
+    dm = CelebAFolderDataModule(str(images))
+    assert dm.train_data.shape[0] == 5 and not dm.has_val and not dm.has_test
+    err = capsys.readouterr().err
+    assert "no val images by the official index ranges (no partition file found); collapse is measured" in err
+    assert "no test images by the official index ranges (no partition file found); no test/* metrics" in err

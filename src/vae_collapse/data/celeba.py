@@ -287,6 +287,11 @@ class CelebAFolderDataModule(InMemoryDataModule):
             selected[split] = available if count is None else available[:count]
         if not selected["train"]:
             raise DataError(f"{folder}: no training images by {source}")
+        skipped = {"val": "collapse is measured on the training images", "test": "no test/* metrics"}
+        for split, consequence in skipped.items():
+            if not selected[split] and wanted[split] != 0:
+                print(f"vae-collapse: warning: {folder}: no {split} images by {source}; {consequence}",
+                      file=sys.stderr, flush=True)
         present = set(names)
         for split, chosen in selected.items():
             missing = [n for n in chosen if n not in present]
