@@ -93,8 +93,8 @@ def test_figure2_averages_the_seeds_and_keeps_the_stochastic_run_apart(built):
     assert by_kind["analytic"]["n"] == 2 and by_kind["stochastic"]["n"] == 1
     # Per-step logs only (no step-0 reference row, no final row): steps 9, 19, 29, 39.
     assert by_kind["analytic"]["curve"]["step"] == [9.0, 19.0, 29.0, 39.0]
-    assert by_kind["analytic"]["curve"]["train_elbo_mean"] == [-100.0, -40.0, -15.5, -15.25]
-    assert by_kind["analytic"]["final_gap"] == pytest.approx(5.25)  # -10 - (-15.25)
+    assert by_kind["analytic"]["curve"]["train/elbo"] == [-100.0, -40.0, -15.5, -15.25]
+    assert by_kind["analytic"]["ppca/log_px - train/elbo"] == pytest.approx(5.25)  # -10 - (-15.25)
     assert fig2["data"]["ppca/log_px"]["mean"] == -10.0
 
 

@@ -60,7 +60,7 @@ def _collapse_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
         at = float(np.interp(np.log(eps_mark), np.log(eps), mean))
         data["groups"].append({"label": group.label, "policy": p.text, "n": n, "seeds": group.seeds,
                                "fraction_collapsed_at_eps": at,
-                               "collapsed_fraction": group.stat("collapse/collapsed_fraction").as_dict(),
+                               "collapse/collapsed_fraction": group.stat("collapse/collapsed_fraction").as_dict(),
                                "curve": {"eps": [float(e) for e in eps], "mean": [float(m) for m in mean],
                                          "std": [float(s) for s in std]}})
     ax.axvline(eps_mark, color="grey", linestyle=":", linewidth=1.0, label=f"eps = {eps_mark:g} (the table's value)")

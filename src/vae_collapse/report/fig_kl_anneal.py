@@ -63,7 +63,7 @@ def _anneal_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
             "label": group.label, "warmup_steps": warmup, "n": n, "seeds": group.seeds,
             "active_dims_at_warmup_end": float(dims[min(end, len(dims) - 1)]),
             "active_dims_peak": float(dims.max()), "active_dims_final": float(dims[-1]),
-            "final_active_dims": group.stat("collapse/active_dims").as_dict(),
+            "collapse/active_dims": group.stat("collapse/active_dims").as_dict(),
             "curve": {"step": [float(s) for s in steps], "active_dims_mean": [float(d) for d in dims],
                       "total_kl_mean": [float(v) for v in kl]},
         })

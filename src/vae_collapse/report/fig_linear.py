@@ -71,9 +71,9 @@ def _training_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
         xs, ys = curves.thin(steps, mean)
         data["groups"].append({
             "label": group.label, "elbo": kind, "n": n, "seeds": group.seeds,
-            "final_train_elbo": final.as_dict(), "final_gap": final_gap,
-            "train_sigma2": group.stat("train/sigma2").as_dict(),
-            "curve": {"step": xs, "train_elbo_mean": ys},
+            "train/elbo": final.as_dict(), "ppca/log_px - train/elbo": final_gap,
+            "train/sigma2": group.stat("train/sigma2").as_dict(),
+            "curve": {"step": xs, "train/elbo": ys},  # the mean over seeds of the logged curve
         })
     if optimum.n:
         ax_elbo.axhline(optimum.mean, color="k", linestyle=":", linewidth=1.4,
@@ -153,7 +153,7 @@ def _spectrum_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
         ax.legend(fontsize=8, loc="upper right")
         active = [int((o > 1e-3 * top).sum()) for o in norms_by_seed]
         data["groups"].append({
-            "label": group.label, "latent_dim": k, "train_sigma2": sigma2.as_dict(),
+            "label": group.label, "latent_dim": k, "train/sigma2": sigma2.as_dict(),
             "eigenvalues_above_sigma2": int((eigvals[:k] > sigma2.mean).sum()) if sigma2.n else None,
             "columns_above_1e-3_lambda1": active,
             "eigenvalues": [float(v) for v in eigvals[:shown]],
