@@ -93,6 +93,10 @@ def _mark_rejected(run_dir: Path, message: str, multirun: bool) -> None:
             return
         if multirun:
             (run_dir / REJECTED_FILE).write_text(message + "\n")
+        elif run_dir.resolve() == Path.cwd().resolve() or run_dir.resolve() in Path.cwd().resolve().parents:
+            # hydra.run.dir=. : take back only what Hydra wrote, never the folder the user is in
+            shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
+            (run_dir / "cli.log").unlink(missing_ok=True)
         else:
             shutil.rmtree(run_dir)
             _remove_empty_parents(run_dir.parent, Path.cwd().resolve())

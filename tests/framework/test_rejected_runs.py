@@ -47,3 +47,9 @@ def test_a_rejected_command_does_not_relabel_the_run_already_in_its_folder(run_c
     assert run_cli(*QUICK, f"hydra.run.dir={run_dir}", "optimizer.lr=-1").returncode == 1
     assert (run_dir / "summary.json").is_file()  # the completed run stays
     assert load_run(run_dir).overrides == before  # summary.json's copy, not Hydra's rewritten .hydra/
+
+
+def test_a_rejected_run_into_the_current_folder_keeps_the_folder(run_cli, tmp_path):
+    result = run_cli(*QUICK, "hydra.run.dir=.", "optimizer.lr=-1")  # cwd is tmp_path, empty before
+    assert result.returncode == 1
+    assert tmp_path.is_dir() and sorted(p.name for p in tmp_path.iterdir()) == []
