@@ -52,10 +52,10 @@ def evaluate_checkpoint(where: str, out: Path | None = None) -> tuple[dict, dict
         raise ConfigError(f"{path}: its weights do not fit the model of its config "
                           f"({str(exc).strip().splitlines()[0][:200]})") from None
     step = int(checkpoint.get("global_step", 0))
-    metrics = dict(ppca_reference(covariance_eigenvalues(datamodule.train_data), model.latent_dim, noise,
-                                  step or None))
+    eigvals = covariance_eigenvalues(datamodule.train_data)
+    metrics = dict(ppca_reference(eigvals, model.latent_dim, noise, step or None))
     torch.manual_seed(cfg.seed)  # as the run did before its final measurements
-    final, files = final_measurements(model, datamodule, eval_settings, out, [], step)
+    final, files = final_measurements(model, datamodule, eval_settings, out, [], step, eigvals)
     metrics.update(final)
     write_json_atomic(out / "eval.json", {"checkpoint": str(path), "global_step": step,
                                           "metrics": {k: v if isinstance(v, int) else float(v)

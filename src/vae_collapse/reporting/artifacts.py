@@ -42,18 +42,21 @@ def collapse_tables(collapse: Collapse, eps: float) -> dict[str, tuple[list[str]
     }
 
 
-def spectrum_tables(train_data: torch.Tensor, model: GaussianVAE) -> dict[str, tuple[list[str], list[list]]]:
+def spectrum_tables(
+    train_data: torch.Tensor, model: GaussianVAE, eigvals: torch.Tensor | None = None
+) -> dict[str, tuple[list[str], list[list]]]:
     """The training data's covariance spectrum and, for a linear decoder, its squared column norms.
 
     Together they are the paper's spectrum figure: at the optimum ||w_i||^2 = max(lambda_i - sigma^2, 0).
     Eigenvalues are numbered from 1 (lambda_1 the largest), columns in the model's own order.
+    ``eigvals``: the spectrum where the caller has it already (the run computes it for ppca/*).
     """
     from vae_collapse.maths.moments import covariance_eigenvalues
 
     tables: dict[str, tuple[list[str], list[list]]] = {}
     flat = train_data.reshape(train_data.shape[0], -1)
     if flat.shape[1] <= MAX_SPECTRUM_DIM:
-        eigvals = covariance_eigenvalues(flat)
+        eigvals = covariance_eigenvalues(flat) if eigvals is None else eigvals
         tables["data_spectrum"] = (["index", "eigenvalue"], [[i + 1, float(v)] for i, v in enumerate(eigvals)])
     W = getattr(getattr(model, "decoder", None), "W", None)
     if isinstance(W, torch.Tensor) and W.ndim == 2:
@@ -62,11 +65,13 @@ def spectrum_tables(train_data: torch.Tensor, model: GaussianVAE) -> dict[str, t
     return tables
 
 
-def write_spectrum_artifacts(run_dir: Path, train_data: torch.Tensor, model: GaussianVAE) -> dict[str, Path]:
+def write_spectrum_artifacts(
+    run_dir: Path, train_data: torch.Tensor, model: GaussianVAE, eigvals: torch.Tensor | None = None
+) -> dict[str, Path]:
     """``data_spectrum.csv`` and (linear decoders) ``decoder_column_norms.csv`` in ``run_dir``."""
     return {
         name: write_csv_atomic(run_dir / f"{name}.csv", *table)
-        for name, table in spectrum_tables(train_data, model).items()
+        for name, table in spectrum_tables(train_data, model, eigvals).items()
     }
 
 

@@ -75,9 +75,12 @@ class EvalSettings:
 
 
 def final_measurements(
-    model: GaussianVAE, datamodule, eval_cfg: EvalSettings, run_dir: Path, loggers: list[Logger], step: int
+    model: GaussianVAE, datamodule, eval_cfg: EvalSettings, run_dir: Path, loggers: list[Logger], step: int,
+    eigvals: torch.Tensor | None = None,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Metrics of the final model on every split, and the files written for them.
+
+    ``eigvals``: the training covariance's spectrum, where the caller has computed it already.
 
     Collapse is measured on the validation split when there is one, else on the training data.
     """
@@ -109,5 +112,5 @@ def final_measurements(
             run_dir, collapse_split.stage, collapse, model, examples, datamodule.sample_shape,
             eval_cfg.eps, eval_cfg.delta, loggers, step,
         )
-        files.update(write_spectrum_artifacts(run_dir, datamodule.train_data, model))
+        files.update(write_spectrum_artifacts(run_dir, datamodule.train_data, model, eigvals))
     return metrics, files

@@ -285,7 +285,8 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         torch.manual_seed(cfg.seed)
         if not _is_rank_zero():  # every DDP rank measures (same numbers); one writes the files
             eval_settings = dataclasses.replace(eval_settings, artifacts=False)
-        final, files = final_measurements(model, datamodule, eval_settings, run_dir, loggers, trainer.global_step)
+        final, files = final_measurements(model, datamodule, eval_settings, run_dir, loggers, trainer.global_step,
+                                          eigvals)
         metrics.update(final)
         for logger in loggers:
             logger.log_metrics(metrics, step=trainer.global_step)
