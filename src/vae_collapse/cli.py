@@ -18,6 +18,7 @@ import hydra
 from omegaconf import DictConfig
 
 from vae_collapse.config import ConfigError
+from vae_collapse.reporting.console import say
 
 
 def _config_dir() -> str:
@@ -123,7 +124,7 @@ def _app(cfg: DictConfig) -> float | None:
     try:
         result = run_experiment(cfg)
     except _user_errors() as exc:
-        print(f"{prefix}error: {exc}", file=sys.stderr, flush=True)
+        say(f"{prefix}error: {exc}", err=True)
         _mark_rejected(Path(cfg.paths.output_dir), str(exc), multirun)
         if multirun:
             return _penalty()
@@ -133,10 +134,10 @@ def _app(cfg: DictConfig) -> float | None:
             raise  # a bug, not bad input: the traceback is what is needed
         where = _record_traceback(cfg)
         first = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
-        print(f"{prefix}failed: {first}" + (f" (traceback in {where})" if where else ""), file=sys.stderr, flush=True)
+        say(f"{prefix}failed: {first}" + (f" (traceback in {where})" if where else ""), err=True)
         return _penalty()
     if result.status == "diverged":
-        print(f"{prefix}diverged: {result.reason}", file=sys.stderr, flush=True)
+        say(f"{prefix}diverged: {result.reason}", err=True)
         if not multirun:
             sys.exit(1)
         return _penalty()

@@ -42,6 +42,10 @@ def test_single_run_writes_summary_with_the_metric_api(run_cli, tmp_path):
     assert list((run_dir / "wandb").glob("offline-run-*")), "no offline W&B run"
     assert (run_dir / "csv" / "metrics.csv").exists()
     assert "Result (completed)" in result.stdout and "summary.json" in result.stdout
+    # The printed lines are kept in Hydra's log file too, and printed once, without its prefix.
+    log = (run_dir / "cli.log").read_text()
+    assert "Result (completed)" in log and "train/elbo" in log
+    assert result.stdout.count("Result (completed)") == 1 and "[INFO]" not in result.stdout
 
 
 def test_closed_form_ppca_run_sits_on_the_optimum(run_cli, tmp_path):

@@ -36,6 +36,7 @@ from .cache import populate
 from .datamodule import InMemoryDataModule, Splits, _check_range
 from .errors import DataError
 from .idx_sources import images_to_tensor
+from ..reporting.console import say
 
 IMAGES_FOLDER = "img_align_celeba"
 PARTITION_FILE = "list_eval_partition.txt"
@@ -290,8 +291,7 @@ class CelebAFolderDataModule(InMemoryDataModule):
         skipped = {"val": "collapse is measured on the training images", "test": "no test/* metrics"}
         for split, consequence in skipped.items():
             if not selected[split] and wanted[split] != 0:
-                print(f"vae-collapse: warning: {folder}: no {split} images by {source}; {consequence}",
-                      file=sys.stderr, flush=True)
+                say(f"vae-collapse: warning: {folder}: no {split} images by {source}; {consequence}", err=True)
         present = set(names)
         for split, chosen in selected.items():
             missing = [n for n in chosen if n not in present]

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..reporting.console import keep
 from .cache import populate
 from .errors import DataError, FetchError
 from .fetch_debian_fashion import DESCRIPTION as DEBIAN_ROUTE
@@ -87,17 +88,18 @@ class _ProgressLine:
     """
 
     def __init__(self) -> None:
-        self._open = False
+        self._text: str | None = None
 
     def start(self, text: str) -> None:
         self.end("")
         print(text, end="", file=sys.stderr, flush=True)
-        self._open = True
+        self._text = text
 
     def end(self, outcome: str) -> None:
-        if self._open:
+        if self._text is not None:
             print(outcome, file=sys.stderr, flush=True)
-            self._open = False
+            keep(self._text + outcome)
+            self._text = None
 
 
 def find_file(folder: Path, name: str) -> Path | None:

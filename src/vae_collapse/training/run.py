@@ -21,6 +21,7 @@ from vae_collapse.config import ConfigError, build, check_node, checked_call
 from vae_collapse.maths import ppca
 from vae_collapse.maths.moments import covariance_eigenvalues, data_moments
 from vae_collapse.reporting.loggers import build_loggers, finish_loggers, log_config
+from vae_collapse.reporting.console import say
 from vae_collapse.reporting.summary import write_summary
 from vae_collapse.reporting.table import result_table
 from vae_collapse.training.checkpoints import (
@@ -90,6 +91,15 @@ def _task_overrides() -> list[str]:
         return list(HydraConfig.get().overrides.task)
     except ValueError:
         return []
+
+
+def _job_log(run_dir: Path) -> Path | None:
+    """Hydra's log file of this job (reporting.console keeps the printed lines there)."""
+    try:
+        path = run_dir / f"{HydraConfig.get().job.name}.log"
+    except ValueError:
+        return None
+    return path if path.is_file() else None
 
 
 # Top-level keys besides the groups, with their types; anything else is a typo, refused by name.
@@ -207,7 +217,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     last_step = _last_step(cfg)
     unfinished = noise.unfinished_schedule(last_step) if last_step is not None else None
     if unfinished:
-        print(f"vae-collapse: warning: {unfinished}", file=sys.stderr, flush=True)
+        say(f"vae-collapse: warning: {unfinished}", err=True)
     eval_settings = build(cfg.eval, "eval")
     ckpt_settings = build(cfg.checkpoint, "checkpoint") if cfg.get("checkpoint") else CheckpointSettings()
     trainer_args = {"default_root_dir": str(run_dir), "enable_checkpointing": ckpt_settings.enabled}
@@ -217,8 +227,8 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     module.check_data(datamodule)
     plan = plan_folder(cfg, run_dir, source, loaded)
     if plan.skip is not None:  # before any logger exists: a skipped job opens no W&B run
-        print(f"vae-collapse: skipped {run_dir}: already completed (its summary.json); "
-              "delete that folder to run it again", flush=True)
+        say(f"vae-collapse: skipped {run_dir}: already completed (its summary.json); "
+            "delete that folder to run it again")
         return RunResult("completed", dict(plan.skip.get("metrics", {})), run_dir, skipped=True)
     meta = plan.meta or {}
     wandb_id = meta.get("wandb_id") or secrets.token_hex(4)
@@ -240,8 +250,8 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     closed_form = getattr(model, "fit", "gradient") == "closed_form"
     num, dim = datamodule.train_data.shape
     if num * dim * min(num, dim) > SLOW_REFERENCE_FLOP:  # full CelebA: ~10 min on 2 cores, before step 0
-        print(f"vae-collapse: computing the pPCA reference from the {num:,} x {dim:,} training data "
-              "(its covariance spectrum, in float64 on the CPU); this takes minutes", file=sys.stderr, flush=True)
+        say(f"vae-collapse: computing the pPCA reference from the {num:,} x {dim:,} training data "
+            "(its covariance spectrum, in float64 on the CPU); this takes minutes", err=True)
     moments = None
     if closed_form or getattr(model, "supports_moments", False):
         moments = module.precomputed_moments = data_moments(datamodule.train_data)
@@ -312,8 +322,11 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     wandb_dir = run_dir / "wandb"
     if wandb_dir.exists():
         files["W&B (offline)"] = wandb_dir
+    log_file = _job_log(run_dir)
+    if log_file is not None:
+        files["log"] = log_file
     if _is_rank_zero():
-        print(result_table(metrics, status, files), flush=True)
+        say(result_table(metrics, status, files))
     return RunResult(status, metrics, run_dir, reason, files=files)
 
 

@@ -1,0 +1,26 @@
+"""What a run tells the user: printed plainly, and kept in the run folder's log file.
+
+Hydra's job logging gives every run `<job name>.log` beside summary.json (`cli.log` for the
+console script). Its console handler only passes warnings (conf/hydra/default.yaml), so a line
+logged at INFO here reaches that file and nothing else, while print() shows it on the terminal
+without Hydra's "[time][logger][level]" prefix. Outside a Hydra job (vae-collapse-eval, tests)
+the root logger has no handler for INFO and the line is only printed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+_LOG = logging.getLogger("vae_collapse")
+
+
+def say(text: str, *, err: bool = False) -> None:
+    """Print ``text`` (to stderr for warnings and errors) and keep it in the run's log file."""
+    print(text, file=sys.stderr if err else sys.stdout, flush=True)
+    keep(text)
+
+
+def keep(text: str) -> None:
+    """Only into the log file: for a line already printed in parts (a fetch's "... done")."""
+    _LOG.info(text)
