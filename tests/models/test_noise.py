@@ -142,3 +142,12 @@ def test_optimal_noise_evaluates_with_its_last_training_value():
     assert float(noise.sigma2_for(torch.tensor([80.0]), 8)) == pytest.approx(0.5)  # not refitted to 10
     noise.train()
     assert float(noise.sigma2_for(torch.tensor([80.0]), 8)) == pytest.approx(10.0)
+
+
+def test_sigma2_is_reported_as_the_number_given_not_its_float32_expansion():
+    from vae_collapse.models.noise import plain_float
+
+    assert FixedNoise(0.1).reference_sigma2() == 0.1  # float(float32 0.1) would be 0.10000000149011612
+    assert KLAnnealing(FixedNoise(0.01)).reference_sigma2() == 0.01
+    assert plain_float(torch.tensor(1 / 3, dtype=torch.float64)) == 1 / 3  # float64 keeps every digit
+    assert plain_float(torch.tensor(0.3)) == 0.3 and float(torch.tensor(0.3)) != 0.3

@@ -24,10 +24,23 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import nn
 
 AnnealShape = Literal["linear", "cosine", "exponential"]
+
+
+def plain_float(value: torch.Tensor) -> float:
+    """A scalar tensor as the shortest decimal that is the same number at the tensor's precision.
+
+    noise.sigma2=0.1 held in float32 is 0.10000000149011612 as a Python float; summary.json and
+    the report should say 0.1, the number the user gave and the model trains with.
+    """
+    number = float(value.detach())
+    if value.dtype in (torch.float16, torch.bfloat16, torch.float32):
+        return float(str(np.float32(number)))
+    return number
 
 
 class ObservationNoise(nn.Module):
@@ -54,7 +67,7 @@ class ObservationNoise(nn.Module):
 
         ``last_step`` is the run's last step, where a schedule that ends later is cut off.
         """
-        return None if self.learned else float(self.sigma2())
+        return None if self.learned else plain_float(self.sigma2())
 
     def unfinished_schedule(self, last_step: int) -> str | None:
         """Why a run that stops at ``last_step`` does not reach this policy's end, or None."""
@@ -202,7 +215,7 @@ class AnnealedNoise(ObservationNoise):
 
     def reference_sigma2(self, last_step: int | None = None) -> float | None:
         if last_step is not None and last_step < self.steps:  # cut off mid-schedule: fixed all along
-            return float(self.sigma2(last_step))
+            return plain_float(self.sigma2(last_step))
         return None if self.learned else self.end
 
     def unfinished_schedule(self, last_step: int) -> str | None:

@@ -9,6 +9,7 @@ import torch
 
 from vae_collapse.maths.collapse import collapse_curve, collapsed_dims, count_active_dims, count_active_units
 from vae_collapse.maths.iwae import iwae_bound, merge_iwae
+from vae_collapse.models.noise import plain_float
 from vae_collapse.models.vae import GaussianVAE
 
 
@@ -75,7 +76,7 @@ def evaluate(model: GaussianVAE, batches: Iterable[torch.Tensor], stage: str, st
         f"{stage}/elbo": elbo,
         f"{stage}/recon": recon_sum / count,
         f"{stage}/kl": kl_sum / count,
-        f"{stage}/sigma2": float(sigma2),
+        f"{stage}/sigma2": plain_float(sigma2),
     }
     if has_log_px:
         metrics[f"{stage}/log_px"] = log_px_sum / count
