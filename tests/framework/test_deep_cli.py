@@ -78,3 +78,18 @@ def test_missing_celeba_folder_says_where_to_put_the_images(run_cli, tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert "CelebA images not found" in lines[0] and "nowhere" in lines[0]
+
+
+def test_a_cut_off_kl_warmup_reports_the_beta_it_ended_at(run_cli, tmp_path):
+    """summary.json, collapse_trajectory.csv and the warning agree on where beta stopped."""
+    run_dir = tmp_path / "run"
+    result = run_cli("dataset=synthetic_ppca", "model.latent_dim=3", "trainer.max_steps=40", "noise=kl_anneal",
+                     "noise.warmup_steps=100", "eval.track_every_n_steps=20", "logger=csv",
+                     "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "beta ends at 0.4, not 1" in result.stderr
+    metrics = json.loads((run_dir / "summary.json").read_text())["metrics"]
+    rows = (run_dir / "collapse_trajectory.csv").read_text().splitlines()
+    last = dict(zip(rows[0].split(","), rows[-1].split(",")))
+    assert int(last["step"]) == 40
+    assert metrics["train/beta"] == pytest.approx(0.4) == pytest.approx(float(last["beta"]))

@@ -32,7 +32,7 @@ def test_learned_noise_cannot_run_below_its_floor():
     assert 0.05 <= value < 0.1
     with torch.no_grad():
         noise.log_var_excess.fill_(-1e4)  # any parameter value at all
-    assert float(noise.sigma2()) == pytest.approx(0.05, rel=1e-6)
+    assert float(noise.sigma2().detach()) == pytest.approx(0.05, rel=1e-6)
 
 
 @pytest.mark.parametrize("kwargs", [{"init": 0.0}, {"init": -1.0}, {"init": 0.01, "min_sigma2": 0.1}, {"min_sigma2": -1.0}])

@@ -87,6 +87,9 @@ def final_measurements(
     metrics: dict[str, Any] = {}
     train = evaluate(model, datamodule.eval_dataloader("train"), "train", step)
     metrics.update(train.metrics)
+    # The schedules at the same step as train/sigma2 (and collapse_trajectory.csv's last row);
+    # the value logged by the last training step is the one before.
+    metrics["train/beta"] = model.noise.beta(step)
     collapse_split = train
     if datamodule.has_val:
         collapse_split = evaluate(model, datamodule.eval_dataloader("val"), "val", step)
