@@ -104,3 +104,9 @@ def test_labels_name_what_differs_without_hydra_flags_or_keys_a_setting_lacks():
     labels = sorted(g.label for g in group_runs(runs))
     assert labels == ["x [optimizer._target_=Adam, optimizer.lr=0.001]",
                       "x [optimizer._target_=VariationalEM, optimizer.over_relaxation=1.1]"]
+
+
+def test_fixed_decimals_line_up_nats_of_different_magnitude():
+    assert stat([-1004.871, -1004.869]).fmt(show_n=False, decimals=2) == "-1004.87 ± 0.00"
+    assert stat([-492.92]).fmt(decimals=2) == "-492.92 (n=1)"
+    assert stat([-1004.87]).fmt(4) == "-1005 (n=1)"  # significant digits, the default elsewhere

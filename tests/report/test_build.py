@@ -128,7 +128,7 @@ def test_table1_rows_are_mean_and_std_over_seeds(built):
     assert row["test/log_px_iwae"]["mean"] == 42.5
     assert (root / "report" / "table1.csv").read_text().count("\n") == len(data["table1"]) + 1
     line = next(line for line in report.markdown_path.read_text().splitlines() if "| fixed σ² = 0.5 |" in line)
-    assert "| 42 ± 2.8 | 42.5 ± 2.8 | 0.38 ± 0.18 (eps=0.01) | 2 |" in line
+    assert "| 42.00 ± 2.83 | 42.50 ± 2.83 | 0.38 ± 0.18 (eps=0.01) | 2 |" in line
 
 
 def test_a_half_finished_sweep_alone_still_gives_a_report(tmp_path):

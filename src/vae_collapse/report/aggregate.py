@@ -30,12 +30,21 @@ class Stat:
     std: float | None
     n: int
 
-    def fmt(self, digits: int = 4, show_n: bool = True) -> str:
-        """``mean ± std (n=3)``; a single run has no spread, and shows none."""
+    def fmt(self, digits: int = 4, show_n: bool = True, decimals: int | None = None) -> str:
+        """``mean ± std (n=3)``; a single run has no spread, and shows none.
+
+        ``digits`` significant digits, or ``decimals`` places after the point: nats in a table
+        column line up only with fixed places (-1004.87 beside -492.92, not -1005).
+        """
         if self.n == 0:
             return "n/a"
-        mean = f"{self.mean:.{digits}g}"
-        text = mean if self.std is None else f"{mean} ± {self.std:.2g}"
+        if decimals is not None:
+            mean = f"{self.mean:.{decimals}f}"
+            spread = None if self.std is None else f"{self.std:.{decimals}f}"
+        else:
+            mean = f"{self.mean:.{digits}g}"
+            spread = None if self.std is None else f"{self.std:.2g}"
+        text = mean if spread is None else f"{mean} ± {spread}"
         return f"{text} (n={self.n})" if show_n else text
 
     def as_dict(self) -> dict[str, Any]:

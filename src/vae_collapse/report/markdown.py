@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from vae_collapse.report.aggregate import Stat
 from vae_collapse.report.describe import policy
 from vae_collapse.report.table1 import COLUMNS
 from vae_collapse.reporting.atomic import atomic_open
@@ -93,9 +94,19 @@ def _groups(report: Report) -> list[str]:
     rows = []
     for g in report.groups:
         rows.append([g.label, policy(g).text, ", ".join(str(s) for s in g.seeds),
-                     *[g.stat(m).fmt(5, show_n=False) if g.stat(m).n else "" for m in HEADLINE]])
+                     *[_number(g.stat(m), m) for m in HEADLINE]])
     lines += _table(header, rows)
     return lines + [""]
+
+
+# Nats per example: fixed decimal places, so that a column's numbers line up.
+NATS = ("train/elbo", "ppca/log_px", "test/elbo", "test/log_px_iwae")
+
+
+def _number(value: Stat, metric: str) -> str:
+    if not value.n:
+        return ""
+    return value.fmt(show_n=False, decimals=2) if metric in NATS else value.fmt(4, show_n=False)
 
 
 def _excluded(report: Report) -> list[str]:

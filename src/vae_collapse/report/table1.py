@@ -29,8 +29,9 @@ class Row:
 
     def cells(self) -> list[str]:
         return [experiment_text(self.group), data_text(self.group), model_text(self.group),
-                policy(self.group).text, self.train_elbo.fmt(5, show_n=False), self.test_iwae.fmt(5, show_n=False),
-                f"{self.collapsed.fmt(2, show_n=False)} (eps={self.eps:g})", str(self.group.n)]
+                policy(self.group).text, self.train_elbo.fmt(show_n=False, decimals=2),
+                self.test_iwae.fmt(show_n=False, decimals=2),
+                f"{self.collapsed.fmt(show_n=False, decimals=2)} (eps={self.eps:g})", str(self.group.n)]
 
     def as_dict(self) -> dict:
         return {"label": self.group.label, "experiment": self.group.name, "data": data_text(self.group),
