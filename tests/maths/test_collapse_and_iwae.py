@@ -82,8 +82,8 @@ def test_linear_vae_iwae_weights_equal_the_generic_decoder_path():
     torch.manual_seed(1)
     model = LinearVAE(7, 3, LearnedNoise(0.3)).double()
     with torch.no_grad():
-        model.decoder.mu.normal_()
-        model.encoder.b.normal_()
+        model.decoder.mu.normal_()  # the encoder's bias -V mu moves with it
+        model.encoder.V.normal_()
     x = torch.randn(11, 7, dtype=torch.float64)
     torch.manual_seed(5)
     fast = model.log_joint_over_q(x, 13)

@@ -113,6 +113,7 @@ def test_kl_annealing_beta_boundaries_and_base_sigma2():
         lambda: AnnealedNoise(steps=-5),
         lambda: AnnealedNoise(shape="square"),
         lambda: AnnealedNoise(then="sometimes"),
+        lambda: AnnealedNoise(start=-0.5, end=-0.2, min_sigma2=-1.0),  # no negative sigma^2 through the floor
         lambda: KLAnnealing(FixedNoise(1.0), warmup_steps=-1),
         lambda: KLAnnealing(FixedNoise(1.0), start=2.0),
         lambda: OptimalNoise(min_sigma2=-1.0),
@@ -124,14 +125,22 @@ def test_bad_schedule_settings_are_rejected(factory):
 
 
 def test_a_run_that_stops_mid_schedule_is_measured_where_it_stopped():
+    # A run of T steps trains at steps 0 .. T - 1 and is measured at step T.
     noise = AnnealedNoise(start=4.0, end=0.25, steps=100, shape="linear", then="learned")
     assert noise.reference_sigma2(last_step=50) == pytest.approx(2.125)  # fixed all along, never learned
-    assert noise.reference_sigma2(last_step=100) is None  # reached the hand-over: pPCA's ML value
-    assert noise.unfinished_schedule(100) is None
     assert "sigma2 ends at 2.125, not noise.end=0.25" in noise.unfinished_schedule(50)
+    # T = steps: every step was scheduled, none learned sigma^2, so it is still noise.end.
+    assert noise.reference_sigma2(last_step=100) == 0.25
+    assert "no step is left to learn sigma2" in noise.unfinished_schedule(100)
+    assert noise.reference_sigma2(last_step=101) is None and noise.unfinished_schedule(101) is None  # pPCA's ML
+    fixed_after = AnnealedNoise(start=4.0, end=0.25, steps=100, then="fixed")
+    assert fixed_after.unfinished_schedule(100) is None and fixed_after.reference_sigma2(last_step=100) == 0.25
     warm = KLAnnealing(FixedNoise(0.3), warmup_steps=100)
-    assert warm.unfinished_schedule(100) is None and warm.reference_sigma2(last_step=10) == pytest.approx(0.3)
-    assert "beta ends at 0.1, not 1" in warm.unfinished_schedule(10)
+    assert warm.reference_sigma2(last_step=10) == pytest.approx(0.3)
+    assert "last step trains with beta = 0.09, so the run never trains the plain ELBO" in warm.unfinished_schedule(10)
+    assert "beta = 0.99" in warm.unfinished_schedule(100)  # beta reaches 1 only at the step after the last
+    assert warm.unfinished_schedule(101) is None
+    assert KLAnnealing(FixedNoise(0.3), warmup_steps=100, start=1.0).unfinished_schedule(5) is None
     assert FixedNoise(0.3).unfinished_schedule(1) is None
 
 
@@ -145,7 +154,7 @@ def test_optimal_noise_evaluates_with_its_last_training_value():
 
 
 def test_sigma2_is_reported_as_the_number_given_not_its_float32_expansion():
-    from vae_collapse.models.noise import plain_float
+    from vae_collapse.training.evaluate import plain_float
 
     assert FixedNoise(0.1).reference_sigma2() == 0.1  # float(float32 0.1) would be 0.10000000149011612
     assert KLAnnealing(FixedNoise(0.01)).reference_sigma2() == 0.01

@@ -12,7 +12,7 @@ from vae_collapse.maths.linear_vae import LinearVAEParams, moments_terms, optima
 from vae_collapse.maths.moments import DataMoments
 from vae_collapse.models.linear import LinearDecoder, LinearEncoder
 from vae_collapse.models.mlp import MLPEncoder
-from vae_collapse.models.noise import ObservationNoise
+from vae_collapse.models.noise import FixedNoise, LearnedNoise, ObservationNoise
 from vae_collapse.models.vae import ELBOKind, GaussianVAE
 
 FitMethod = Literal["gradient", "closed_form"]
@@ -55,6 +55,10 @@ class LinearVAE(GaussianVAE):
             raise ValueError(f"encoder={encoder!r} must be 'linear', 'mlp' or 'deep_linear'")
         if fit == "closed_form" and encoder != "linear":
             raise ValueError("fit='closed_form' needs encoder='linear' (the optimal encoder is linear)")
+        if fit == "closed_form" and not isinstance(noise, (FixedNoise, LearnedNoise)):
+            # No training step is taken, so a schedule or a per-batch sigma^2 has nothing to act on.
+            raise ValueError(f"fit='closed_form' (model=ppca) needs noise=fixed or noise=learned, "
+                             f"not {type(noise).__name__}: pPCA's solution has one sigma^2")
         super().__init__(enc, decoder, noise, elbo)
         self.fit = fit
 
@@ -63,13 +67,14 @@ class LinearVAE(GaussianVAE):
         """The full-data ELBO depends on the data only through its moments (linear encoder, exact ELBO)."""
         return isinstance(self.encoder, LinearEncoder) and self.elbo_kind == "analytic"
 
-    def params(self) -> LinearVAEParams:
+    def params(self, step: int = 0) -> LinearVAEParams:
+        """The parameters in the paper's notation, with sigma^2 as the noise policy has it at ``step``."""
         enc, dec = self.encoder, self.decoder
-        return LinearVAEParams(W=dec.W, mu=dec.mu, V=enc.V, b=enc.b, log_d=enc.log_d, sigma2=self.noise.sigma2())
+        return LinearVAEParams(W=dec.W, mu=dec.mu, V=enc.V, b=enc.b, log_d=enc.log_d, sigma2=self.noise.sigma2(step))
 
     def elbo_from_moments(self, moments: DataMoments, step: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Exact average (reconstruction term, KL, sigma^2) over a data set with these moments: O(n^2 k)."""
-        sq_err, kl = moments_terms(moments, self.params())
+        sq_err, kl = moments_terms(moments, self.params(step))
         dim = self.decoder.W.shape[0]
         sigma2 = self.noise.sigma2_for(sq_err, dim, step)
         return isotropic_log_likelihood(sq_err, sigma2, dim), kl, sigma2
@@ -86,9 +91,9 @@ class LinearVAE(GaussianVAE):
         quadratic = ((offsets @ (W.T @ W)) * offsets).sum(-1)  # (S, B)
         return r.square().sum(-1) - 2.0 * (offsets * rW).sum(-1) + quadratic
 
-    def log_marginal(self, x: torch.Tensor) -> torch.Tensor:
+    def log_marginal(self, x: torch.Tensor, step: int = 0) -> torch.Tensor:
         dec = self.decoder
-        return ppca.log_likelihood(x, dec.W, dec.mu, self.noise.sigma2())
+        return ppca.log_likelihood(x, dec.W, dec.mu, self.noise.sigma2(step))
 
     @torch.no_grad()
     def fit_closed_form(self, moments: DataMoments) -> ppca.PPCASolution:

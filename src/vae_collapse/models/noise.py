@@ -13,7 +13,7 @@ Every policy answers three questions, each at a training step:
 
 beta and sigma^2 are two views of one knob. For a Gaussian decoder with fixed sigma^2,
   E_q[log p(x|z)] - beta KL = -E||x - f(z)||^2 / (2 sigma^2) - beta KL + const
-                            = (1 / beta) * ( -E||x - f(z)||^2 / (2 beta sigma^2) - KL ) + const,
+                            = beta * ( -E||x - f(z)||^2 / (2 beta sigma^2) - KL ) + const,
 so training with KL weight beta has the same optimum as the plain ELBO with sigma^2' = beta sigma^2.
 KL annealing from beta = 0 therefore *starts* at sigma^2' = 0 and ends at the plain ELBO's
 sigma^2: it changes the path, not the objective that training ends on.
@@ -24,23 +24,10 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-import numpy as np
 import torch
 from torch import nn
 
 AnnealShape = Literal["linear", "cosine", "exponential"]
-
-
-def plain_float(value: torch.Tensor) -> float:
-    """A scalar tensor as the shortest decimal that is the same number at the tensor's precision.
-
-    noise.sigma2=0.1 held in float32 is 0.10000000149011612 as a Python float; summary.json and
-    the report should say 0.1, the number the user gave and the model trains with.
-    """
-    number = float(value.detach())
-    if value.dtype in (torch.float16, torch.bfloat16, torch.float32):
-        return float(str(np.float32(number)))
-    return number
 
 
 class ObservationNoise(nn.Module):
@@ -98,12 +85,17 @@ class FixedNoise(ObservationNoise):
         super().__init__()
         if not sigma2 > 0:
             raise ValueError(f"sigma2={sigma2} must be > 0")
-        self.register_buffer("_sigma2", torch.tensor(float(sigma2)))
+        self.value = float(sigma2)  # as given: float32 would make 0.1 into 0.10000000149
+        self.register_buffer("_sigma2", torch.tensor(self.value))
 
     def sigma2(self, step: int = 0) -> torch.Tensor:
         return self._sigma2
 
+    def reference_sigma2(self, last_step: int | None = None) -> float | None:
+        return self.value
+
     def set_sigma2(self, value: float) -> None:
+        self.value = float(value)
         self._sigma2.fill_(value)
 
 
@@ -193,6 +185,8 @@ class AnnealedNoise(ObservationNoise):
         min_sigma2: float = 1e-6,
     ) -> None:
         super().__init__()
+        if not min_sigma2 >= 0:
+            raise ValueError(f"min_sigma2={min_sigma2} must be >= 0")
         for name, value in (("start", start), ("end", end)):
             if not value > min_sigma2:
                 raise ValueError(f"{name}={value} must be > min_sigma2={min_sigma2}")
@@ -207,22 +201,31 @@ class AnnealedNoise(ObservationNoise):
         self.log_var_excess = _log_parameter(end, min_sigma2) if self.learned else None
         self.register_buffer("_scheduled", torch.tensor(float(start)))  # follows the module's device
 
+    def scheduled(self, step: int) -> float:
+        """The schedule's value at ``step`` (``end`` from ``steps`` on), whatever ``then`` says."""
+        return anneal_value(self.start, self.end, step / self.steps if self.steps else 1.0, self.shape)
+
     def sigma2(self, step: int = 0) -> torch.Tensor:
         if step >= self.steps and self.log_var_excess is not None:
             return self.min_sigma2 + torch.exp(self.log_var_excess)
-        value = anneal_value(self.start, self.end, step / self.steps if self.steps else 1.0, self.shape)
-        return torch.full_like(self._scheduled, value)
+        return torch.full_like(self._scheduled, self.scheduled(step))
 
     def reference_sigma2(self, last_step: int | None = None) -> float | None:
-        if last_step is not None and last_step < self.steps:  # cut off mid-schedule: fixed all along
-            return plain_float(self.sigma2(last_step))
+        # Training steps are 0 .. last_step - 1: a run of noise.steps steps or fewer never
+        # learns sigma^2, and is measured at the scheduled value where it stopped.
+        if last_step is not None and last_step <= self.steps:
+            return self.scheduled(last_step)
         return None if self.learned else self.end
 
     def unfinished_schedule(self, last_step: int) -> str | None:
-        if last_step >= self.steps:
+        if last_step > self.steps or (last_step == self.steps and not self.learned):
             return None
+        if last_step == self.steps:
+            return (f"noise.steps={self.steps} is as long as the run: no step is left to learn sigma2 "
+                    f"(noise.then=learned), so it stays at noise.end={self.end:g}; ppca/* uses {self.end:g}")
+        ends = self.scheduled(last_step)
         return (f"noise.steps={self.steps} is longer than the run ({last_step} steps): sigma2 ends at "
-                f"{float(self.sigma2(last_step)):.4g}, not noise.end={self.end:g}; ppca/* uses {float(self.sigma2(last_step)):.4g}")
+                f"{ends:.4g}, not noise.end={self.end:g}; ppca/* uses {ends:.4g}")
 
 
 class KLAnnealing(ObservationNoise):
@@ -259,10 +262,11 @@ class KLAnnealing(ObservationNoise):
         return self.base.reference_sigma2(last_step)
 
     def unfinished_schedule(self, last_step: int) -> str | None:
-        if last_step >= self.warmup_steps:
+        # Training steps are 0 .. last_step - 1: beta = 1 is used only if last_step > warmup_steps.
+        if last_step > self.warmup_steps or self.start == 1.0:
             return self.base.unfinished_schedule(last_step)
-        return (f"noise.warmup_steps={self.warmup_steps} is longer than the run ({last_step} steps): beta ends at "
-                f"{self.beta(last_step):.3g}, not 1, so the run never trains the plain ELBO")
+        return (f"noise.warmup_steps={self.warmup_steps} is not shorter than the run ({last_step} steps): its "
+                f"last step trains with beta = {self.beta(last_step - 1):.3g}, so the run never trains the plain ELBO")
 
     def set_sigma2(self, value: float) -> None:
         self.base.set_sigma2(value)

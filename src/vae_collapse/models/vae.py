@@ -117,6 +117,6 @@ class GaussianVAE(nn.Module):
         z = torch.randn(num, self.latent_dim, generator=generator, dtype=param.dtype).to(param.device)
         return self.decoder(z)
 
-    def log_marginal(self, x: torch.Tensor) -> torch.Tensor | None:
-        """Exact log p(x) where the model has one in closed form, else None."""
+    def log_marginal(self, x: torch.Tensor, step: int = 0) -> torch.Tensor | None:
+        """Exact log p(x) at the noise policy's sigma^2 for ``step``, where the model has one in closed form, else None."""
         return None

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from vae_collapse.maths.collapse import collapse_curve, collapsed_dims, count_active_dims, count_active_units
 from vae_collapse.maths.iwae import iwae_bound, merge_iwae
-from vae_collapse.models.noise import plain_float
 from vae_collapse.models.vae import GaussianVAE
 
 
@@ -48,6 +48,18 @@ class _EvalMode:
         self.model.train(self.was_training)
 
 
+def plain_float(value: torch.Tensor) -> float:
+    """A scalar tensor as the shortest decimal that is the same number at the tensor's precision.
+
+    A sigma^2 of 0.1 held in float32 is 0.10000000149011612 as a Python float; summary.json
+    and the report should say 0.1, the number the model trains with.
+    """
+    number = float(value.detach())
+    if value.dtype in (torch.float16, torch.bfloat16, torch.float32):
+        return float(str(np.float32(number)))
+    return number
+
+
 @torch.no_grad()
 def evaluate(model: GaussianVAE, batches: Iterable[torch.Tensor], stage: str, step: int = 0) -> Evaluation:
     """Exact ELBO (analytic where the decoder allows it) and exact log p(x) where the model has it."""
@@ -61,7 +73,7 @@ def evaluate(model: GaussianVAE, batches: Iterable[torch.Tensor], stage: str, st
             terms = model(x, step=step, analytic=model.has_analytic_elbo or None)
             recon_sum += float(terms.recon.double().sum())
             kl_sum += float(terms.kl.double().sum())
-            log_px = model.log_marginal(x)
+            log_px = model.log_marginal(x, step)
             has_log_px = has_log_px and log_px is not None
             if has_log_px:
                 log_px_sum += float(log_px.double().sum())
