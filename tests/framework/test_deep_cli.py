@@ -36,6 +36,7 @@ def test_short_fixed_sigma_sweep_on_an_mnist_subset(run_cli, tmp_path):
                      "collapse/active_units", "ppca/active_dims", "train/sigma2", "train/beta"):
             assert name in metrics, name
         assert metrics["test/iwae_examples"] == 50  # eval.iwae_examples, fewer than the test images
+        assert "collapse/kl" not in metrics  # the tracker's numbers are track/*, not final collapse/*
     assert by_sigma2[2.0]["ppca/active_dims"] < by_sigma2[0.01]["ppca/active_dims"]
     assert by_sigma2[2.0]["collapse/active_dims"] <= by_sigma2[0.01]["collapse/active_dims"]
     for job in sweep.glob("[0-9]*"):
@@ -43,6 +44,8 @@ def test_short_fixed_sigma_sweep_on_an_mnist_subset(run_cli, tmp_path):
                      "kl_per_dim.png", "reconstructions.png", "samples.png"):
             assert (job / name).exists(), f"{job.name}/{name}"
         assert (job / "collapse_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        header = next(job.glob("csv/**/metrics.csv")).read_text().splitlines()[0].split(",")
+        assert {"track/active_dims", "track/kl"} <= set(header), header
         media = list(job.glob("wandb/offline-run-*/files/media/images/**/*.png"))
         assert len(media) >= 4, "W&B media missing"
 

@@ -15,7 +15,8 @@ from vae_collapse.training.evaluate import evaluate
 class CollapseTracker(pl.Callback):
     """Every ``every_n_steps`` steps: active dimensions and mean KL per dimension on a fixed set.
 
-    Logged as ``collapse/active_dims`` and ``collapse/kl`` at the training step, and written to
+    Logged as ``track/active_dims`` and ``track/kl`` (total KL) at the training step: not
+    ``collapse/*``, which is the final measurement on the whole split. Written to
     ``collapse_trajectory.csv`` (step, beta, sigma2, active_dims, kl_dim_0 ... kl_dim_{k-1}).
     """
 
@@ -41,7 +42,7 @@ class CollapseTracker(pl.Callback):
         active = count_active_dims(result.kl_per_dim, self.eps, self.delta)
         beta = model.noise.beta(step)
         pl_module.log_dict(
-            {"collapse/active_dims": float(active), "collapse/kl": float(kl_dim.sum())},
+            {"track/active_dims": float(active), "track/kl": float(kl_dim.sum())},
             on_step=True, on_epoch=False,
         )
         self.rows.append([step, beta, result.metrics["track/sigma2"], active, *kl_dim.tolist()])
