@@ -97,7 +97,12 @@ def test_em_optimizer_reaches_the_optimum_through_the_console_script(run_cli, tm
     assert metrics["time/steps"] == 150
     assert metrics["ppca/log_px"] - metrics["train/elbo"] == pytest.approx(0.0, abs=1e-4)
     assert metrics["train/sigma2"] == pytest.approx(metrics["ppca/sigma2"], rel=1e-3)
-    assert metrics["train/em_relaxation"] >= 1.0
+    # Over-relaxation was taken (a factor above the plain EM step's 1.0) on some logged step.
+    import csv
+
+    with open(run_dir / "csv" / "metrics.csv") as handle:
+        factors = [float(r["train/em_relaxation"]) for r in csv.DictReader(handle) if r.get("train/em_relaxation")]
+    assert factors and max(factors) > 1.0 and min(factors) >= 1.0
     assert metrics["collapse/active_dims"] == metrics["ppca/active_dims"]
 
 

@@ -58,7 +58,7 @@ def test_fixed_sigma2_training_collapses_directions_below_sigma2():
     k = 4
     sigma2 = 2.5  # between the 2nd and 3rd eigenvalues of this data
     spec = ppca.spectrum(data_moments(x))
-    expected_active = ppca.count_active_dims(spec.eigvals, sigma2, k)
+    expected_active = ppca.predicted_active_dims(spec.eigvals, sigma2, k)
     assert expected_active == 2
     model = LinearVAE(x.shape[1], k, FixedNoise(sigma2)).double()
     _train(model, x, steps=3000, lr=0.02)

@@ -41,9 +41,12 @@ def test_one_training_step_changes_every_parameter_and_learned_sigma2():
         assert not torch.equal(before[name], after[name]), f"{name} did not move"
 
 
-def test_fixed_sigma2_does_not_move_under_training():
+def test_fixed_sigma2_is_not_a_parameter_but_travels_with_the_model():
     model = LinearVAE(6, 3, FixedNoise(0.5))
+    assert not list(model.noise.parameters())  # no optimiser can move it
     _fit_one_step(model)
+    assert "noise._sigma2" in model.state_dict()  # saved in checkpoints
+    assert model.double().noise.sigma2().dtype == torch.float64  # follows .double() / .to()
     assert float(model.noise.sigma2()) == 0.5
 
 

@@ -1,8 +1,8 @@
 """The linear VAE's exact ELBO and its relation to pPCA.
 
 Decoder p(x | z) = N(W z + mu, sigma2 I); encoder q(z | x) = N(V x + b, D) with a
-diagonal D shared by all x. The paper writes the encoder mean as V (x - mu); a free
-bias b = -V mu is the same family and lets any encoder pair with any decoder.
+diagonal D shared by all x. The paper writes the encoder mean as V (x - mu); a free bias b
+contains that family (b = -V mu) and lets any encoder pair with any decoder.
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ def ml_sigma2(eigvals: torch.Tensor, k: int) -> float:
     return sigma2
 
 
-def count_active_dims(eigvals: torch.Tensor, sigma2: float, k: int) -> int:
+def predicted_active_dims(eigvals: torch.Tensor, sigma2: float, k: int) -> int:
     """The number of the top-k directions that do not collapse at this sigma2."""
     return int((eigvals[:k] > sigma2).sum())
 
@@ -102,7 +102,7 @@ def optimum(eigvals: torch.Tensor, k: int, sigma2: float | None = None) -> tuple
     elif sigma2 <= 0.0:
         raise ValueError(f"sigma2={sigma2} must be > 0")
     sigma2 = float(sigma2)
-    return sigma2, optimum_log_likelihood(eigvals, k, sigma2), count_active_dims(eigvals, sigma2, k)
+    return sigma2, optimum_log_likelihood(eigvals, k, sigma2), predicted_active_dims(eigvals, sigma2, k)
 
 
 def _woodbury(W: torch.Tensor, sigma2: torch.Tensor | float):

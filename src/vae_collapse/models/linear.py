@@ -12,8 +12,9 @@ class LinearEncoder(nn.Module):
     """q(z | x) = N(V (x - mu), D), with one diagonal D shared by every x, as in the paper.
 
     ``centre`` is the decoder's mu, shared rather than copied: the encoder then sees centred
-    data, so V's gradient carries no large rank-one term from the data mean, and the
-    encoder's implied bias b = -V mu is always the optimal one for the current V. D is a
+    data, so V's gradient carries no large rank-one term from the data mean. The implied bias
+    b = -V mu is the best one once V is the optimal encoder M^-1 W^T, or once mu is the data
+    mean (where pPCA's optimum puts it); in between it is a constraint. D is a
     log-variance (the reference code's form; see noise._log_parameter for why not log-std).
     """
 

@@ -30,12 +30,11 @@ def write_csv_atomic(path: Path, header: list[str], rows: list[list]) -> Path:
     return path
 
 
-def collapse_tables(collapse: Collapse, eps: float) -> dict[str, tuple[list[str], list[list]]]:
+def collapse_tables(collapse: Collapse) -> dict[str, tuple[list[str], list[list]]]:
     curve = [[float(e), float(f)] for e, f in zip(collapse.eps_grid, collapse.fraction_collapsed)]
     # "collapsed" is the (eps, delta) test on per-example KLs, the one collapse/active_dims counts;
     # a latent's mean KL can sit on either side of eps whatever that verdict is.
-    verdict = collapse.collapsed if collapse.collapsed is not None else collapse.kl_dim < eps
-    dims = [[i, float(v), bool(c)] for i, (v, c) in enumerate(zip(collapse.kl_dim, verdict))]
+    dims = [[i, float(v), bool(c)] for i, (v, c) in enumerate(zip(collapse.kl_dim, collapse.collapsed))]
     return {
         "collapse_curve": (["eps", "fraction_collapsed"], curve),
         "kl_per_dim": (["dim", "mean_kl", "collapsed"], dims),
@@ -90,7 +89,7 @@ def write_run_artifacts(
     """CSV tables and PNG figures in ``run_dir``; the same media in W&B when a W&B logger is active."""
     from vae_collapse.reporting import figures, media
 
-    tables = collapse_tables(collapse, eps)
+    tables = collapse_tables(collapse)
     files = {name: write_csv_atomic(run_dir / f"{name}.csv", *table) for name, table in tables.items()}
     images: dict[str, Path] = {}
     images["collapse/curve_plot"] = figures.save_collapse_curve(

@@ -31,7 +31,7 @@ class Collapse:
     eps_grid: torch.Tensor
     fraction_collapsed: torch.Tensor
     kl_dim: torch.Tensor  # (k,) mean KL per latent dimension
-    collapsed: torch.Tensor | None = None  # (k,) bool: the (eps, delta) verdict per dimension, from per-example KLs
+    collapsed: torch.Tensor  # (k,) bool: the (eps, delta) verdict per dimension, from per-example KLs
 
 
 class _EvalMode:
