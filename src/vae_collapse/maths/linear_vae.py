@@ -35,7 +35,11 @@ def expected_squared_error(
 
 
 def analytic_elbo_terms(x: torch.Tensor, p: LinearVAEParams) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-example reconstruction term (B,) and per-dimension KL (B, k), both exact."""
+    """Per-example reconstruction term (B,) and per-dimension KL (B, k), both exact.
+
+    The paper's formula written out per example: the reference that the models' fast paths
+    (``moments_terms``, ``LinearVAE.forward``) are tested against, not used in training.
+    """
     z_mean = x @ p.V.T + p.b
     z_var = torch.exp(p.log_d).expand_as(z_mean)
     recon = isotropic_log_likelihood(expected_squared_error(x, p.W, p.mu, z_mean, z_var), p.sigma2, x.shape[-1])
@@ -66,7 +70,10 @@ def moments_terms(moments: DataMoments, p: LinearVAEParams) -> tuple[torch.Tenso
 
 
 def analytic_elbo_from_moments(moments: DataMoments, p: LinearVAEParams) -> tuple[torch.Tensor, torch.Tensor]:
-    """Average reconstruction term and average KL over a data set (see :func:`moments_terms`)."""
+    """Average reconstruction term and average KL over a data set (see :func:`moments_terms`).
+
+    A reference for the tests (identity 1: it equals the per-example average).
+    """
     sq_err, kl = moments_terms(moments, p)
     return isotropic_log_likelihood(sq_err, p.sigma2, p.W.shape[0]), kl
 
@@ -85,7 +92,8 @@ def optimal_encoder(W: torch.Tensor, mu: torch.Tensor, sigma2) -> tuple[torch.Te
 def optimal_encoder_gap(W: torch.Tensor, sigma2) -> torch.Tensor:
     """log p(x) - ELBO under the optimal diagonal encoder: 1/2 (sum_i log M_ii - log det M) >= 0.
 
-    Zero exactly when W^T W is diagonal, i.e. when the decoder columns are orthogonal.
+    Zero exactly when W^T W is diagonal, i.e. when the decoder columns are orthogonal. A
+    closed form the tests check the ELBO against (identity 4); training does not need it.
     """
     k = W.shape[1]
     M = W.T @ W + sigma2 * torch.eye(k, dtype=W.dtype, device=W.device)

@@ -126,7 +126,10 @@ def log_likelihood(x: torch.Tensor, W: torch.Tensor, mu: torch.Tensor, sigma2) -
 
 
 def average_log_likelihood(moments: DataMoments, W: torch.Tensor, mu: torch.Tensor, sigma2) -> torch.Tensor:
-    """Average log p(x) over a data set, from its mean and 1/N covariance only."""
+    """Average log p(x) over a data set, from its mean and 1/N covariance only.
+
+    A reference for the tests (the per-example ``log_likelihood`` averaged); runs use the closed form.
+    """
     n, k = W.shape
     sigma2 = torch.as_tensor(sigma2, dtype=W.dtype, device=W.device)
     _, chol, logdet_M = _woodbury(W, sigma2)
