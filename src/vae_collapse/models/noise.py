@@ -68,6 +68,18 @@ class ObservationNoise(nn.Module):
         return f"sigma2={float(self.sigma2().detach()):.6g}, learned={self.learned}"
 
 
+def _check_variance(name: str, value: float, above: float = 0.0, floor_name: str | None = None) -> None:
+    """A variance setting: finite and above ``above`` (0, or the floor ``floor_name``); inf would only diverge."""
+    bound = f"{floor_name}={above}" if floor_name else f"{above:g}"
+    if not (value > above and math.isfinite(value)):
+        raise ValueError(f"{name}={value} must be > {bound} and finite")
+
+
+def _check_floor(min_sigma2: float) -> None:
+    if not (min_sigma2 >= 0 and math.isfinite(min_sigma2)):
+        raise ValueError(f"min_sigma2={min_sigma2} must be >= 0 and finite")
+
+
 def _log_parameter(value: float, floor: float) -> nn.Parameter:
     """theta with floor + exp(theta) = value: the log of the variance above the floor.
 
@@ -83,8 +95,7 @@ class FixedNoise(ObservationNoise):
 
     def __init__(self, sigma2: float = 1.0) -> None:
         super().__init__()
-        if not sigma2 > 0:
-            raise ValueError(f"sigma2={sigma2} must be > 0")
+        _check_variance("sigma2", sigma2)
         self.value = float(sigma2)  # as given: float32 would make 0.1 into 0.10000000149
         self.register_buffer("_sigma2", torch.tensor(self.value))
 
@@ -110,10 +121,8 @@ class LearnedNoise(ObservationNoise):
 
     def __init__(self, init: float = 1.0, min_sigma2: float = 1e-6, lr_scale: float = 1.0) -> None:
         super().__init__()
-        if not min_sigma2 >= 0:
-            raise ValueError(f"min_sigma2={min_sigma2} must be >= 0")
-        if not init > min_sigma2:
-            raise ValueError(f"init={init} must be > min_sigma2={min_sigma2}")
+        _check_floor(min_sigma2)
+        _check_variance("init", init, min_sigma2, "min_sigma2")
         if not (lr_scale > 0 and math.isfinite(lr_scale)):
             raise ValueError(f"lr_scale={lr_scale} must be > 0 and finite")
         self.min_sigma2 = float(min_sigma2)
@@ -140,10 +149,8 @@ class OptimalNoise(ObservationNoise):
 
     def __init__(self, min_sigma2: float = 1e-6, init: float = 1.0) -> None:
         super().__init__()
-        if not min_sigma2 >= 0:
-            raise ValueError(f"min_sigma2={min_sigma2} must be >= 0")
-        if not init > 0:
-            raise ValueError(f"init={init} must be > 0")
+        _check_floor(min_sigma2)
+        _check_variance("init", init)
         self.min_sigma2 = float(min_sigma2)
         self.register_buffer("_last", torch.tensor(float(init)))
 
@@ -185,11 +192,9 @@ class AnnealedNoise(ObservationNoise):
         min_sigma2: float = 1e-6,
     ) -> None:
         super().__init__()
-        if not min_sigma2 >= 0:
-            raise ValueError(f"min_sigma2={min_sigma2} must be >= 0")
+        _check_floor(min_sigma2)
         for name, value in (("start", start), ("end", end)):
-            if not value > min_sigma2:
-                raise ValueError(f"{name}={value} must be > min_sigma2={min_sigma2}")
+            _check_variance(name, value, min_sigma2, "min_sigma2")
         if steps < 0:
             raise ValueError(f"steps={steps} must be >= 0")
         if then not in ("fixed", "learned"):

@@ -57,6 +57,8 @@ class EvalSettings:
             raise ValueError(f"eps={self.eps} must be > 0 and finite")
         if not 0 <= self.delta < 1:
             raise ValueError(f"delta={self.delta} must be in [0, 1)")
+        if not math.isfinite(self.eps_high):
+            raise ValueError(f"eps_high={self.eps_high} must be finite (the collapse curve's log-spaced grid ends there)")
         if not 0 < self.eps_low < self.eps_high:
             raise ValueError(f"eps_low={self.eps_low} must be > 0 and below eps_high={self.eps_high}")
         if self.eps_num < 2:
