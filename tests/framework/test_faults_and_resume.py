@@ -51,6 +51,9 @@ def test_failing_and_diverging_jobs_end_cleanly_and_the_others_run(run_cli, tmp_
     job_lines = [line for line in result.stderr.splitlines() if line.startswith("vae-collapse: job")]
     assert len(job_lines) == 3 and "job 1: diverged" in job_lines[0] and "job 2: failed" in job_lines[1]
     assert "4 jobs: 1 completed, 1 diverged, 2 failed" in result.stderr
+    assert "; failed: 2, 3 (each job's traceback.txt says why" in result.stderr
+    assert "; diverged: 1 (a re-run repeats the same seed and settings" in result.stderr
+    assert "finish them" not in result.stderr  # nothing was interrupted
 
     # Re-running the same command skips the completed job (its files untouched) and retries the others.
     before = (sweep / "0" / "summary.json").read_bytes()

@@ -25,10 +25,10 @@ def test_a_rejected_sweep_job_is_not_sent_back_to_be_rerun(run_cli, tmp_path):
     last = result.stderr.strip().splitlines()[-1]
     assert "2 jobs: 1 completed, 1 rejected; rejected by bad input: 0" in last, last
     assert "re-run the same command to finish them" not in last
-    assert (sweep / "0" / REJECTED_FILE).read_text().strip() == "noise.sigma2=-1 must be > 0"
+    assert (sweep / "0" / REJECTED_FILE).read_text().strip() == "noise.sigma2=-1 must be > 0 and finite"
     assert (sweep / "1" / "summary.json").is_file()
     run = load_run(sweep / "0")
-    assert (run.status, run.reason) == ("rejected", "stopped by bad input: noise.sigma2=-1 must be > 0")
+    assert (run.status, run.reason) == ("rejected", "stopped by bad input: noise.sigma2=-1 must be > 0 and finite")
 
 
 def test_a_job_without_summary_or_rejection_is_still_unfinished(tmp_path):

@@ -63,15 +63,25 @@ def describe(outcome: SweepOutcome) -> str:
     counts = Counter(outcome.statuses.values())
     parts = [f"{n} {status}" for status, n in sorted(counts.items(), key=lambda kv: kv[0] != "completed")]
     line = f"vae-collapse: sweep {outcome.sweep_dir}: {len(outcome.statuses)} jobs: {', '.join(parts) or 'none'}"
-    others = [f"{job} ({status})" for job, status in outcome.statuses.items() if status not in ("completed", REJECTED)]
+    settled = ("completed", REJECTED, "failed", "diverged")
+    others = [f"{job} ({status})" for job, status in outcome.statuses.items() if status not in settled]
     if others:
-        line += "; not completed: " + ", ".join(others[:10]) + (" ..." if len(others) > 10 else "")
-        line += "; re-run the same command to finish them"
+        line += "; not completed: " + _listed(others) + "; re-run the same command to finish them"
+    for status, advice in (("failed", "each job's traceback.txt says why; a re-run tries them again"),
+                           ("diverged", "a re-run repeats the same seed and settings, so change them, e.g. a lower "
+                                        "optimizer.lr")):
+        jobs = [job for job, s in outcome.statuses.items() if s == status]
+        if jobs:
+            line += f"; {status}: {_listed(jobs)} ({advice})"
     rejected = [job for job, status in outcome.statuses.items() if status == REJECTED]
     if rejected:
-        line += (f"; rejected by bad input: {', '.join(rejected[:10])}{' ...' if len(rejected) > 10 else ''} "
+        line += (f"; rejected by bad input: {_listed(rejected)} "
                  f"(the error is above and in each job's {REJECTED_FILE}; fix the override and re-run)")
     return line
+
+
+def _listed(jobs: list[str]) -> str:
+    return ", ".join(jobs[:10]) + (" ..." if len(jobs) > 10 else "")
 
 
 class SweepReport(Callback):
