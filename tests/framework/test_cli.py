@@ -112,3 +112,22 @@ def test_a_missing_optional_sweeper_names_the_extra_to_install():
     message = "In 'hydra/config': Could not find 'hydra/sweeper/optuna'\nAvailable options in 'hydra/sweeper':\n\tbasic"
     assert _plugin_hint(message) == " (an optional extra: pip install -e '.[optuna]')"
     assert _plugin_hint("Could not find 'model/nope'") == ""
+
+
+def test_too_few_images_for_the_latent_size_run_without_the_ppca_reference(run_cli, tmp_path):
+    """4 images span 3 dimensions: pPCA's learned sigma^2 would be 0, so ppca/* is left out, with a warning."""
+    run_dir = tmp_path / "run"
+    result = run_cli(*QUICK, "dataset.n_train=4", "model.latent_dim=5", "logger=csv", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "warning: no ppca/* reference for this run: the data span 3 dimensions" in result.stderr
+    metrics = _summary(run_dir)["metrics"]
+    assert not [name for name in metrics if name.startswith("ppca/")]
+    assert "train/elbo" in metrics
+    # pPCA itself cannot be fitted there: one line, and no run folder.
+    refused = run_cli(*QUICK, "dataset.n_train=4", "model=ppca", "model.latent_dim=5", f"hydra.run.dir={tmp_path / 'ppca'}")
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        "vae-collapse: error: model.latent_dim=5: the data span 3 dimensions, no more than the latent size k=5: the 15 "
+        "discarded eigenvalues are zero, so sigma2_ML = 0 and the likelihood is unbounded; use a latent size below 3, "
+        "more data, or a fixed sigma2"]
+    assert not (tmp_path / "ppca").exists()

@@ -54,16 +54,26 @@ def eigenvalues(moments: DataMoments) -> torch.Tensor:
     return torch.linalg.eigvalsh(moments.cov.to(torch.float64)).flip(0).clamp_min(0.0)
 
 
+class UnboundedLikelihood(ValueError):
+    """sigma2_ML = 0: the data lie in a subspace of dimension at most k, and log p(x) has no maximum."""
+
+
+# Discarded eigenvalues this small, relative to the largest, are rounding errors of exact zeros.
+ZERO_EIGENVALUE = 1e-12
+
+
 def ml_sigma2(eigvals: torch.Tensor, k: int) -> float:
     """sigma2_ML: the mean of the n - k discarded eigenvalues."""
     n = eigvals.shape[0]
     if not 0 <= k < n:
         raise ValueError(f"latent size k={k} must be below the data dimension n={n} to learn sigma2")
     sigma2 = float(eigvals[k:].mean())
-    if sigma2 <= 0.0:
-        raise ValueError(
-            f"the {n - k} discarded eigenvalues are all zero, so sigma2_ML = 0 and the likelihood is unbounded; "
-            "use a smaller latent size or a fixed sigma2"
+    if sigma2 <= ZERO_EIGENVALUE * max(float(eigvals[0]), 0.0):
+        rank = int((eigvals > ZERO_EIGENVALUE * float(eigvals[0])).sum())
+        raise UnboundedLikelihood(
+            f"the data span {rank} dimensions, no more than the latent size k={k}: the {n - k} discarded "
+            "eigenvalues are zero, so sigma2_ML = 0 and the likelihood is unbounded; use a latent size below "
+            f"{rank}, more data, or a fixed sigma2"
         )
     return sigma2
 

@@ -93,6 +93,18 @@ def _task_overrides() -> list[str]:
         return []
 
 
+def _reference(eigvals: torch.Tensor, model, noise, last_step: int | None) -> dict[str, Any]:
+    """``ppca/*``; where pPCA's learned sigma^2 would be 0 (too few images for the latent size),
+    a closed-form fit is refused and a trained model runs without the reference."""
+    try:
+        return ppca_reference(eigvals, model.latent_dim, noise, last_step)
+    except ppca.UnboundedLikelihood as exc:
+        if getattr(model, "fit", "gradient") == "closed_form":
+            raise ConfigError(f"model.latent_dim={model.latent_dim}: {exc}") from None
+        say(f"vae-collapse: warning: no ppca/* reference for this run: {exc}", err=True)
+        return {}
+
+
 def _job_log(run_dir: Path) -> Path | None:
     """Hydra's log file of this job (reporting.console keeps the printed lines there)."""
     try:
@@ -261,9 +273,9 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     files: dict[str, Path] = {}
     last = run_dir / CHECKPOINT_DIR / LAST
     summary = None
+    reference = _reference(eigvals, model, noise, last_step)
     try:
         log_config(loggers, resolved)
-        reference = ppca_reference(eigvals, model.latent_dim, noise, last_step)
         if resume_from is None:  # at step 0, so dashboards draw it as a line under train/elbo
             for logger in loggers:
                 logger.log_metrics(reference, step=0)
