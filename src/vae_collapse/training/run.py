@@ -187,10 +187,34 @@ def _check_fits(module: VAEModule, checkpoint: dict, path: Path) -> None:
 SLOW_REFERENCE_FLOP = 2e12
 
 
-def _last_step(cfg: DictConfig) -> int | None:
-    """The step the run will end at, where the trainer is given one (max_steps)."""
-    steps = cfg.trainer.get("max_steps")
-    return int(steps) if isinstance(steps, int) and steps > 0 else None
+# Lightning's epoch limit when neither max_steps nor max_epochs is given.
+LIGHTNING_DEFAULT_EPOCHS = 1000
+
+
+def _last_step(cfg: DictConfig, batches_per_epoch: int) -> int | None:
+    """The step the run will end at: the first of max_steps and max_epochs that it reaches; None if neither."""
+    steps, epochs = cfg.trainer.get("max_steps"), cfg.trainer.get("max_epochs")
+    limits = []
+    if isinstance(steps, int) and steps > 0:
+        limits.append(steps)
+    if epochs is None and not limits:
+        epochs = LIGHTNING_DEFAULT_EPOCHS
+    if isinstance(epochs, int) and epochs > 0:
+        limits.append(epochs * batches_per_epoch)
+    return min(limits) if limits else None
+
+
+def _schedule_warnings(cfg: DictConfig, noise, last_step: int | None, eval_settings) -> list[str]:
+    """What the user should know before a long run: schedules it cuts off, and limits it lacks."""
+    if last_step is None:
+        return ["trainer.max_steps and trainer.max_epochs are both unlimited (-1): the run trains until it is "
+                "stopped, and ppca/* and the schedules assume it never ends"]
+    warnings = [w for w in [noise.unfinished_schedule(last_step)] if w]
+    every = eval_settings.track_every_n_steps
+    if every and every > last_step:
+        warnings.append(f"eval.track_every_n_steps={every} is longer than the run ({last_step} steps): "
+                        "collapse is never tracked, so there is no collapse_trajectory.csv")
+    return warnings
 
 
 def _check_optimizer(module: VAEModule, cfg: DictConfig) -> None:
@@ -226,10 +250,6 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     scheduler = build(cfg.lr_scheduler, "lr_scheduler") if cfg.get("lr_scheduler") else None
     module = VAEModule(model, optimizer, scheduler)
     _check_optimizer(module, cfg)
-    last_step = _last_step(cfg)
-    unfinished = noise.unfinished_schedule(last_step) if last_step is not None else None
-    if unfinished:
-        say(f"vae-collapse: warning: {unfinished}", err=True)
     eval_settings = build(cfg.eval, "eval")
     ckpt_settings = build(cfg.checkpoint, "checkpoint") if cfg.get("checkpoint") else CheckpointSettings()
     trainer_args = {"default_root_dir": str(run_dir), "enable_checkpointing": ckpt_settings.enabled}
@@ -237,6 +257,9 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     datamodule.prepare_data()
     datamodule.setup("fit")
     module.check_data(datamodule)
+    last_step = _last_step(cfg, len(datamodule.train_dataloader()))
+    for warning in _schedule_warnings(cfg, noise, last_step, eval_settings):
+        say(f"vae-collapse: warning: {warning}", err=True)
     plan = plan_folder(cfg, run_dir, source, loaded)
     if plan.skip is not None:  # before any logger exists: a skipped job opens no W&B run
         say(f"vae-collapse: skipped {run_dir}: already completed (its summary.json); "

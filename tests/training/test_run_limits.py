@@ -1,0 +1,37 @@
+"""Where a run will stop, from max_steps and max_epochs, and the warnings that follow from it."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from omegaconf import OmegaConf
+
+from vae_collapse.models import AnnealedNoise, FixedNoise, KLAnnealing
+from vae_collapse.training.run import _last_step, _schedule_warnings
+
+
+def _cfg(**trainer):
+    return OmegaConf.create({"trainer": trainer})
+
+
+@pytest.mark.parametrize(
+    ("trainer", "expected"),
+    [
+        ({"max_steps": 300, "max_epochs": -1}, 300),
+        ({"max_steps": 300, "max_epochs": 2}, 20),  # whichever comes first: 2 epochs of 10 batches
+        ({"max_steps": -1, "max_epochs": 3}, 30),
+        ({"max_steps": -1}, 10_000),  # Lightning's default of 1,000 epochs
+        ({"max_steps": -1, "max_epochs": -1}, None),  # no end
+    ],
+)
+def test_the_last_step_is_the_first_limit_reached(trainer, expected):
+    assert _last_step(_cfg(**trainer), batches_per_epoch=10) == expected
+
+
+def test_warnings_for_cut_off_schedules_untracked_runs_and_endless_ones():
+    evaluation = SimpleNamespace(track_every_n_steps=50)
+    cut = _schedule_warnings(_cfg(), KLAnnealing(FixedNoise(1.0), warmup_steps=100), 20, evaluation)
+    assert len(cut) == 2 and "warmup_steps=100" in cut[0] and "track_every_n_steps=50" in cut[1]
+    assert _schedule_warnings(_cfg(), AnnealedNoise(steps=10, then="fixed"), 200, evaluation) == []
+    assert "both unlimited" in _schedule_warnings(_cfg(), FixedNoise(1.0), None, evaluation)[0]
