@@ -57,6 +57,15 @@ def test_every_group_option_composes_and_builds(compose_config, group, option):
             check_node(sub, f"logger.{key}")
 
 
+@pytest.mark.parametrize("base", _options("noise/base"))
+def test_kl_annealing_composes_with_every_base_policy(compose_config, base):
+    cfg = compose_config("noise=kl_anneal", f"noise/base={base}", "dataset=synthetic_ppca", "model.latent_dim=3")
+    validate(cfg)
+    noise = build(cfg.noise, "noise")
+    assert type(noise.base).__name__.lower().startswith(base) and noise.beta(0) == 0.0
+    assert float(noise.sigma2().detach()) == pytest.approx(0.1 if base == "fixed" else 1.0)
+
+
 @pytest.mark.parametrize("experiment", _experiments())
 def test_every_experiment_preset_composes_and_validates(compose_config, experiment):
     cfg = compose_config(f"experiment={experiment}")

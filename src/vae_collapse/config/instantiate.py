@@ -20,6 +20,7 @@ from typing import Any
 from hydra.errors import InstantiationException
 from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
+import torch
 
 from vae_collapse.config.errors import ConfigError
 
@@ -115,6 +116,11 @@ def check_node(node: DictConfig, path: str, supplied: tuple[str, ...] = ()) -> N
             continue
         value = OmegaConf.to_container(node, resolve=True)[key] if OmegaConf.is_config(node[key]) else node[key]
         annotation = hints.get(key, inspect.Parameter.empty)
+        if inspect.isclass(annotation) and issubclass(annotation, torch.nn.Module):
+            # A nested object is a config node; a name here is an option of its config group.
+            group = f"{path.replace('.', '/')}/{key}"
+            raise ConfigError(f"{path}.{key}={value!r} is a name, not a config node (a {annotation.__name__}); "
+                              f"choose an option of its group with {group}={value}")
         if not _matches(value, annotation):
             raise ConfigError(f"{path}.{key}={value!r}: expected {_describe(annotation)}")
 
