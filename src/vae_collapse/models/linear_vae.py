@@ -15,6 +15,8 @@ from vae_collapse.models.mlp import MLPEncoder
 from vae_collapse.models.noise import FixedNoise, LearnedNoise, ObservationNoise
 from vae_collapse.models.vae import ELBOKind, GaussianVAE
 
+# Hidden widths of the mlp and deep_linear encoders unless model.encoder_hidden says otherwise.
+DEFAULT_ENCODER_HIDDEN = (512,)
 FitMethod = Literal["gradient", "closed_form"]
 EncoderKind = Literal["linear", "mlp", "deep_linear"]
 
@@ -38,7 +40,7 @@ class LinearVAE(GaussianVAE):
         elbo: ELBOKind = "analytic",
         fit: FitMethod = "gradient",
         encoder: EncoderKind = "linear",
-        encoder_hidden: list[int] = (512,),
+        encoder_hidden: list[int] | None = None,
         sample_shape: tuple[int, ...] | None = None,
     ) -> None:
         if not 1 <= latent_dim <= data_dim:
@@ -47,10 +49,16 @@ class LinearVAE(GaussianVAE):
             raise ValueError(f"fit={fit!r} must be 'gradient' or 'closed_form'")
         decoder = LinearDecoder(data_dim, latent_dim)
         if encoder == "linear":
+            if encoder_hidden is not None:
+                raise ValueError(f"encoder_hidden={list(encoder_hidden)} is for encoder=mlp or deep_linear; "
+                                 "encoder=linear has no hidden layers")
             enc = LinearEncoder(data_dim, latent_dim, centre=decoder.mu)
         elif encoder in ("mlp", "deep_linear"):
+            hidden = list(DEFAULT_ENCODER_HIDDEN if encoder_hidden is None else encoder_hidden)
+            if any(width < 1 for width in hidden):
+                raise ValueError(f"encoder_hidden={hidden} must hold positive layer widths")
             activation = "relu" if encoder == "mlp" else "identity"
-            enc = MLPEncoder(data_dim, latent_dim, list(encoder_hidden), activation)
+            enc = MLPEncoder(data_dim, latent_dim, hidden, activation)
         else:
             raise ValueError(f"encoder={encoder!r} must be 'linear', 'mlp' or 'deep_linear'")
         if fit == "closed_form" and encoder != "linear":
