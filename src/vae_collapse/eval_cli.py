@@ -5,6 +5,9 @@ run was trained on (the checkpoint's fingerprint), and repeats the run's final m
 ELBOs, exact and IWAE log-likelihoods, collapse, the pPCA reference, and the CSVs, figures and
 media. The numbers equal what the run reported (the IWAE draws are seeded the same way). Results
 go to ``<run dir>/eval/`` (or ``--out``), never over the run's own files.
+
+``eval.*`` settings may be changed, e.g. ``eval.eps=0.1 eval.iwae_samples=1000``: the same model
+measured with another collapse threshold or a tighter bound, without training again.
 """
 
 from __future__ import annotations
@@ -18,7 +21,25 @@ from omegaconf import OmegaConf
 PROG = "vae-collapse-eval"
 
 
-def evaluate_checkpoint(where: str, out: Path | None = None) -> tuple[dict, dict[str, Path]]:
+def _run_folder(path: Path) -> Path:
+    return path.parent.parent  # <run dir>/checkpoints/last.ckpt
+
+
+def _apply_overrides(cfg, overrides: list[str]):
+    from vae_collapse.config import ConfigError
+
+    for item in overrides:
+        key = item.split("=", 1)[0]
+        if "=" not in item or not key.startswith("eval."):
+            raise ConfigError(f"{item}: only eval.* settings can change here (e.g. eval.eps=0.1); "
+                              "to change anything else, train again")
+        if key.split(".")[1] not in cfg.eval:
+            raise ConfigError(f"{key}: unknown key; eval's keys: {', '.join(k for k in cfg.eval if k != '_target_')}")
+    return OmegaConf.merge(cfg, OmegaConf.from_dotlist(overrides))
+
+
+def evaluate_checkpoint(where: str, out: Path | None = None,
+                        overrides: list[str] = ()) -> tuple[dict, dict[str, Path]]:
     import torch
 
     from vae_collapse.config import ConfigError, build
@@ -26,13 +47,17 @@ def evaluate_checkpoint(where: str, out: Path | None = None) -> tuple[dict, dict
     from vae_collapse.reporting.summary import write_json_atomic
     from vae_collapse.training.checkpoints import META_KEY, checkpoint_file, data_fingerprint, read_checkpoint
     from vae_collapse.training.measurements import final_measurements
-    from vae_collapse.training.reference import ppca_reference
+    from vae_collapse.training.reference import run_reference
 
     path = checkpoint_file(where)
     checkpoint = read_checkpoint(path, where)
     meta = checkpoint[META_KEY]
-    cfg = OmegaConf.create(meta["config"])
-    out = out or path.parent.parent / "eval"
+    cfg = _apply_overrides(OmegaConf.create(meta["config"]), list(overrides))
+    run_dir = _run_folder(path)
+    out = out or run_dir / "eval"
+    if out.resolve() == run_dir.resolve() or (out / "summary.json").is_file():
+        raise ConfigError(f"--out {out}: is a run folder, whose own files the measurements would overwrite; "
+                          f"give another folder (default: {run_dir / 'eval'})")
     out.mkdir(parents=True, exist_ok=True)
 
     datamodule = build(cfg.dataset, "dataset")
@@ -53,11 +78,11 @@ def evaluate_checkpoint(where: str, out: Path | None = None) -> tuple[dict, dict
                           f"({str(exc).strip().splitlines()[0][:200]})") from None
     step = int(checkpoint.get("global_step", 0))
     eigvals = covariance_eigenvalues(datamodule.train_data)
-    metrics = dict(ppca_reference(eigvals, model.latent_dim, noise, step or None))
+    metrics = dict(run_reference(eigvals, model, noise, step or None))
     torch.manual_seed(cfg.seed)  # as the run did before its final measurements
     final, files = final_measurements(model, datamodule, eval_settings, out, [], step, eigvals)
     metrics.update(final)
-    write_json_atomic(out / "eval.json", {"checkpoint": str(path), "global_step": step,
+    write_json_atomic(out / "eval.json", {"checkpoint": str(path), "global_step": step, "overrides": list(overrides),
                                           "metrics": {k: v if isinstance(v, int) else float(v)
                                                       for k, v in sorted(metrics.items())}})
     return metrics, {"results": out / "eval.json", **files}
@@ -66,8 +91,10 @@ def evaluate_checkpoint(where: str, out: Path | None = None) -> tuple[dict, dict
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", help="a run folder (uses checkpoints/last.ckpt) or a .ckpt file")
+    parser.add_argument("overrides", nargs="*", metavar="eval.KEY=VALUE",
+                        help="measurement settings to change, e.g. eval.eps=0.1 eval.iwae_samples=1000")
     parser.add_argument("--out", type=Path, default=None, help="where to write eval.json and the figures "
-                        "(default: <run dir>/eval)")
+                        "(default: <run dir>/eval; never a run folder)")
     args = parser.parse_args(argv)
 
     from vae_collapse.config import ConfigError
@@ -75,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     from vae_collapse.reporting.table import result_table
 
     try:
-        metrics, files = evaluate_checkpoint(args.checkpoint, args.out)
+        metrics, files = evaluate_checkpoint(args.checkpoint, args.out, args.overrides)
     except (ConfigError, DataError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
         sys.exit(1)

@@ -131,6 +131,20 @@ def test_eval_repeats_the_runs_numbers_and_resume_continues_it_for_more_steps(ru
                                  str(first / "summary.json" / "eval")], capture_output=True, text=True, timeout=300)
     assert unwritable.returncode == 1 and unwritable.stderr.strip().count("\n") == 0, unwritable.stderr[-2000:]
     assert "summary.json/eval (Not a directory); give a writable --out" in unwritable.stderr
+    # The run's own files are never the target, and only eval.* may change (here: a coarser eps).
+    before = {p.name: p.read_bytes() for p in first.iterdir() if p.is_file()}
+    eval_cli = str(SCRIPT.parent / "vae-collapse-eval")
+    into_run = subprocess.run([eval_cli, str(first), "--out", str(first)], capture_output=True, text=True, timeout=300)
+    assert into_run.returncode == 1 and "is a run folder" in into_run.stderr and into_run.stderr.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in first.iterdir() if p.is_file()} == before
+    other = subprocess.run([eval_cli, str(first), "model.latent_dim=2"], capture_output=True, text=True, timeout=300)
+    assert other.returncode == 1 and "only eval.* settings can change here" in other.stderr
+    coarse = subprocess.run([eval_cli, str(first), "eval.eps=100", "eval.iwae_samples=0", "--out", str(tmp_path / "e")],
+                            capture_output=True, text=True, timeout=300)
+    assert coarse.returncode == 0, coarse.stderr[-2000:]
+    remeasured = json.loads((tmp_path / "e" / "eval.json").read_text())
+    assert remeasured["overrides"] == ["eval.eps=100", "eval.iwae_samples=0"]
+    assert remeasured["metrics"]["collapse/active_dims"] == 0 and "test/log_px_iwae" not in remeasured["metrics"]
     # Only resumable keys on the command line; the rest (dataset, model, ...) comes from the checkpoint.
     second = tmp_path / "second"
     result = run_cli(f"resume={first}", "trainer.max_steps=60", "trainer.enable_progress_bar=false",

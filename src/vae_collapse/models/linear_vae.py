@@ -49,9 +49,7 @@ class LinearVAE(GaussianVAE):
             raise ValueError(f"fit={fit!r} must be 'gradient' or 'closed_form'")
         decoder = LinearDecoder(data_dim, latent_dim)
         if encoder == "linear":
-            if encoder_hidden is not None:
-                raise ValueError(f"encoder_hidden={list(encoder_hidden)} is for encoder=mlp or deep_linear; "
-                                 "encoder=linear has no hidden layers")
+            # encoder_hidden is not refused here: runs saved before its default became null carry [512].
             enc = LinearEncoder(data_dim, latent_dim, centre=decoder.mu)
         elif encoder in ("mlp", "deep_linear"):
             hidden = list(DEFAULT_ENCODER_HIDDEN if encoder_hidden is None else encoder_hidden)

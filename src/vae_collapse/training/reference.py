@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
+from vae_collapse.config import ConfigError
 from vae_collapse.maths import ppca
 from vae_collapse.models.noise import ObservationNoise
+from vae_collapse.reporting.console import say
 
 
 def ppca_reference(
@@ -21,3 +25,15 @@ def ppca_reference(
     latent_dim = min(latent_dim, eigvals.shape[0] - 1)  # a deep model's k may exceed pPCA's range
     sigma2, log_px, active_dims = ppca.optimum(eigvals, latent_dim, noise.reference_sigma2(last_step))
     return {"ppca/log_px": log_px, "ppca/sigma2": sigma2, "ppca/active_dims": active_dims}
+
+
+def run_reference(eigvals: torch.Tensor, model: Any, noise: ObservationNoise, last_step: int | None) -> dict[str, float]:
+    """``ppca/*`` for a run; where pPCA's learned sigma^2 would be 0 (too few images for the
+    latent size), a closed-form fit is refused and a trained model goes on without the reference."""
+    try:
+        return ppca_reference(eigvals, model.latent_dim, noise, last_step)
+    except ppca.UnboundedLikelihood as exc:
+        if getattr(model, "fit", "gradient") == "closed_form":
+            raise ConfigError(f"model.latent_dim={model.latent_dim}: {exc}") from None
+        say(f"vae-collapse: warning: no ppca/* reference for this run: {exc}", err=True)
+        return {}

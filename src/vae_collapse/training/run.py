@@ -41,7 +41,7 @@ from vae_collapse.training.collapse_tracker import CollapseTracker
 from vae_collapse.training.lit_module import VAEModule
 from vae_collapse.training.measurements import final_measurements
 from vae_collapse.training.progress import StepProgressBar, parallel_job_number
-from vae_collapse.training.reference import ppca_reference
+from vae_collapse.training.reference import run_reference
 from vae_collapse.training.resume import plan_folder, resume_source
 
 # Built in this order; each is checked before anything is built, so a bad value anywhere
@@ -91,18 +91,6 @@ def _task_overrides() -> list[str]:
         return list(HydraConfig.get().overrides.task)
     except ValueError:
         return []
-
-
-def _reference(eigvals: torch.Tensor, model, noise, last_step: int | None) -> dict[str, Any]:
-    """``ppca/*``; where pPCA's learned sigma^2 would be 0 (too few images for the latent size),
-    a closed-form fit is refused and a trained model runs without the reference."""
-    try:
-        return ppca_reference(eigvals, model.latent_dim, noise, last_step)
-    except ppca.UnboundedLikelihood as exc:
-        if getattr(model, "fit", "gradient") == "closed_form":
-            raise ConfigError(f"model.latent_dim={model.latent_dim}: {exc}") from None
-        say(f"vae-collapse: warning: no ppca/* reference for this run: {exc}", err=True)
-        return {}
 
 
 def _job_log(run_dir: Path) -> Path | None:
@@ -296,7 +284,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     files: dict[str, Path] = {}
     last = run_dir / CHECKPOINT_DIR / LAST
     summary = None
-    reference = _reference(eigvals, model, noise, last_step)
+    reference = run_reference(eigvals, model, noise, last_step)
     try:
         log_config(loggers, resolved)
         if resume_from is None:  # at step 0, so dashboards draw it as a line under train/elbo
