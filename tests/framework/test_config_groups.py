@@ -99,6 +99,15 @@ def test_bad_values_name_the_key(compose_config, override, message):
     assert "\n" not in str(info.value)
 
 
+def test_a_key_of_another_data_set_is_named_with_the_keys_this_one_takes(compose_config):
+    """SyntheticPPCADataModule hands **kwargs to its base: the check knows the base's keys too."""
+    cfg = compose_config("experiment=deep_mnist_fixed_sigma", "dataset=synthetic_ppca")
+    with pytest.raises(ConfigError) as info:
+        check_node(cfg.dataset, "dataset")
+    assert str(info.value).startswith("dataset.subset: unknown key for SyntheticPPCADataModule; valid keys: data_dim")
+    assert "batch_size" in str(info.value)
+
+
 def test_latent_size_above_data_dimension_is_rejected(compose_config):
     cfg = compose_config("dataset=synthetic_ppca", "model.latent_dim=21")
     noise = build(cfg.noise, "noise")

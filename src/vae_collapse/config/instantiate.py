@@ -85,6 +85,14 @@ def _signature(target: Any) -> tuple[dict[str, inspect.Parameter], dict[str, Any
     except Exception:  # third-party annotations may not resolve; then types are not checked
         hints = {}
     open_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    if open_kwargs and inspect.isclass(target):
+        # A subclass that passes **kwargs on to its base takes the base's keys, and only those.
+        base = next((c for c in target.__mro__[1:] if "__init__" in c.__dict__ and c is not object), None)
+        if base is not None and base.__module__.startswith("vae_collapse."):
+            base_params, base_hints, open_kwargs = _signature(base)
+            params = {k: v for k, v in params.items() if v.kind is not inspect.Parameter.VAR_KEYWORD}
+            params.update({k: v for k, v in base_params.items() if k not in params})
+            hints = {**base_hints, **hints}
     return params, hints, open_kwargs
 
 
