@@ -78,9 +78,9 @@ def test_report_json_holds_the_numbers_the_figures_show(built):
     assert fixed[2.0]["ppca/active_dims"]["mean"] == 2  # 5 and 3 are above 2
     # The count at eps = 0.1, off the collapse curves. sigma2 = 0.5: KLs 1.0, 0.5 (seed 0) and 1.0, 0.5,
     # 0.2 (seed 1) are all above 0.1, as at 0.01. sigma2 = 0.01: the latent at KL 0.05 drops out.
-    assert fixed[0.5]["collapse/active_dims_at_10eps"] == {"mean": 2.5, "std": pytest.approx(math.sqrt(0.5)), "n": 2}
+    assert fixed[0.5]["active_dims_at_10eps"] == {"mean": 2.5, "std": pytest.approx(math.sqrt(0.5)), "n": 2}
     assert fixed[0.01]["collapse/active_dims"]["mean"] == 4
-    assert fixed[0.01]["collapse/active_dims_at_10eps"] == {"mean": 3.0, "std": 0.0, "n": 2}
+    assert fixed[0.01]["active_dims_at_10eps"] == {"mean": 3.0, "std": 0.0, "n": 2}
     assert fixed[0.5]["collapse/active_units"]["mean"] == 1.5
     learned = {row["label"]: row for row in fig4["data"]["learned"]}
     assert learned["learned_fake [noise.init=1]"]["train/sigma2"]["mean"] == pytest.approx(0.4)
@@ -111,7 +111,7 @@ def test_figure3_and_7_means_over_seeds(built):
     fig3 = next(f for f in data["figures"] if f["number"] == 3)
     rows = {g["label"]: g for g in fig3["data"]["groups"]}
     # sigma2 = 0.5: seed 0 has 2 of 4 latents at KL 0, seed 1 has 1 -> 3/8 collapsed at eps = 0.01.
-    assert rows["fixed_fake [noise.sigma2=0.5]"]["fraction_collapsed_at_eps"] == pytest.approx(3 / 8)
+    assert rows["fixed_fake [noise.sigma2=0.5]"]["mean_curve_at_eps"] == pytest.approx(3 / 8)
     fig7 = next(f for f in data["figures"] if f["number"] == 7)
     warm = {g["warmup_steps"]: g for g in fig7["data"]["groups"]}
     assert warm[60]["active_dims_peak"] == 4 and warm[60]["active_dims_final"] == 2

@@ -59,7 +59,7 @@ def _collapse_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
         band(ax, eps, mean, std, colour, f"{label} ({seeds_text(n)})", linestyle=line)
         at = float(np.interp(np.log(eps_mark), np.log(eps), mean))
         data["groups"].append({"label": group.label, "policy": p.text, "n": n, "seeds": group.seeds,
-                               "fraction_collapsed_at_eps": at,
+                               "mean_curve_at_eps": at,  # the mean curve read off at eps (the stat below averages runs)
                                "collapse/collapsed_fraction": group.stat("collapse/collapsed_fraction").as_dict(),
                                "curve": {"eps": [float(e) for e in eps], "mean": [float(m) for m in mean],
                                          "std": [float(s) for s in std]}})
@@ -155,7 +155,7 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
                                   "test/elbo": g.stat("test/elbo").as_dict(),
                                   "collapse/active_dims": d.as_dict(), "ppca/active_dims": p.as_dict(),
                                   # not logged by runs: read off their collapse curves at 10 x eps
-                                  "collapse/active_dims_at_10eps": w.as_dict(),
+                                  "active_dims_at_10eps": w.as_dict(),
                                   "collapse/active_units": u.as_dict()})
     for g, colour in zip(learned, colours(len(learned), "autumn")):
         s2 = g.stat("train/sigma2")
