@@ -186,7 +186,8 @@ def save_kl_per_dim_chart(
     bottom = floor / 3.0
 
     k = kl.size
-    fig = Figure(figsize=(max(6.4, min(16.0, 0.25 * k + 2.0)), 4.2), dpi=DPI, layout="constrained")
+    width = max(6.4, min(16.0, 0.25 * k + 2.0))
+    fig = Figure(figsize=(width, 4.2 if width >= 12 else 5.0), dpi=DPI, layout="constrained")
     ax = fig.add_subplot()
     colors = np.where(active, "tab:blue", "tab:gray")
     # Bars start below the floor: a bar from the axis edge to the floor marks "zero here".
@@ -195,8 +196,9 @@ def save_kl_per_dim_chart(
     top = max(float(shown.max()), eps) * 3.0
     ax.set_ylim(bottom, top)
     ax.axhline(eps, color="tab:red", linestyle="--", linewidth=1.2)
-    if k <= 40:
-        ax.set_xticks(np.arange(k), [str(i) for i in order], fontsize=8 if k > 20 else 10)
+    if k <= 128:  # each bar keeps its latent's index (matches kl_per_dim.csv), turned when crowded
+        ax.set_xticks(np.arange(k), [str(i) for i in order], fontsize=10 if k <= 20 else 8 if k <= 40 else 6,
+                      rotation=0 if k <= 40 else 90)
         ax.set_xlabel("latent dimension index (sorted by KL, largest first)")
     else:
         ax.set_xlabel("latent dimensions, ranked by KL (largest first)")
@@ -222,7 +224,9 @@ def save_kl_per_dim_chart(
         handles.append(Patch(color="none", label=f"KL < {floor:.1g} (incl. zeros) drawn at {floor:.1g}: {clipped}"))
     if not finite.all():
         handles.append(Patch(color="none", label=f"non-finite KL (drawn at floor): {int((~finite).sum())}"))
-    ax.legend(handles=handles, loc="upper right", fontsize=9, framealpha=0.9)
+    # Above the axes, not on them: inside, it can cover the bars or the eps line.
+    fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 3) if width >= 12 else 1,
+               fontsize=9, frameon=False)
     return _write_png(fig, path)
 
 
