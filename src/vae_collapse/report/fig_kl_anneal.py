@@ -46,15 +46,18 @@ def _anneal_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
     eps = fam[0].get("eval.eps", 0.01)
     delta = fam[0].get("eval.delta", 0.01)
     cols = colours(len(fam), "viridis")
-    for group, colour in zip(fam, cols):
+    # Curves that coincide (e.g. every run keeps all latents) must all stay visible: each later
+    # one is drawn thinner, on top, in its own dash pattern.
+    strokes = [(("-", "--", "-.", ":")[i % 4], max(3.2 - 0.7 * i, 1.0)) for i in range(len(fam))]
+    for group, colour, (linestyle, linewidth) in zip(fam, cols, strokes):
         trajs = [t for t in (curves.trajectory(r.run_dir) for r in group.runs) if t is not None]
         warmup = int(group.get("noise.warmup_steps", 0))
         label = f"{_warmup_text(warmup)} ({seeds_text(len(trajs))})"
         steps, dims, dims_std, n = curves.mean_curve([(t["step"], t["active_dims"]) for t in trajs])
-        band(ax_dims, steps, dims, dims_std, colour, label, marker=".")
+        band(ax_dims, steps, dims, dims_std, colour, label, linestyle=linestyle, linewidth=linewidth)
         total = [(t["step"], t["kl"].sum(axis=1)) for t in trajs]
         s2, kl, kl_std, _ = curves.mean_curve(total)
-        band(ax_kl, s2, kl, kl_std, colour, label, marker=".")
+        band(ax_kl, s2, kl, kl_std, colour, label, linestyle=linestyle, linewidth=linewidth)
         if 0 < warmup <= steps[-1]:  # a warm-up longer than the run has no end to mark
             for ax in (ax_dims, ax_kl):
                 ax.axvline(warmup, color=colour, linestyle=":", linewidth=1.2)

@@ -46,9 +46,10 @@ def colours(n: int, cmap: str = "viridis") -> list:
     return [cm(v) for v in np.linspace(0.05, 0.85, max(n, 1))][:n]
 
 
-def band(ax, x, mean, std, colour, label: str, linestyle: str = "-", marker: str | None = None) -> None:
+def band(ax, x, mean, std, colour, label: str, linestyle: str = "-", marker: str | None = None,
+         linewidth: float = 1.6) -> None:
     """A mean curve with a +-1 std band (no band for a single run)."""
-    ax.plot(x, mean, color=colour, linestyle=linestyle, marker=marker, markersize=4, linewidth=1.6, label=label)
+    ax.plot(x, mean, color=colour, linestyle=linestyle, marker=marker, markersize=4, linewidth=linewidth, label=label)
     if np.any(std > 0):
         ax.fill_between(x, mean - std, mean + std, color=colour, alpha=0.2, linewidth=0)
 
