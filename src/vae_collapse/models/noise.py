@@ -229,8 +229,9 @@ class AnnealedNoise(ObservationNoise):
             return (f"noise.steps={self.steps} is as long as the run: no step is left to learn sigma2 "
                     f"(noise.then=learned), so it stays at noise.end={self.end:g}; ppca/* uses {self.end:g}")
         ends = self.scheduled(last_step)
+        never = " and is never learned (noise.then=learned)" if self.learned else ""
         return (f"noise.steps={self.steps} is longer than the run ({last_step} steps): sigma2 ends at "
-                f"{ends:.4g}, not noise.end={self.end:g}; ppca/* uses {ends:.4g}")
+                f"{ends:.4g}, not noise.end={self.end:g}{never}; ppca/* uses {ends:.4g}")
 
 
 class KLAnnealing(ObservationNoise):
