@@ -33,7 +33,7 @@ def test_short_fixed_sigma_sweep_on_an_mnist_subset(run_cli, tmp_path):
     by_sigma2 = {r["config"]["noise"]["sigma2"]: r["metrics"] for r in runs}
     for metrics in by_sigma2.values():
         for name in ("train/elbo", "val/elbo", "val/kl", "test/elbo", "test/log_px_iwae", "collapse/active_dims",
-                     "collapse/active_units", "ppca/active_dims", "train/sigma2", "train/beta"):
+                     "collapse/active_units", "ppca/active_dims", "ppca/residual_dims", "train/sigma2", "train/beta"):
             assert name in metrics, name
         assert metrics["test/iwae_examples"] == 50  # eval.iwae_examples, fewer than the test images
         assert "collapse/kl" not in metrics  # the tracker's numbers are track/*, not final collapse/*
@@ -41,13 +41,13 @@ def test_short_fixed_sigma_sweep_on_an_mnist_subset(run_cli, tmp_path):
     assert by_sigma2[2.0]["collapse/active_dims"] <= by_sigma2[0.01]["collapse/active_dims"]
     for job in sweep.glob("[0-9]*"):
         for name in ("collapse_curve.csv", "kl_per_dim.csv", "collapse_trajectory.csv", "collapse_curve.png",
-                     "kl_per_dim.png", "reconstructions.png", "samples.png"):
+                     "kl_per_dim.png", "reconstructions.png", "samples.png", "residual_spectrum.csv", "spectrum.png"):
             assert (job / name).exists(), f"{job.name}/{name}"
         assert (job / "collapse_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         header = next(job.glob("csv/**/metrics.csv")).read_text().splitlines()[0].split(",")
         assert {"track/active_dims", "track/kl"} <= set(header), header
         media = list(job.glob("wandb/offline-run-*/files/media/images/**/*.png"))
-        assert len(media) >= 4, "W&B media missing"
+        assert len(media) >= 5, "W&B media missing"
 
 
 def _celeba_folder(root: Path, count: int) -> Path:

@@ -49,3 +49,36 @@ def test_a_linear_run_from_the_console_leaves_both_files(run_cli, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(read_rows(tmp_path / "run" / "data_spectrum.csv")) == 20
     assert len(read_rows(tmp_path / "run" / "decoder_column_norms.csv")) == 3
+
+
+def _ppca_optimum_run(tmp_path, latent_dim, **eval_settings):
+    from vae_collapse.data import SyntheticPPCADataModule
+    from vae_collapse.training.measurements import EvalSettings, final_measurements
+
+    # Eigenvalues about 8.1, 4.1, 2.1, 1.1, 0.6 and 0.1 (the noise): three above sigma^2 = 1.5.
+    data = SyntheticPPCADataModule(data_dim=12, spectrum=[8.0, 4.0, 2.0, 1.0, 0.5], sigma2=0.1, n_train=4000,
+                                   n_test=0, seed=0)
+    data.prepare_data()
+    data.setup("fit")
+    model = LinearVAE(data_dim=12, latent_dim=latent_dim, sample_shape=(12,), noise=FixedNoise(1.5))
+    with torch.no_grad():
+        model.fit_closed_form(data_moments(data.train_data))
+    settings = EvalSettings(iwae_samples=0, **eval_settings)
+    return final_measurements(model, data, settings, tmp_path, [], step=0)
+
+
+def test_residual_dims_count_the_directions_a_too_small_linear_vae_leaves_out(tmp_path):
+    """At the pPCA optimum: none with latents to spare, the missing ones without."""
+    metrics, files = _ppca_optimum_run(tmp_path / "spare", latent_dim=5)
+    assert metrics["train/sigma2"] == 1.5 and metrics["ppca/residual_dims"] == 0
+    metrics, files = _ppca_optimum_run(tmp_path / "short", latent_dim=1)
+    assert metrics["ppca/residual_dims"] == 2
+    rows = read_rows(files["residual_spectrum"])
+    assert sum(float(r["eigenvalue"]) > metrics["train/sigma2"] for r in rows) == 2
+    assert files["spectrum"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_residual_examples_zero_skips_the_measurement(tmp_path):
+    metrics, files = _ppca_optimum_run(tmp_path, latent_dim=2, residual_examples=0)
+    assert "ppca/residual_dims" not in metrics
+    assert "residual_spectrum" not in files and not (tmp_path / "spectrum.png").exists()

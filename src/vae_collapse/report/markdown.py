@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 # The per-setting table shows these; report.json has every metric.
 HEADLINE = (
     "train/elbo", "ppca/log_px", "test/elbo", "test/log_px_iwae", "train/sigma2",
-    "collapse/active_dims", "ppca/active_dims", "collapse/active_units",
+    "collapse/active_dims", "ppca/active_dims", "ppca/residual_dims", "collapse/active_units",
 )
 FIGURE_NAMES = {
     1: "pPCA log-likelihood around a zero column",

@@ -65,13 +65,38 @@ def spectrum_tables(
 
 
 def write_spectrum_artifacts(
-    run_dir: Path, train_data: torch.Tensor, model: GaussianVAE, eigvals: torch.Tensor | None = None
+    run_dir: Path,
+    train_data: torch.Tensor,
+    model: GaussianVAE,
+    eigvals: torch.Tensor | None = None,
+    residual_eigvals: torch.Tensor | None = None,
+    sigma2: float | None = None,
+    loggers: list[Logger] = (),
+    step: int = 0,
 ) -> dict[str, Path]:
-    """``data_spectrum.csv`` and (linear decoders) ``decoder_column_norms.csv`` in ``run_dir``."""
-    return {
-        name: write_csv_atomic(run_dir / f"{name}.csv", *table)
-        for name, table in spectrum_tables(train_data, model, eigvals).items()
-    }
+    """``data_spectrum.csv`` and (linear decoders) ``decoder_column_norms.csv`` in ``run_dir``.
+
+    With the residual's spectrum (``ppca/residual_dims``) also ``residual_spectrum.csv``, and with
+    sigma^2 ``spectrum.png``: both spectra against the sigma^2 line (W&B: ``media/spectrum``).
+    """
+    from vae_collapse.reporting import figures, media
+
+    tables = spectrum_tables(train_data, model, eigvals)
+    if residual_eigvals is not None:
+        tables["residual_spectrum"] = (["index", "eigenvalue"], [[i + 1, float(v)] for i, v in enumerate(residual_eigvals)])
+    files = {name: write_csv_atomic(run_dir / f"{name}.csv", *table) for name, table in tables.items()}
+    if residual_eigvals is not None and sigma2 is not None:
+        spectra = {}
+        if "data_spectrum" in tables:
+            spectra["data covariance"] = [row[1] for row in tables["data_spectrum"][1]]
+        spectra["residual x - f(E[z|x])"] = residual_eigvals
+        files["spectrum"] = figures.save_spectrum_chart(
+            spectra, sigma2, run_dir / "spectrum.png",
+            title="The linear theory's test: one more latent pays for its KL\n"
+                  "along each direction whose eigenvalue is above $\\sigma^2$",
+        )
+        media.log_media(loggers, images={"media/spectrum": files["spectrum"]}, step=step)
+    return files
 
 
 def write_run_artifacts(

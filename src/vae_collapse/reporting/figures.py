@@ -230,6 +230,52 @@ def save_kl_per_dim_chart(
     return _write_png(fig, path)
 
 
+# --------------------------------------------------------------------------- spectra
+
+
+def save_spectrum_chart(
+    spectra: Mapping[str, Any],
+    sigma2: float,
+    path: Path | str,
+    title: str | None = None,
+) -> Path:
+    """Covariance eigenvalues against sigma^2, largest first: {label: eigenvalues}.
+
+    The linear theory's test is where each spectrum crosses the sigma^2 line; the legend gives
+    each spectrum's count above it. Indices run up to a little past the last crossing (at least
+    40), on a log y axis; zero eigenvalues are left out.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FormatStrFormatter
+
+    if not spectra:
+        raise ValueError("no spectra to draw")
+    if not 0 < sigma2 < math.inf:
+        raise ValueError(f"sigma2={sigma2} must be > 0 and finite (it is drawn on a log axis)")
+    prepared = {label: np.sort(_to_numpy(v).astype(np.float64, copy=False).ravel())[::-1] for label, v in spectra.items()}
+    above = {label: int((v > sigma2).sum()) for label, v in prepared.items()}
+    shown = max(40, int(1.5 * max(above.values())) + 5)
+    fig = Figure(figsize=(6.4, 4.2), dpi=DPI, layout="constrained")
+    ax = fig.add_subplot()
+    for (label, values), marker in zip(prepared.items(), "os^vD"):
+        values = values[:shown]
+        index = np.arange(1, values.size + 1)
+        keep = values > 0
+        ax.plot(index[keep], values[keep], marker=marker, markersize=3, linewidth=1.2,
+                label=f"{label}: {above[label]} above $\\sigma^2$")
+    ax.axhline(sigma2, color="tab:red", linestyle="--", linewidth=1.2, label=f"$\\sigma^2$ = {sigma2:.4g}")
+    ax.set_yscale("log")
+    for axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+        axis(FormatStrFormatter("%g"))
+    ax.set_xlim(0, shown + 1)
+    ax.set_xlabel("eigenvalue index (largest first)")
+    ax.set_ylabel("covariance eigenvalue")
+    ax.set_title(title or "Spectra against $\\sigma^2$", fontsize=10)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8)
+    return _write_png(fig, path)
+
+
 # --------------------------------------------------------------------------- collapse curves
 
 

@@ -15,6 +15,7 @@ HEADLINE = (
     "ppca/sigma2",
     "collapse/active_dims",
     "ppca/active_dims",
+    "ppca/residual_dims",
     "collapse/active_units",
     "test/elbo",
     "test/log_px",

@@ -10,6 +10,7 @@ import torch
 
 from vae_collapse.maths.collapse import collapse_curve, collapsed_dims, count_active_dims, count_active_units
 from vae_collapse.maths.iwae import iwae_bound, merge_iwae
+from vae_collapse.maths.moments import covariance_eigenvalues
 from vae_collapse.models.vae import GaussianVAE
 
 
@@ -112,6 +113,23 @@ def measure_collapse(evaluation: Evaluation, eps: float, delta: float, eps_grid:
         kl_dim=kl.double().mean(0),
         collapsed=collapsed_dims(kl, eps, delta),
     )
+
+
+@torch.no_grad()
+def residual_spectrum(model: GaussianVAE, batches: Iterable[torch.Tensor]) -> torch.Tensor:
+    """Eigenvalues of the covariance of x - f(E_q[z | x]) over ``batches``, decreasing.
+
+    What the model leaves unexplained, for the linear theory's test in
+    :mod:`vae_collapse.maths.residual`. Residuals are kept in float32 (CelebA's 10,000 x 12,288
+    are half a gigabyte); the covariance is accumulated in float64.
+    """
+    parts = []
+    with _EvalMode(model):
+        for x in batches:
+            parts.append((x - model.reconstruct(x)).reshape(x.shape[0], -1).float().cpu())
+    if not parts:
+        raise ValueError("no examples for the residual spectrum")
+    return covariance_eigenvalues(torch.cat(parts))
 
 
 # Samples x examples x width held at once while estimating the IWAE bound (~80 MB of float32).

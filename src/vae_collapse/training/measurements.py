@@ -13,7 +13,8 @@ import torch
 from lightning.pytorch.loggers import Logger
 
 from vae_collapse.models.vae import GaussianVAE
-from vae_collapse.training.evaluate import evaluate, iwae_log_px, measure_collapse
+from vae_collapse.maths.residual import dims_above
+from vae_collapse.training.evaluate import evaluate, iwae_log_px, measure_collapse, residual_spectrum
 
 
 def _first(batches, limit: int | None) -> Iterator[torch.Tensor]:
@@ -51,6 +52,7 @@ class EvalSettings:
     artifacts: bool = True  # CSVs and PNGs in the run directory, and W&B media
     track_every_n_steps: int = 0  # measure collapse during training this often; 0 = only at the end
     track_examples: int = 1000  # examples used for the measurements during training
+    residual_examples: int | None = 10000  # first N training examples for ppca/residual_dims; None = all, 0 skips it
 
     def __post_init__(self) -> None:
         if not 0 < self.eps < math.inf:
@@ -69,6 +71,8 @@ class EvalSettings:
             raise ValueError(f"track_every_n_steps={self.track_every_n_steps} must be >= 0")
         if self.track_examples < 1:
             raise ValueError(f"track_examples={self.track_examples} must be >= 1")
+        if self.residual_examples is not None and self.residual_examples < 0:
+            raise ValueError(f"residual_examples={self.residual_examples} must be >= 0 or null")
         if self.iwae_examples is not None and self.iwae_examples < 1:
             raise ValueError(f"iwae_examples={self.iwae_examples} must be >= 1 or null")
 
@@ -92,6 +96,10 @@ def final_measurements(
     # The schedules at the same step as train/sigma2 (and collapse_trajectory.csv's last row);
     # the value logged by the last training step is the one before.
     metrics["train/beta"] = model.noise.beta(step)
+    residual_eigvals = None
+    if eval_cfg.residual_examples != 0:
+        residual_eigvals = residual_spectrum(model, _first(datamodule.eval_dataloader("train"), eval_cfg.residual_examples))
+        metrics["ppca/residual_dims"] = dims_above(residual_eigvals, metrics["train/sigma2"])
     collapse_split = train
     if datamodule.has_val:
         collapse_split = evaluate(model, datamodule.eval_dataloader("val"), "val", step)
@@ -117,5 +125,6 @@ def final_measurements(
             run_dir, collapse_split.stage, collapse, model, examples, datamodule.sample_shape,
             eval_cfg.eps, eval_cfg.delta, loggers, step,
         )
-        files.update(write_spectrum_artifacts(run_dir, datamodule.train_data, model, eigvals))
+        files.update(write_spectrum_artifacts(run_dir, datamodule.train_data, model, eigvals, residual_eigvals,
+                                              metrics["train/sigma2"], loggers, step))
     return metrics, files
