@@ -126,5 +126,22 @@ def test_inconsistent_splits_rejected():
                 train=torch.zeros(4, 6), val=torch.zeros(2, 5), test=None, sample_shape=(6,)
             )
 
-    with pytest.raises(ValueError, match="val split"):
+    from vae_collapse.data import DataError
+
+    with pytest.raises(DataError, match="Bad: its val split"):
         Bad().setup()
+
+
+@pytest.mark.parametrize("train,sample_shape,message", [
+    (torch.zeros(0, 3), (3,), "MyData: its train split has shape (0, 3); expected (N>0, 3)"),
+    (torch.zeros(5, 3), (2, 2), "MyData: sample_shape (2, 2) does not hold the 3 values of a row"),
+])
+def test_a_user_data_module_with_bad_splits_gets_one_line_naming_it(train, sample_shape, message):
+    from vae_collapse.data import DataError
+
+    class MyData(InMemoryDataModule):
+        def _load(self) -> Splits:
+            return Splits(train=train, val=None, test=None, sample_shape=sample_shape)
+
+    with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        MyData().setup("fit")

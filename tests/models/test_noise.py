@@ -154,9 +154,22 @@ def test_optimal_noise_evaluates_with_its_last_training_value():
 
 
 def test_sigma2_is_reported_as_the_number_given_not_its_float32_expansion():
-    from vae_collapse.training.evaluate import plain_float
+    from vae_collapse.maths.precision import plain_float
 
     assert FixedNoise(0.1).reference_sigma2() == 0.1  # float(float32 0.1) would be 0.10000000149011612
     assert KLAnnealing(FixedNoise(0.01)).reference_sigma2() == 0.01
     assert plain_float(torch.tensor(1 / 3, dtype=torch.float64)) == 1 / 3  # float64 keeps every digit
     assert plain_float(torch.tensor(0.3)) == 0.3 and float(torch.tensor(0.3)) != 0.3
+
+
+def test_a_user_schedule_gets_its_reference_sigma2_from_the_base_class():
+    """A policy that only defines sigma2(step) is measured against pPCA where the run ends."""
+    from vae_collapse.models.noise import ObservationNoise
+
+    class HalvingNoise(ObservationNoise):
+        def sigma2(self, step: int = 0) -> torch.Tensor:
+            return torch.tensor(0.8) * 0.5 ** (step // 100)
+
+    noise = HalvingNoise()
+    assert noise.reference_sigma2() == 0.8  # no known end: where it starts
+    assert noise.reference_sigma2(last_step=250) == 0.2  # plain, not 0.20000000298

@@ -10,6 +10,7 @@ this module adds the config path, so ``noise.sigma2=-1`` fails as
 from __future__ import annotations
 
 import inspect
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,14 +87,37 @@ def _signature(target: Any) -> tuple[dict[str, inspect.Parameter], dict[str, Any
         hints = {}
     open_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     if open_kwargs and inspect.isclass(target):
-        # A subclass that passes **kwargs on to its base takes the base's keys, and only those.
+        # A subclass that passes **kwargs on to its base takes the base's keys, and only those:
+        # followed through a user's own subclasses, as far as a class of this package.
         base = next((c for c in target.__mro__[1:] if "__init__" in c.__dict__ and c is not object), None)
-        if base is not None and base.__module__.startswith("vae_collapse."):
+        if base is not None and any(c.__module__.startswith("vae_collapse.") for c in base.__mro__):
             base_params, base_hints, open_kwargs = _signature(base)
             params = {k: v for k, v in params.items() if v.kind is not inspect.Parameter.VAR_KEYWORD}
             params.update({k: v for k, v in base_params.items() if k not in params})
             hints = {**base_hints, **hints}
     return params, hints, open_kwargs
+
+
+def _import_target(name: str, path: str) -> Any:
+    """The object a ``_target_`` names, or a ConfigError that says why it cannot be imported.
+
+    Hydra logs its own multi-line account first and words every failure as "is it installed?";
+    the first cause (a SyntaxError in the user's module, a missing module) is what to fix.
+    """
+    hydra_log = logging.getLogger("hydra.utils")
+    was_disabled, hydra_log.disabled = hydra_log.disabled, True
+    try:
+        return get_object(name)
+    except Exception as exc:
+        root: BaseException = exc
+        while root.__cause__ is not None or root.__context__ is not None:
+            root = root.__cause__ or root.__context__
+        reason = f"{type(root).__name__}: {str(root).strip().splitlines()[0] if str(root).strip() else ''}".rstrip(": ")
+        if isinstance(root, ModuleNotFoundError):
+            reason += "; is its folder on PYTHONPATH?"
+        raise ConfigError(f"{path}._target_={name}: cannot be imported ({reason})") from None
+    finally:
+        hydra_log.disabled = was_disabled
 
 
 def check_node(node: DictConfig, path: str, supplied: tuple[str, ...] = ()) -> None:
@@ -104,11 +128,11 @@ def check_node(node: DictConfig, path: str, supplied: tuple[str, ...] = ()) -> N
     if not isinstance(node, DictConfig) or "_target_" not in node:
         raise ConfigError(f"{path}: expected a config with a _target_, got {OmegaConf.to_yaml(node).strip()!r}")
     target_name = node._target_
-    try:
-        target = get_object(target_name)
-    except Exception:
-        raise ConfigError(f"{path}._target_={target_name}: cannot be imported") from None
+    target = _import_target(target_name, path)
     params, hints, open_kwargs = _signature(target)
+    for key in node.keys():
+        if OmegaConf.is_missing(node, key):  # "???" in a config: a value the user must give
+            raise ConfigError(f"{path}.{key}: has no value (??? in the config); give one with {path}.{key}=...")
     for key in node.keys():
         if key in _SPECIAL_KEYS:
             continue

@@ -87,7 +87,7 @@ class InMemoryDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self._splits is None:
             splits = self._load()
-            _check_splits(splits)
+            _check_splits(splits, type(self).__name__)
             self._splits = splits
 
     @property
@@ -208,19 +208,18 @@ class InMemoryDataModule(pl.LightningDataModule):
             self._train_batches.set_epoch(self._resume_epoch, self._resume_skip)
 
 
-def _check_splits(splits: Splits) -> None:
+def _check_splits(splits: Splits, owner: str) -> None:
+    """What a data module's ``_load`` returned: a DataError (one line) that names the module."""
     n = splits.train.shape[1] if splits.train.ndim == 2 else None
     for name in SPLIT_NAMES:
         data = getattr(splits, name)
         if data is None:
             continue
         if data.ndim != 2 or data.shape[1] != n or len(data) == 0:
-            raise ValueError(f"{name} split has shape {tuple(data.shape)}; expected (N>0, {n})")
-    numel = 1
-    for d in splits.sample_shape:
-        numel *= d
-    if numel != n:
-        raise ValueError(f"sample_shape {splits.sample_shape} does not hold {n} values")
+            raise DataError(f"{owner}: its {name} split has shape {tuple(data.shape)}; expected (N>0, {n}), "
+                            f"flat rows of the same width in every split")
+    if math.prod(splits.sample_shape) != n:
+        raise DataError(f"{owner}: sample_shape {splits.sample_shape} does not hold the {n} values of a row")
 
 
 def _check_range(param: str, value: int, low: int, high: int | None, why: str = "") -> None:

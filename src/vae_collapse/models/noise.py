@@ -27,6 +27,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from vae_collapse.maths.precision import plain_float
+
 AnnealShape = Literal["linear", "cosine", "exponential"]
 
 
@@ -52,9 +54,13 @@ class ObservationNoise(nn.Module):
     def reference_sigma2(self, last_step: int | None = None) -> float | None:
         """The sigma^2 the run ends at where it is not fitted; None where it is (pPCA's ML value then).
 
-        ``last_step`` is the run's last step, where a schedule that ends later is cut off.
+        ``last_step`` is the run's last step, where a schedule that ends later is cut off. This
+        default takes sigma^2 at that step (step 0 when the run has no known end), which is right
+        for any schedule that is a function of the step.
         """
-        return None if self.learned else plain_float(self.sigma2())
+        if self.learned:
+            return None
+        return plain_float(self.sigma2(0 if last_step is None else last_step))
 
     def unfinished_schedule(self, last_step: int) -> str | None:
         """Why a run that stops at ``last_step`` does not reach this policy's end, or None."""

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from vae_collapse.maths.collapse import collapse_curve, collapsed_dims, count_active_dims, count_active_units
 from vae_collapse.maths.iwae import iwae_bound, merge_iwae
 from vae_collapse.maths.moments import covariance_eigenvalues
+from vae_collapse.maths.precision import plain_float
 from vae_collapse.models.vae import GaussianVAE
 
 
@@ -47,18 +47,6 @@ class _EvalMode:
 
     def __exit__(self, *exc):
         self.model.train(self.was_training)
-
-
-def plain_float(value: torch.Tensor) -> float:
-    """A scalar tensor as the shortest decimal that is the same number at the tensor's precision.
-
-    A sigma^2 of 0.1 held in float32 is 0.10000000149011612 as a Python float; summary.json
-    and the report should say 0.1, the number the model trains with.
-    """
-    number = float(value.detach())
-    if value.dtype in (torch.float16, torch.bfloat16, torch.float32):
-        return float(str(np.float32(number)))
-    return number
 
 
 @torch.no_grad()
