@@ -192,6 +192,8 @@ def _missing_key(message: str) -> str | None:
 
     # Group choices only (noise=fixed, experiment=...): enough to know which option is selected.
     choices = [arg for arg in sys.argv[1:] if re.match(r"^\+?[\w/]+=[^,]*$", arg)]
+    # A user's own config folder (docs/extending.md) may hold the selected option.
+    choices += [arg for arg in sys.argv[1:] if arg.startswith("hydra.searchpath=")]
     try:
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=str(group_dir.parent), version_base="1.3"):

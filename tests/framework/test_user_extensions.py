@@ -120,3 +120,14 @@ def test_the_documented_extension_example_runs(run_cli, tmp_path):
     assert unreadable.stderr.strip().splitlines()[-1].startswith(
         "vae-collapse: error: dataset.path=my_project/nothing.npy: cannot read it as a .npy file")
     assert not (tmp_path / "run2").exists() and not (tmp_path / "run3").exists()
+
+
+def test_a_key_the_users_option_lacks_is_named_with_the_keys_it_has(run_cli, tmp_path):
+    (tmp_path / "conf" / "noise").mkdir(parents=True)
+    (tmp_path / "conf" / "noise" / "mine.yaml").write_text("_target_: vae_collapse.models.FixedNoise\nsigma2: 0.5\n")
+    result = run_cli(f"hydra.searchpath=[file://{tmp_path / 'conf'}]", "noise=mine", "noise.init=3",
+                     "dataset=synthetic_ppca")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "vae-collapse: error: cannot override noise.init: noise=mine has no key init (its keys: sigma2); "
+        "init is a key of noise=learned and noise=optimal (select one first)")
