@@ -35,5 +35,6 @@ def run_reference(eigvals: torch.Tensor, model: Any, noise: ObservationNoise, la
     except ppca.UnboundedLikelihood as exc:
         if getattr(model, "fit", "gradient") == "closed_form":
             raise ConfigError(f"model.latent_dim={model.latent_dim}: {exc}") from None
-        say(f"vae-collapse: warning: no ppca/* reference for this run: {exc}", err=True)
+        say(f"vae-collapse: warning: no pPCA optimum (ppca/log_px, ppca/sigma2, ppca/active_dims) for this run: {exc}",
+            err=True)
         return {}
