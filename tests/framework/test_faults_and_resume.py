@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -155,6 +156,10 @@ def test_eval_repeats_the_runs_numbers_and_resume_continues_it_for_more_steps(ru
     assert summary["resumed_from"] == str(first / "checkpoints" / "last.ckpt")
     assert torch.load(second / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 60
     assert summary["wandb_id"] == _summary(first)["wandb_id"]
+    # The training curve goes on: the resumed part logs on the loggers' steps, not only at its end.
+    with open(second / "csv" / "metrics.csv", newline="") as handle:
+        logged = [int(row["step"]) for row in csv.DictReader(handle) if row.get("train/elbo")]
+    assert [s for s in logged if 30 < s < 59], logged
 
 
 @pytest.mark.slow

@@ -105,9 +105,13 @@ class VAEModule(pl.LightningModule):
         and summary.json, is added.
         """
         trainer = self.trainer
-        done = self.global_step + 1
-        if done % max(1, trainer.log_every_n_steps) == 0:
+        # Lightning's own rule (LoggerConnector.should_update_logs) counts the batches that stepped,
+        # which a resumed run restores one ahead of global_step: counting global_step there would
+        # log every step except the ones the loggers write.
+        stepped = getattr(trainer.fit_loop.epoch_loop, "_batches_that_stepped", self.global_step)
+        if (stepped + 1) % max(1, trainer.log_every_n_steps) == 0:
             return True
+        done = self.global_step + 1
         if trainer.max_steps is not None and 0 < trainer.max_steps <= done:
             return True
         max_epochs = trainer.max_epochs
