@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -48,6 +49,7 @@ def test_short_fixed_sigma_sweep_on_an_mnist_subset(run_cli, tmp_path):
         assert {"track/active_dims", "track/kl"} <= set(header), header
         media = list(job.glob("wandb/offline-run-*/files/media/images/**/*.png"))
         assert len(media) >= 5, "W&B media missing"
+        assert list(job.glob("wandb/offline-run-*/files/media/table/track/trajectory_*.table.json")), "no trajectory"
 
 
 def _celeba_folder(root: Path, count: int) -> Path:
@@ -96,3 +98,8 @@ def test_a_cut_off_kl_warmup_reports_the_beta_it_ended_at(run_cli, tmp_path):
     last = dict(zip(rows[0].split(","), rows[-1].split(",")))
     assert int(last["step"]) == 40
     assert metrics["train/beta"] == pytest.approx(0.4) == pytest.approx(float(last["beta"]))
+    # Every measurement reaches the loggers, not only those on a logging step (every 50 here),
+    # at the step of the update before it (the trajectory counts updates done).
+    with open(run_dir / "csv" / "metrics.csv", newline="") as handle:
+        tracked = [int(r["step"]) for r in csv.DictReader(handle) if r.get("track/active_dims")]
+    assert tracked == [int(row.split(",")[0]) - 1 for row in rows[1:]] == [19, 39]

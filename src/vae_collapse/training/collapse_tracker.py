@@ -9,6 +9,7 @@ import torch
 
 from vae_collapse.maths.collapse import count_active_dims
 from vae_collapse.reporting.artifacts import write_csv_atomic
+from vae_collapse.reporting.media import log_media
 from vae_collapse.training.evaluate import evaluate
 
 
@@ -17,7 +18,8 @@ class CollapseTracker(pl.Callback):
 
     Logged as ``track/active_dims`` and ``track/kl`` (total KL) at the training step: not
     ``collapse/*``, which is the final measurement on the whole split. Written to
-    ``collapse_trajectory.csv`` (step, beta, sigma2, active_dims, kl_dim_0 ... kl_dim_{k-1}).
+    ``collapse_trajectory.csv`` (step, beta, sigma2, active_dims, kl_dim_0 ... kl_dim_{k-1}),
+    which W&B gets as the table ``track/trajectory`` when training ends.
     """
 
     def __init__(self, every_n_steps: int, eps: float, delta: float, num_examples: int, path: Path) -> None:
@@ -41,10 +43,13 @@ class CollapseTracker(pl.Callback):
         kl_dim = result.kl_per_dim.double().mean(0)
         active = count_active_dims(result.kl_per_dim, self.eps, self.delta)
         beta = model.noise.beta(step)
-        pl_module.log_dict(
-            {"track/active_dims": float(active), "track/kl": float(kl_dim.sum())},
-            on_step=True, on_epoch=False,
-        )
+        values = {"track/active_dims": float(active), "track/kl": float(kl_dim.sum())}
+        # Straight to the loggers: Lightning hands logged values over only every log_every_n_steps
+        # steps, and would drop the measurements in between. The step is the one this batch's
+        # train/* metrics are logged at (Lightning's count of batches that stepped).
+        logged_at = getattr(trainer.fit_loop.epoch_loop, "_batches_that_stepped", step - 1)
+        for logger in trainer.loggers:
+            logger.log_metrics(values, step=logged_at)
         self.rows.append([step, beta, result.metrics["track/sigma2"], active, *kl_dim.tolist()])
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
@@ -57,3 +62,5 @@ class CollapseTracker(pl.Callback):
         k = len(self.rows[0]) - 4
         header = ["step", "beta", "sigma2", "active_dims", *[f"kl_dim_{i}" for i in range(k)]]
         write_csv_atomic(self.path, header, self.rows)
+        # W&B gets the whole trajectory as a table too (nothing happens without a W&B logger).
+        log_media(trainer.loggers, tables={"track/trajectory": (header, self.rows)}, step=trainer.global_step)
