@@ -117,12 +117,22 @@ def _remove_empty_parents(folder: Path, stop: Path) -> None:
 def _app(cfg: DictConfig) -> float | None:
     """One run. In a multirun a failing job ends with one line and a penalty, so the other jobs
     run on and the sweep reports them all at the end (vae_collapse.training.sweep_report)."""
-    from vae_collapse.training.run import run_experiment
+    from vae_collapse.training.run import RunInterrupted, run_experiment
 
     multirun, job = _multirun_job()
     prefix = f"vae-collapse: job {job}: " if multirun else "vae-collapse: "
     try:
         result = run_experiment(cfg)
+    except RunInterrupted as exc:
+        run_dir = Path(cfg.paths.output_dir)
+        again = ("re-run the same command to finish the sweep" if multirun
+                 else f"continue it with: vae-collapse resume={run_dir}")
+        has_checkpoint = (run_dir / "checkpoints" / "last.ckpt").is_file()
+        say(f"{prefix}interrupted ({exc.reason}); " + (again if has_checkpoint else "no checkpoint was written yet"),
+            err=True)
+        if multirun:
+            raise  # the whole sweep stops; main() counts its jobs
+        sys.exit(exc.exit_code)
     except _user_errors() as exc:
         say(f"{prefix}error: {exc}", err=True)
         _mark_rejected(Path(cfg.paths.output_dir), str(exc), multirun)
@@ -255,6 +265,12 @@ def main() -> None:
 
     try:
         _app()
+    except KeyboardInterrupt as exc:
+        # A sweep stopped by Ctrl-C or SIGTERM: count its jobs, as its end would have.
+        if sweep_report.CURRENT_DIR is not None and sweep_report.CURRENT_DIR.is_dir():
+            print(sweep_report.describe(sweep_report.collect(sweep_report.CURRENT_DIR), stopped=True)
+                  + " (and the jobs that had not started)", file=sys.stderr, flush=True)
+        sys.exit(getattr(exc, "exit_code", 130))
     except OverrideParseException as exc:
         print(f"vae-collapse: error: cannot parse the override {exc.override!r}: {_one_line(exc)}",
               file=sys.stderr, flush=True)

@@ -111,6 +111,31 @@ def test_sigkilled_run_resumes_to_the_same_final_metrics(run_cli, tmp_path):
         assert a == b or (isinstance(a, float) and math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-7)), name
 
 
+@pytest.mark.parametrize("sig,reason,code", [(signal.SIGTERM, "SIGTERM", 143), (signal.SIGINT, "Ctrl-C", 130)])
+def test_a_signalled_run_says_it_was_interrupted_and_the_same_command_finishes_it(run_cli, tmp_path, sig, reason, code):
+    """Ctrl-C, or a scheduler's SIGTERM: one line, summary.json says why, the exit status is not 0."""
+    args = [*BASE, "trainer.max_steps=100000", "checkpoint.every_n_steps=25"]
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "WANDB_MODE": "offline", "VAE_COLLAPSE_DATA": str(tmp_path / "data")}
+    proc = subprocess.Popen([str(SCRIPT), *args, f"hydra.run.dir={run_dir}"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_checkpoint(run_dir / "checkpoints" / "last.ckpt", 50, proc)
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == code, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1] == (
+        f"vae-collapse: interrupted ({reason}); continue it with: vae-collapse resume={run_dir}")
+    summary = _summary(run_dir)
+    assert (summary["status"], summary["reason"]) == ("interrupted", reason)
+    step = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    result = run_cli(*BASE, f"trainer.max_steps={step + 10}", f"resume={run_dir}", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _summary(run_dir)["status"] == "completed"
+
+
 def test_eval_repeats_the_runs_numbers_and_resume_continues_it_for_more_steps(run_cli, tmp_path):
     first = tmp_path / "first"
     assert run_cli(*BASE, "trainer.max_steps=30", f"hydra.run.dir={first}").returncode == 0

@@ -39,6 +39,9 @@ def offline_wandb(tmp_path, monkeypatch):
         yield logger
     finally:
         wandb.finish()
+        # wandb's process-wide setup remembers this test's directories; a later in-process run
+        # (the report's W&B upload) would write its history under them.
+        wandb.teardown()
 
 
 def run_files(tmp_path: Path) -> Path:

@@ -10,6 +10,7 @@ from vae_collapse.report.describe import policy
 from vae_collapse.report.errors import ReportError
 from vae_collapse.report.markdown import HEADLINE
 from vae_collapse.report.table1 import COLUMNS
+from vae_collapse.reporting.wandb_logger import has_wandb_key
 
 if TYPE_CHECKING:
     from vae_collapse.report.build import Report
@@ -41,7 +42,7 @@ def log_report(report: Report, mode: str, group: str | None = None) -> dict[str,
     """Log every figure (``report/fig<N>/<id>``) and table to one W&B run; always finished."""
     if mode not in MODES:
         raise ReportError(f"--wandb {mode}: must be one of {', '.join(MODES)}")
-    if mode == "online" and not (os.environ.get("WANDB_API_KEY") or Path("~/.netrc").expanduser().exists()):
+    if mode == "online" and not has_wandb_key():
         raise ReportError("--wandb online needs WANDB_API_KEY or `wandb login`; use offline and `wandb sync` later")
     import wandb
 

@@ -10,6 +10,25 @@ from lightning.pytorch.loggers import WandbLogger
 WANDB_MODES = ("offline", "online", "disabled")
 
 
+def has_wandb_key() -> bool:
+    """Whether ``wandb.init`` would find an API key without asking for one at a prompt.
+
+    WANDB_API_KEY, or an entry for the W&B host in the netrc file (``wandb login`` writes one).
+    Any other netrc, e.g. one with only a GitHub entry, does not count.
+    """
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    import netrc
+    from urllib.parse import urlparse
+
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
+    path = os.environ.get("NETRC") or os.path.expanduser("~/.netrc")
+    try:
+        return netrc.netrc(path).authenticators(host) is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
 class RunWandbLogger(WandbLogger):
     """WandbLogger with an explicit, validated ``mode`` (offline by default).
 
@@ -22,8 +41,7 @@ class RunWandbLogger(WandbLogger):
                  quiet: bool = True, **kwargs: Any) -> None:
         if mode not in WANDB_MODES:
             raise ValueError(f"mode={mode!r} must be one of {', '.join(WANDB_MODES)}")
-        has_key = os.environ.get("WANDB_API_KEY") or os.path.exists(os.path.expanduser("~/.netrc"))
-        if mode == "online" and not has_key:
+        if mode == "online" and not has_wandb_key():
             raise ValueError("mode=online needs WANDB_API_KEY or `wandb login`; use offline and `wandb sync` later")
         os.makedirs(save_dir, exist_ok=True)
         if "settings" not in kwargs:
@@ -34,3 +52,18 @@ class RunWandbLogger(WandbLogger):
             kwargs["settings"] = wandb.Settings(quiet=quiet)
         super().__init__(save_dir=save_dir, mode=mode, **kwargs)
         self._wandb_init.pop("anonymous", None)
+
+    @property
+    def experiment(self):
+        """The W&B run, started on first use; W&B's own failures (no network, a key it refuses)
+        become one line instead of a page of traceback from inside the training loop."""
+        try:
+            return super().experiment
+        except Exception as exc:
+            if not type(exc).__module__.startswith("wandb"):
+                raise
+            from vae_collapse.config import ConfigError
+
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"logger.wandb: W&B could not start the run ({type(exc).__name__}: {first[:200]}); "
+                              "run offline (logger.wandb.mode=offline) and `wandb sync` the run later") from None

@@ -71,6 +71,28 @@ class RunResult:
     files: dict[str, Path] = field(default_factory=dict)
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped the run; summary.json says ``interrupted`` and why.
+
+    ``exit_code`` is the shell's convention for the signal (130 for SIGINT, 143 for SIGTERM), so
+    a scheduler or script sees that the run did not finish.
+    """
+
+    def __init__(self, reason: str, exit_code: int) -> None:
+        super().__init__(reason)
+        self.reason, self.exit_code = reason, exit_code
+
+
+def _interruption(exc: BaseException) -> str:
+    """What stopped the run. Lightning catches Ctrl-C inside ``fit`` and exits with SystemExit(1);
+    SIGTERM becomes its SIGTERMException, a SystemExit whose code 0 would read as success."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    if isinstance(exc, SIGTERMException):
+        return "SIGTERM"
+    return "Ctrl-C" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else type(exc).__name__
+
+
 def _run_identity(cfg: DictConfig, run_dir: Path) -> tuple[str, str]:
     """W&B group and run name: per experiment, or per sweep in a multirun."""
     name = cfg.name
@@ -325,9 +347,9 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         for logger in loggers:
             logger.log_metrics(metrics, step=trainer.global_step)
         status = "completed"
-    except KeyboardInterrupt:
-        status, reason = "interrupted", "KeyboardInterrupt"
-        raise
+    except (KeyboardInterrupt, SystemExit) as exc:
+        status, reason = "interrupted", _interruption(exc)
+        raise RunInterrupted(reason, 143 if reason == "SIGTERM" else 130) from None
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
         raise

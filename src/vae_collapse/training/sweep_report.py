@@ -59,10 +59,13 @@ def collect(sweep_dir: Path) -> SweepOutcome:
     return outcome
 
 
-def describe(outcome: SweepOutcome) -> str:
+def describe(outcome: SweepOutcome, stopped: bool = False) -> str:
+    """``stopped``: Ctrl-C or SIGTERM ended the sweep early, so jobs that never started are not counted."""
     counts = Counter(outcome.statuses.values())
     parts = [f"{n} {status}" for status, n in sorted(counts.items(), key=lambda kv: kv[0] != "completed")]
-    line = f"vae-collapse: sweep {outcome.sweep_dir}: {len(outcome.statuses)} jobs: {', '.join(parts) or 'none'}"
+    n = len(outcome.statuses)
+    line = (f"vae-collapse: sweep {outcome.sweep_dir}{' (stopped)' if stopped else ''}: {n} job{'' if n == 1 else 's'}"
+            f"{' started' if stopped else ''}: {', '.join(parts) or 'none'}")
     settled = ("completed", REJECTED, "failed", "diverged")
     others = [f"{job} ({status})" for job, status in outcome.statuses.items() if status not in settled]
     if others:
