@@ -57,3 +57,21 @@ def run_id_and_history(path: Path) -> tuple[str | None, list[dict]]:
             rows.append({item.key or "/".join(item.nested_key): json.loads(item.value_json)
                          for item in record.history.item})
     return run_id, rows
+
+
+def run_summary_and_config(path: Path) -> tuple[dict, dict]:
+    """The run's summary and config as {key: value}, the later updates winning."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    summary, config = {}, {}
+    for raw in raw_records(path):
+        record = pb.Record()
+        record.ParseFromString(raw)
+        kind = record.WhichOneof("record_type")
+        if kind == "summary":
+            summary.update({item.key or "/".join(item.nested_key): json.loads(item.value_json)
+                            for item in record.summary.update})
+        elif kind == "config":
+            config.update({item.key or "/".join(item.nested_key): json.loads(item.value_json)
+                           for item in record.config.update})
+    return summary, config

@@ -203,7 +203,7 @@ def test_ddp_on_two_cpu_processes_matches_one_process(run_cli, tmp_path):
 
 
 def test_offline_wandb_parts_of_a_resumed_run_share_its_id_and_continue_its_steps(run_cli, tmp_path):
-    from tests.wandb_records import run_id_and_history
+    from tests.wandb_records import run_id_and_history, run_summary_and_config
 
     first, second = tmp_path / "first", tmp_path / "second"
     args = [*BASE, "logger=wandb", "eval.iwae_samples=0", "eval.artifacts=false"]
@@ -223,7 +223,11 @@ def test_offline_wandb_parts_of_a_resumed_run_share_its_id_and_continue_its_step
         found, rows = run_id_and_history(part)
         assert found == run_id
         steps[name] = [row["trainer/global_step"] for row in rows if "trainer/global_step" in row]
-    # `wandb sync --id <id>` uploads the parts in order of start time: the second carries on the first.
+        # How the part ended and what was asked for are on W&B too, as in summary.json.
+        summary, config = run_summary_and_config(part)
+        assert summary["status"] == "completed" and summary["train/elbo"] == _summary(folder)["metrics"]["train/elbo"]
+        assert config["overrides"] == _summary(folder)["overrides"]
+    # The second part's global steps carry on from the first's.
     assert steps["first"] and steps["second"]
     assert max(steps["first"]) <= 30 < min(steps["second"]) and max(steps["second"]) == 60
 

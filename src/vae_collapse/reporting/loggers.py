@@ -37,11 +37,17 @@ def log_config(loggers: list[Logger], config: dict[str, Any]) -> None:
         logger.log_hyperparams(config)
 
 
-def finish_loggers(loggers: list[Logger], status: str) -> None:
-    """Close every logger; W&B needs an explicit finish or the next job of a multirun logs into this run."""
+def finish_loggers(loggers: list[Logger], status: str, reason: str | None = None) -> None:
+    """Close every logger; W&B needs an explicit finish or the next job of a multirun logs into this run.
+
+    The W&B run's summary gets ``status`` and ``reason`` as summary.json has them: W&B's own exit
+    code tells a failed run from a diverged or an interrupted one no better than 0 or 1.
+    """
     for logger in loggers:
         logger.finalize("success" if status == "completed" else "failed")
     if any(isinstance(lg, WandbLogger) for lg in loggers):
         import wandb  # imported here: runs without W&B never pay for it
 
+        if wandb.run is not None:
+            wandb.run.summary.update({"status": status, "reason": reason or ""})
         wandb.finish(exit_code=0 if status == "completed" else 1)

@@ -308,7 +308,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     summary = None
     reference = run_reference(eigvals, model, noise, last_step)
     try:
-        log_config(loggers, resolved)
+        log_config(loggers, {**resolved, "overrides": _task_overrides()})
         if resume_from is None:  # at step 0, so dashboards draw it as a line under train/elbo
             for logger in loggers:
                 logger.log_metrics(reference, step=0)
@@ -361,7 +361,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
                  "resumed_from": str(resume_from) if resume_from else None, "overrides": _task_overrides()}
         if _is_rank_zero():
             summary = write_summary(run_dir, status, metrics, resolved, reason=reason, **extra)
-        finish_loggers(loggers, status)
+        finish_loggers(loggers, status, reason)
     files = {"run directory": run_dir, "summary": summary, **files}
     if last.is_file():
         files["checkpoint"] = last
