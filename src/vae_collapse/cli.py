@@ -140,9 +140,9 @@ def _app(cfg: DictConfig) -> float | None:
             return _penalty()
         sys.exit(1)
     except Exception as exc:
+        where = _record_traceback(cfg)  # beside summary.json (status failed), also for a single run
         if not multirun:
             raise  # a bug, not bad input: the traceback is what is needed
-        where = _record_traceback(cfg)
         first = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
         say(f"{prefix}failed: {first}" + (f" (traceback in {where})" if where else ""), err=True)
         return _penalty()

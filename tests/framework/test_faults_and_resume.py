@@ -40,6 +40,8 @@ def test_failing_and_diverging_jobs_end_cleanly_and_the_others_run(run_cli, tmp_
     assert diverged["status"] == "diverged" and "non-finite loss" in diverged["reason"]
     assert failed["status"] == "failed" and "capturable=True" in failed["reason"]
     assert (sweep / "2" / "traceback.txt").is_file()
+    for summary in (diverged, failed):  # the pPCA reference was known before training: kept, as in W&B
+        assert summary["metrics"]["ppca/active_dims"] == ok["metrics"]["ppca/active_dims"]
     # The diverged job keeps its last good checkpoint. The one written at step 10 holds the weights
     # whose loss was not finite, so it moves aside and the step-5 one is last.ckpt again.
     checkpoints = sweep / "1" / "checkpoints"

@@ -301,12 +301,13 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     if closed_form or getattr(model, "supports_moments", False):
         moments = module.precomputed_moments = data_moments(datamodule.train_data)
     eigvals = ppca.eigenvalues(moments) if moments is not None else covariance_eigenvalues(datamodule.train_data)
-    metrics: dict[str, Any] = {}
     status, reason = "failed", None
     files: dict[str, Path] = {}
     last = run_dir / CHECKPOINT_DIR / LAST
     summary = None
     reference = run_reference(eigvals, model, noise, last_step)
+    # From the start, so that a run that fails or diverges still has them in summary.json (W&B has them at step 0).
+    metrics: dict[str, Any] = dict(reference)
     try:
         log_config(loggers, {**resolved, "overrides": _task_overrides()})
         if resume_from is None:  # at step 0, so dashboards draw it as a line under train/elbo
@@ -336,7 +337,6 @@ def run_experiment(cfg: DictConfig) -> RunResult:
                 return RunResult(status, metrics, run_dir, reason)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k})
         metrics["time/steps"] = trainer.global_step  # optimiser steps taken (time-to-solution benchmarks)
-        metrics.update(reference)
         # Reseeded so that vae-collapse-eval, given the final checkpoint, draws the same IWAE samples.
         torch.manual_seed(cfg.seed)
         if not _is_rank_zero():  # every DDP rank measures (same numbers); one writes the files
