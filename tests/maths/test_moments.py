@@ -45,3 +45,15 @@ def test_ppca_reference_is_the_same_on_either_path(noise):
 def test_bad_shape_is_refused():
     with pytest.raises(ValueError, match="non-empty"):
         covariance_eigenvalues(torch.zeros(0, 5))
+
+
+def test_streaming_moments_equal_the_one_pass_covariance_far_from_the_origin():
+    from vae_collapse.maths.moments import StreamingMoments, covariance_eigenvalues, data_moments
+
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randn(1000, 6, generator=g, dtype=torch.float64) * torch.linspace(2.0, 0.1, 6) + 1e4).float()
+    streamed = StreamingMoments(6)
+    for start in range(0, 1000, 128):
+        streamed.add(x[start:start + 128])
+    assert torch.allclose(streamed.covariance(), data_moments(x).cov, rtol=1e-9, atol=1e-9)
+    assert torch.allclose(streamed.eigenvalues(), covariance_eigenvalues(x), rtol=1e-9, atol=1e-9)

@@ -65,3 +65,36 @@ def covariance_eigenvalues(x: torch.Tensor, dtype: torch.dtype = torch.float64, 
         small /= num
     eigvals = torch.linalg.eigvalsh(small).flip(0).clamp_min(0.0)  # round-off negatives are zeros
     return torch.cat([eigvals, eigvals.new_zeros(dim - eigvals.shape[0])])
+
+
+class StreamingMoments:
+    """The 1/N covariance of rows that arrive in batches, without keeping them.
+
+    Sums are taken in float64 about the first batch's mean, so that a large common offset (the
+    pixel means) does not cancel digits away in E[x x^T] - E[x] E[x]^T.
+    """
+
+    def __init__(self, dim: int) -> None:
+        self.shift: torch.Tensor | None = None
+        self.total = torch.zeros(dim, dtype=torch.float64)
+        self.outer = torch.zeros(dim, dim, dtype=torch.float64)
+        self.count = 0
+
+    def add(self, rows: torch.Tensor) -> None:
+        rows = rows.to(torch.float64)
+        if self.shift is None:
+            self.shift = rows.mean(0)
+        centred = rows - self.shift
+        self.total += centred.sum(0)
+        self.outer += centred.T @ centred
+        self.count += rows.shape[0]
+
+    def covariance(self) -> torch.Tensor:
+        if self.count == 0:
+            raise ValueError("no rows were added")
+        mean = self.total / self.count
+        return self.outer / self.count - torch.outer(mean, mean)
+
+    def eigenvalues(self) -> torch.Tensor:
+        """Decreasing, as :func:`covariance_eigenvalues` gives them."""
+        return torch.linalg.eigvalsh(self.covariance()).flip(0).clamp_min(0.0)

@@ -9,7 +9,7 @@ import torch
 
 from vae_collapse.maths.collapse import collapse_curve, collapsed_dims, count_active_dims, count_active_units
 from vae_collapse.maths.iwae import iwae_bound, merge_iwae
-from vae_collapse.maths.moments import covariance_eigenvalues
+from vae_collapse.maths.moments import StreamingMoments, covariance_eigenvalues
 from vae_collapse.maths.precision import plain_float
 from vae_collapse.models.vae import GaussianVAE
 
@@ -104,20 +104,24 @@ def measure_collapse(evaluation: Evaluation, eps: float, delta: float, eps_grid:
 
 
 @torch.no_grad()
-def residual_spectrum(model: GaussianVAE, batches: Iterable[torch.Tensor]) -> torch.Tensor:
-    """Eigenvalues of the covariance of x - f(E_q[z | x]) over ``batches``, decreasing.
+def residual_spectrum(model: GaussianVAE, batches: Iterable[torch.Tensor], num_rows: int, dim: int) -> torch.Tensor:
+    """Eigenvalues of the 1/N covariance of x - f(E_q[z | x]) over ``batches``, decreasing.
 
     What the model leaves unexplained, for the linear theory's test in
-    :mod:`vae_collapse.maths.residual`. Residuals are kept in float32 (CelebA's 10,000 x 12,288
-    are half a gigabyte); the covariance is accumulated in float64.
+    :mod:`vae_collapse.maths.residual`. With at least as many rows as pixels (MNIST) the n x n
+    covariance is summed batch by batch in float64 and no residual is kept; with fewer (CelebA
+    subsets) the residuals are kept in float32 and go through the N x N Gram matrix.
     """
-    parts = []
     with _EvalMode(model):
+        if num_rows < dim:
+            parts = [(x - model.reconstruct(x)).reshape(x.shape[0], -1).float().cpu() for x in batches]
+            if not parts:
+                raise ValueError("no examples for the residual spectrum")
+            return covariance_eigenvalues(torch.cat(parts))
+        moments = StreamingMoments(dim)
         for x in batches:
-            parts.append((x - model.reconstruct(x)).reshape(x.shape[0], -1).float().cpu())
-    if not parts:
-        raise ValueError("no examples for the residual spectrum")
-    return covariance_eigenvalues(torch.cat(parts))
+            moments.add((x - model.reconstruct(x)).reshape(x.shape[0], -1).cpu())
+        return moments.eigenvalues()
 
 
 # Samples x examples x width held at once while estimating the IWAE bound (~80 MB of float32).

@@ -52,7 +52,9 @@ class EvalSettings:
     artifacts: bool = True  # CSVs and PNGs in the run directory, and W&B media
     track_every_n_steps: int = 0  # measure collapse during training this often; 0 = only at the end
     track_examples: int = 1000  # examples used for the measurements during training
-    residual_examples: int | None = 10000  # first N training examples for ppca/residual_dims; None = all, 0 skips it
+    # Training examples for ppca/residual_dims: None = all of them, the data the ELBO was maximised
+    # on (a subsample's largest covariance eigenvalues come out high); first N; 0 skips it.
+    residual_examples: int | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.eps < math.inf:
@@ -98,7 +100,10 @@ def final_measurements(
     metrics["train/beta"] = model.noise.beta(step)
     residual_eigvals = None
     if eval_cfg.residual_examples != 0:
-        residual_eigvals = residual_spectrum(model, _first(datamodule.eval_dataloader("train"), eval_cfg.residual_examples))
+        rows = len(datamodule.train_data)
+        rows = rows if eval_cfg.residual_examples is None else min(rows, eval_cfg.residual_examples)
+        batches = _first(datamodule.eval_dataloader("train"), eval_cfg.residual_examples)
+        residual_eigvals = residual_spectrum(model, batches, rows, datamodule.data_dim)
         metrics["ppca/residual_dims"] = dims_above(residual_eigvals, metrics["train/sigma2"])
     collapse_split = train
     if datamodule.has_val:
