@@ -10,7 +10,9 @@ import math
 import os
 import re
 import shutil
+import signal
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -117,22 +119,25 @@ def _remove_empty_parents(folder: Path, stop: Path) -> None:
 def _app(cfg: DictConfig) -> float | None:
     """One run. In a multirun a failing job ends with one line and a penalty, so the other jobs
     run on and the sweep reports them all at the end (vae_collapse.training.sweep_report)."""
-    from vae_collapse.training.run import RunInterrupted, run_experiment
+    from vae_collapse.training import interrupts
+    from vae_collapse.training.interrupts import RunInterrupted
+    from vae_collapse.training.run import run_experiment
 
     multirun, job = _multirun_job()
     prefix = f"vae-collapse: job {job}: " if multirun else "vae-collapse: "
     try:
         result = run_experiment(cfg)
-    except RunInterrupted as exc:
+    except KeyboardInterrupt as exc:  # RunInterrupted once training started; plain before that
+        reason = exc.reason if isinstance(exc, RunInterrupted) else interrupts.received() or "Ctrl-C"
         run_dir = Path(cfg.paths.output_dir)
         again = ("re-run the same command to finish the sweep" if multirun
                  else f"continue it with: vae-collapse resume={run_dir}")
         has_checkpoint = (run_dir / "checkpoints" / "last.ckpt").is_file()
-        say(f"{prefix}interrupted ({exc.reason}); " + (again if has_checkpoint else "no checkpoint was written yet"),
+        say(f"{prefix}interrupted ({reason}); " + (again if has_checkpoint else "no checkpoint was written yet"),
             err=True)
         if multirun:
             raise  # the whole sweep stops; main() counts its jobs
-        sys.exit(exc.exit_code)
+        sys.exit(interrupts.EXIT_CODES.get(reason, 130))
     except _user_errors() as exc:
         say(f"{prefix}error: {exc}", err=True)
         _mark_rejected(Path(cfg.paths.output_dir), str(exc), multirun)
@@ -253,24 +258,49 @@ def _lost_job_report(exc: BaseException) -> str:
     return line + " (completed jobs are skipped, interrupted ones resume from their last checkpoint)"
 
 
+def _stop_workers(sig: int, wait: float = 60.0) -> None:
+    """Pass a signal on to a joblib sweep's worker processes and wait for them to record it.
+
+    A SIGTERM sent to the sweep's process alone (a scheduler, ``kill``) would otherwise leave
+    them training on as orphans. Each worker's job ends as ``interrupted`` in its summary.json.
+    """
+    if "joblib" not in sys.modules:
+        return
+    from joblib.externals.loky import reusable_executor
+
+    executor = getattr(reusable_executor, "_executor", None)
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    for process in processes:
+        try:
+            os.kill(process.pid, sig)
+        except OSError:
+            pass  # already gone
+    deadline = time.time() + wait
+    for process in processes:
+        process.join(timeout=max(0.0, deadline - time.time()))
+
+
 def main() -> None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
     # Let composition errors reach us instead of Hydra's multi-line report.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
-    from vae_collapse.training import sweep_report
+    from vae_collapse.training import interrupts, sweep_report
+
+    interrupts.install()  # also in a sweep's own process, between and around its jobs
 
     from hydra.errors import OverrideParseException
 
     try:
         _app()
     except KeyboardInterrupt as exc:
-        # A sweep stopped by Ctrl-C or SIGTERM: count its jobs, as its end would have.
+        # A sweep stopped by Ctrl-C or SIGTERM: its workers stop too, and its jobs are counted.
+        _stop_workers(signal.SIGTERM if interrupts.received() == "SIGTERM" else signal.SIGINT)
         if sweep_report.CURRENT_DIR is not None and sweep_report.CURRENT_DIR.is_dir():
             print(sweep_report.describe(sweep_report.collect(sweep_report.CURRENT_DIR), stopped=True)
                   + " (and the jobs that had not started)", file=sys.stderr, flush=True)
-        sys.exit(getattr(exc, "exit_code", 130))
+        sys.exit(getattr(exc, "exit_code", None) or interrupts.EXIT_CODES.get(interrupts.received() or "", 130))
     except OverrideParseException as exc:
         print(f"vae-collapse: error: cannot parse the override {exc.override!r}: {_one_line(exc)}",
               file=sys.stderr, flush=True)

@@ -24,6 +24,7 @@ from vae_collapse.reporting.loggers import build_loggers, finish_loggers, log_co
 from vae_collapse.reporting.console import say
 from vae_collapse.reporting.summary import write_summary
 from vae_collapse.reporting.table import result_table
+from vae_collapse.training import interrupts
 from vae_collapse.training.checkpoints import (
     CHECKPOINT_DIR,
     LAST,
@@ -71,26 +72,19 @@ class RunResult:
     files: dict[str, Path] = field(default_factory=dict)
 
 
-class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM stopped the run; summary.json says ``interrupted`` and why.
+def _interruption(exc: BaseException) -> str | None:
+    """What signal stopped the run, or None for a SystemExit that no signal caused (a failure).
 
-    ``exit_code`` is the shell's convention for the signal (130 for SIGINT, 143 for SIGTERM), so
-    a scheduler or script sees that the run did not finish.
+    Lightning catches Ctrl-C inside ``fit`` and exits with SystemExit(1), and turns SIGTERM into
+    SIGTERMException, a SystemExit with code None, which would read as success.
     """
-
-    def __init__(self, reason: str, exit_code: int) -> None:
-        super().__init__(reason)
-        self.reason, self.exit_code = reason, exit_code
-
-
-def _interruption(exc: BaseException) -> str:
-    """What stopped the run. Lightning catches Ctrl-C inside ``fit`` and exits with SystemExit(1);
-    SIGTERM becomes its SIGTERMException, a SystemExit whose code 0 would read as success."""
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+    if interrupts.received():
+        return interrupts.received()
     if isinstance(exc, SIGTERMException):
         return "SIGTERM"
-    return "Ctrl-C" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else type(exc).__name__
+    return "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else None
 
 
 def _run_identity(cfg: DictConfig, run_dir: Path) -> tuple[str, str]:
@@ -245,6 +239,7 @@ def _save_closed_form(model, path: Path, meta: dict) -> None:
 def run_experiment(cfg: DictConfig) -> RunResult:
     """Train and evaluate one configuration; the final metrics also go to summary.json."""
     started = time.time()
+    interrupts.install()
     run_dir = Path(cfg.paths.output_dir)
     _writable_run_dir(run_dir)
     cfg, source, loaded = resume_source(cfg, _task_overrides())
@@ -348,8 +343,13 @@ def run_experiment(cfg: DictConfig) -> RunResult:
             logger.log_metrics(metrics, step=trainer.global_step)
         status = "completed"
     except (KeyboardInterrupt, SystemExit) as exc:
-        status, reason = "interrupted", _interruption(exc)
-        raise RunInterrupted(reason, 143 if reason == "SIGTERM" else 130) from None
+        why = _interruption(exc)
+        if why is None:
+            reason = f"SystemExit({exc.code!r}) inside the run"
+            raise
+        status, reason = "interrupted", why
+        interrupts.install(forget=False)  # Lightning leaves Ctrl-C ignored after one; let the next through
+        raise interrupts.RunInterrupted(why, interrupts.EXIT_CODES[why]) from None
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
         raise

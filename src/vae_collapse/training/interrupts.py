@@ -1,0 +1,58 @@
+"""Ctrl-C and SIGTERM, wherever in a run they arrive: a KeyboardInterrupt that remembers its signal.
+
+Lightning handles the two only inside ``Trainer.fit`` (Ctrl-C becomes SystemExit(1), SIGTERM its
+SIGTERMException at the end of an epoch), and a scheduler's SIGTERM during the final
+measurements, or between the jobs of a sweep, would kill the process with nothing recorded.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+EXIT_CODES = {"Ctrl-C": 130, "SIGTERM": 143}  # the shell's 128 + signal number
+
+_received: str | None = None
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by a signal; ``reason`` is ``Ctrl-C`` or ``SIGTERM``.
+
+    Picklable with both fields, so a job in a joblib worker can hand it to the sweep's process.
+    """
+
+    def __init__(self, reason: str, exit_code: int) -> None:
+        super().__init__(reason)
+        self.reason, self.exit_code = reason, exit_code
+
+    def __reduce__(self):
+        return type(self), (self.reason, self.exit_code)
+
+
+def _handler(name: str):
+    def handle(signum, frame) -> None:
+        global _received
+        _received = name
+        raise KeyboardInterrupt(name)
+
+    return handle
+
+
+def install(forget: bool = True) -> None:
+    """Make SIGINT and SIGTERM raise KeyboardInterrupt and remember which it was.
+
+    ``forget``: start a new run with nothing received. Only the main thread can set handlers;
+    elsewhere this does nothing.
+    """
+    global _received
+    if forget:
+        _received = None
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGINT, _handler("Ctrl-C"))
+    signal.signal(signal.SIGTERM, _handler("SIGTERM"))
+
+
+def received() -> str | None:
+    """The signal that arrived since :func:`install`, if any."""
+    return _received

@@ -1,0 +1,46 @@
+"""Ctrl-C and SIGTERM become one exception that says which, and survives a trip to a sweep's process."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+
+import pytest
+
+from vae_collapse.training import interrupts
+from vae_collapse.training.run import _interruption
+
+
+@pytest.fixture
+def handlers():
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def test_a_run_interrupted_in_a_worker_reaches_the_sweep_whole():
+    again = pickle.loads(pickle.dumps(interrupts.RunInterrupted("SIGTERM", 143)))
+    assert isinstance(again, KeyboardInterrupt) and (again.reason, again.exit_code) == ("SIGTERM", 143)
+
+
+def test_sigterm_is_remembered_wherever_it_arrives(handlers):
+    interrupts.install()
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGTERM)
+        signal.sigtimedwait([], 0.01)  # let the handler run here
+    assert interrupts.received() == "SIGTERM"
+    # Lightning's SystemExit(1) after it caught the KeyboardInterrupt is the same interruption.
+    assert _interruption(SystemExit(1)) == "SIGTERM"
+    interrupts.install()  # a new run forgets it
+    assert interrupts.received() is None
+
+
+def test_a_system_exit_without_a_signal_is_not_an_interruption(handlers):
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    interrupts.install()
+    assert _interruption(SystemExit(0)) is None
+    assert _interruption(KeyboardInterrupt()) == "Ctrl-C"
+    assert _interruption(SIGTERMException()) == "SIGTERM"
