@@ -145,3 +145,24 @@ def test_a_user_data_module_with_bad_splits_gets_one_line_naming_it(train, sampl
 
     with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
         MyData().setup("fit")
+
+
+def test_a_user_data_module_may_return_float64_rows():
+    class NumpyDefault(InMemoryDataModule):
+        def _load(self) -> Splits:
+            return Splits(train=torch.rand(5, 3, dtype=torch.float64), val=None, test=None, sample_shape=(3,))
+
+    data = NumpyDefault()
+    data.setup("fit")
+    assert data.train_data.dtype == torch.float32
+
+
+def test_integer_rows_are_refused_in_one_line():
+    from vae_collapse.data import DataError
+
+    class RawBytes(InMemoryDataModule):
+        def _load(self) -> Splits:
+            return Splits(train=torch.zeros(5, 3, dtype=torch.uint8), val=None, test=None, sample_shape=(3,))
+
+    with pytest.raises(DataError, match=r"RawBytes: its train split holds torch.uint8; expected floating-point rows"):
+        RawBytes().setup("fit")

@@ -9,7 +9,7 @@ from vae_collapse.reporting.wandb_logger import RunWandbLogger, has_wandb_key
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
-    for name in ("WANDB_API_KEY", "NETRC", "WANDB_BASE_URL"):
+    for name in ("WANDB_API_KEY", "NETRC", "WANDB_BASE_URL", "WANDB_IDENTITY_TOKEN_FILE", "WANDB_CONFIG_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     return tmp_path
@@ -33,3 +33,13 @@ def test_wandb_login_or_the_environment_is_a_key(home, monkeypatch):
     (home / ".netrc").unlink()
     monkeypatch.setenv("WANDB_API_KEY", "0123456789abcdef")
     assert has_wandb_key()
+
+
+def test_the_host_wandb_login_saved_is_the_one_looked_up(home, monkeypatch):
+    (home / ".config" / "wandb").mkdir(parents=True)
+    (home / ".config" / "wandb" / "settings").write_text("[default]\nbase_url = https://wandb.mycorp.example\n")
+    (home / ".netrc").write_text("machine wandb.mycorp.example login user password 0123456789abcdef\n")
+    monkeypatch.delenv("WANDB_CONFIG_DIR", raising=False)
+    assert has_wandb_key()
+    (home / ".netrc").write_text("machine api.wandb.ai login user password 0123456789abcdef\n")
+    assert not has_wandb_key()  # a key for the cloud is not one for the company's server

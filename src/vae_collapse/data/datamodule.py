@@ -7,6 +7,7 @@ models here are unsupervised, so labels are kept on the side only.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import os
@@ -86,7 +87,7 @@ class InMemoryDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self._splits is None:
-            splits = self._load()
+            splits = _as_float32(self._load(), type(self).__name__)
             _check_splits(splits, type(self).__name__)
             self._splits = splits
 
@@ -206,6 +207,20 @@ class InMemoryDataModule(pl.LightningDataModule):
         self._resume_skip = int(state_dict.get("train_batches_done", 0))
         if self._train_batches is not None:
             self._train_batches.set_epoch(self._resume_epoch, self._resume_skip)
+
+
+def _as_float32(splits: Splits, owner: str) -> Splits:
+    """Rows as float32, the models' dtype: a user's NumPy data is float64 unless told otherwise."""
+    changed = {}
+    for name in SPLIT_NAMES:
+        data = getattr(splits, name)
+        if data is None or data.dtype == torch.float32:
+            continue
+        if not data.is_floating_point():  # e.g. raw uint8 pixels: the scale is the data set's choice
+            raise DataError(f"{owner}: its {name} split holds {data.dtype}; expected floating-point rows "
+                            "(scale integer pixels yourself, e.g. x / 255)")
+        changed[name] = data.float()
+    return dataclasses.replace(splits, **changed) if changed else splits
 
 
 def _check_splits(splits: Splits, owner: str) -> None:

@@ -10,23 +10,43 @@ from lightning.pytorch.loggers import WandbLogger
 WANDB_MODES = ("offline", "online", "disabled")
 
 
-def has_wandb_key() -> bool:
-    """Whether ``wandb.init`` would find an API key without asking for one at a prompt.
-
-    WANDB_API_KEY, or an entry for the W&B host in the netrc file (``wandb login`` writes one).
-    Any other netrc, e.g. one with only a GitHub entry, does not count.
-    """
-    if os.environ.get("WANDB_API_KEY"):
-        return True
-    import netrc
+def _wandb_host() -> str:
+    """The W&B server: WANDB_BASE_URL, else the one `wandb login --host` saved, else W&B's cloud."""
+    import configparser
     from urllib.parse import urlparse
 
-    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
-    path = os.environ.get("NETRC") or os.path.expanduser("~/.netrc")
-    try:
-        return netrc.netrc(path).authenticators(host) is not None
-    except (OSError, netrc.NetrcParseError):
-        return False
+    url = os.environ.get("WANDB_BASE_URL")
+    if not url:
+        folder = os.environ.get("WANDB_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".config", "wandb")
+        saved = configparser.ConfigParser()
+        try:
+            saved.read(os.path.join(folder, "settings"))
+            url = saved.get("default", "base_url", fallback=None)
+        except configparser.Error:
+            url = None
+    return urlparse(url or "https://api.wandb.ai").hostname or "api.wandb.ai"
+
+
+def has_wandb_key() -> bool:
+    """Whether ``wandb.init`` would find credentials without asking for them at a prompt.
+
+    WANDB_API_KEY, an identity token file, or an entry for the W&B host in the netrc file that
+    ``wandb login`` writes to (NETRC, ~/.netrc or ~/_netrc). A netrc with only other hosts, e.g.
+    GitHub's, does not count.
+    """
+    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return True
+    import netrc
+
+    host = _wandb_host()
+    candidates = [os.environ["NETRC"]] if os.environ.get("NETRC") else ["~/.netrc", "~/_netrc"]
+    for candidate in candidates:
+        try:
+            if netrc.netrc(os.path.expanduser(candidate)).authenticators(host) is not None:
+                return True
+        except (OSError, netrc.NetrcParseError):
+            continue
+    return False
 
 
 class RunWandbLogger(WandbLogger):
