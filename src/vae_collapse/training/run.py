@@ -128,6 +128,8 @@ def _check_top_level(cfg: DictConfig) -> None:
         if key not in known:
             raise ConfigError(f"{key}: unknown top-level key; valid keys: {', '.join(sorted(known))}")
     for key, types in TOP_LEVEL.items():
+        if OmegaConf.is_missing(cfg, key):
+            raise ConfigError(f"{key}: has no value (??? in the config); give one with {key}=...")
         value = cfg.get(key)
         if not isinstance(value, types) or isinstance(value, bool):
             expected = " | ".join("null" if t is type(None) else t.__name__ for t in types)
