@@ -113,7 +113,10 @@ def test_sigkilled_run_resumes_to_the_same_final_metrics(run_cli, tmp_path):
         assert a == b or (isinstance(a, float) and math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-7)), name
 
 
-@pytest.mark.parametrize("sig,reason,code", [(signal.SIGTERM, "SIGTERM", 143), (signal.SIGINT, "Ctrl-C", 130)])
+@pytest.mark.parametrize("sig,reason,code", [
+    (signal.SIGTERM, "SIGTERM", 143),
+    pytest.param(signal.SIGINT, "Ctrl-C", 130, marks=pytest.mark.slow),  # the same path; the default suite has one
+])
 def test_a_signalled_run_says_it_was_interrupted_and_the_same_command_finishes_it(run_cli, tmp_path, sig, reason, code):
     """Ctrl-C, or a scheduler's SIGTERM: one line, summary.json says why, the exit status is not 0."""
     args = [*BASE, "trainer.max_steps=100000", "checkpoint.every_n_steps=25"]
