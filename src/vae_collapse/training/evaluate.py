@@ -120,7 +120,7 @@ def residual_spectrum(model: GaussianVAE, batches: Iterable[torch.Tensor], num_r
             return covariance_eigenvalues(torch.cat(parts))
         moments = StreamingMoments(dim)
         for x in batches:
-            moments.add((x - model.reconstruct(x)).reshape(x.shape[0], -1).cpu())
+            moments.add((x - model.reconstruct(x)).reshape(x.shape[0], -1))
         return moments.eigenvalues()
 
 
