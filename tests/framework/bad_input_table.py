@@ -47,6 +47,8 @@ ROWS: tuple[BadInput, ...] = (
     BadInput("eps-inf", "out of range", ("eval.eps=inf",), "eval.eps=inf must be > 0 and finite"),
     BadInput("latent-above-data", "out of range", ("model.latent_dim=21",),
              "model.latent_dim=21 must be between 1 and the data dimension 20"),
+    BadInput("deep-hidden-empty", "out of range", ("model=deep_vae", "model.hidden=[]"),
+             "model.hidden=[] leaves the MLP VAE without hidden layers; for a linear VAE use model=linear_vae"),
     BadInput("steps-negative", "out of range", ("trainer.max_steps=-5",),
              "trainer.max_steps=-5: must be a non-negative integer or -1"),
     BadInput("checkpoint-every-negative", "out of range", ("checkpoint.every_n_steps=-1",),

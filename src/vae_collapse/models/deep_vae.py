@@ -27,6 +27,10 @@ class MLPVAE(GaussianVAE):
     ) -> None:
         _check_latent(latent_dim)
         hidden = list(hidden)
+        if not hidden:
+            # With no hidden layer both networks are affine: that is the linear VAE, which has its
+            # own model with the exact ELBO, so an empty list is more likely a typo than a choice.
+            raise ValueError("hidden=[] leaves the MLP VAE without hidden layers; for a linear VAE use model=linear_vae")
         super().__init__(
             MLPEncoder(data_dim, latent_dim, hidden, activation),
             MLPDecoder(data_dim, latent_dim, list(reversed(hidden)), activation),
