@@ -67,7 +67,7 @@ def make_run(run_dir: Path, cfg: dict, metrics: dict | None, status: str = "comp
 
 def collapse_curve(run_dir: Path, kl_dims: list[float]) -> None:
     eps = np.logspace(-4, 1, 11)
-    write_csv(run_dir / "collapse_curve.csv", ["eps", "fraction_collapsed"],
+    write_csv(run_dir / "collapse_curve.csv", ["eps", "collapsed_fraction"],
               [[e, float(np.mean(np.array(kl_dims) < e))] for e in eps])
     write_csv(run_dir / "kl_per_dim.csv", ["dim", "mean_kl", "collapsed"],
               [[i, v, v < 0.01] for i, v in enumerate(kl_dims)])

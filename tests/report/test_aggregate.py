@@ -110,3 +110,17 @@ def test_fixed_decimals_line_up_nats_of_different_magnitude():
     assert stat([-1004.871, -1004.869]).fmt(show_n=False, decimals=2) == "-1004.87 ± 0.00"
     assert stat([-492.92]).fmt(decimals=2) == "-492.92 (n=1)"
     assert stat([-1004.87]).fmt(4) == "-1005 (n=1)"  # significant digits, the default elsewhere
+
+
+def test_collapse_curves_of_runs_written_before_the_column_rename_still_read(tmp_path):
+    from vae_collapse.report.curves import collapse_curve
+
+    for column in ("collapsed_fraction", "fraction_collapsed"):
+        run_dir = tmp_path / column
+        run_dir.mkdir()
+        (run_dir / "collapse_curve.csv").write_text(f"eps,{column}\n0.1,0.5\n0.01,0.25\n")
+        eps, fraction = collapse_curve(run_dir)
+        assert list(eps) == [0.01, 0.1] and list(fraction) == [0.25, 0.5]
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "collapse_curve.csv").write_text("eps,something\n0.1,0.5\n")
+    assert collapse_curve(tmp_path / "other") is None

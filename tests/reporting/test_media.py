@@ -93,9 +93,9 @@ def test_offline_wandb_run_gets_images_tables_plots_and_histograms(tmp_path, mon
     logged = log_media(
         [csv, offline_wandb],
         images={"media/reconstructions": png, "collapse/curve_png": curve_png},
-        tables={"collapse/curve": (["eps", "fraction_collapsed"], rows)},
+        tables={"collapse/curve": (["eps", "collapsed_fraction"], rows)},
         step=3,
-        plots={"collapse/curve_plot": ("collapse/curve", "eps", "fraction_collapsed")},
+        plots={"collapse/curve_plot": ("collapse/curve", "eps", "collapsed_fraction")},
     )
     assert logged is True
     assert log_histogram([offline_wandb], "val/kl_dim", torch.tensor([0.0, 0.5, 2.0, float("nan")]), step=3)
@@ -121,4 +121,4 @@ def test_offline_wandb_run_gets_images_tables_plots_and_histograms(tmp_path, mon
     tables = sorted((files / "media" / "table").rglob("*.table.json"))
     assert tables, list(files.rglob("*"))
     contents = [json.loads(p.read_text()) for p in tables]
-    assert any(c["columns"] == ["eps", "fraction_collapsed"] and len(c["data"]) == 5 for c in contents)
+    assert any(c["columns"] == ["eps", "collapsed_fraction"] and len(c["data"]) == 5 for c in contents)

@@ -70,10 +70,14 @@ def training_curve(run_dir: Path, metric: str = "train/elbo") -> tuple[np.ndarra
 
 def collapse_curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray] | None:
     table = read_columns(run_dir / "collapse_curve.csv")
-    if table is None or "eps" not in table or "fraction_collapsed" not in table:
+    if table is None or "eps" not in table:
+        return None
+    # Runs written before the column took the metric's name call it fraction_collapsed.
+    column = next((c for c in ("collapsed_fraction", "fraction_collapsed") if c in table), None)
+    if column is None:
         return None
     order = np.argsort(table["eps"])
-    return table["eps"][order], table["fraction_collapsed"][order]
+    return table["eps"][order], table[column][order]
 
 
 def data_spectrum(run_dir: Path) -> np.ndarray | None:

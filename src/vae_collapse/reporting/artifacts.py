@@ -31,12 +31,12 @@ def write_csv_atomic(path: Path, header: list[str], rows: list[list]) -> Path:
 
 
 def collapse_tables(collapse: Collapse) -> dict[str, tuple[list[str], list[list]]]:
-    curve = [[float(e), float(f)] for e, f in zip(collapse.eps_grid, collapse.fraction_collapsed)]
+    curve = [[float(e), float(f)] for e, f in zip(collapse.eps_grid, collapse.collapsed_fraction)]
     # "collapsed" is the (eps, delta) test on per-example KLs, the one collapse/active_dims counts;
     # a latent's mean KL can sit on either side of eps whatever that verdict is.
     dims = [[i, float(v), bool(c)] for i, (v, c) in enumerate(zip(collapse.kl_dim, collapse.collapsed))]
     return {
-        "collapse_curve": (["eps", "fraction_collapsed"], curve),
+        "collapse_curve": (["eps", "collapsed_fraction"], curve),
         "kl_per_dim": (["dim", "mean_kl", "collapsed"], dims),
     }
 
@@ -118,7 +118,7 @@ def write_run_artifacts(
     files = {name: write_csv_atomic(run_dir / f"{name}.csv", *table) for name, table in tables.items()}
     images: dict[str, Path] = {}
     images["collapse/curve_plot"] = figures.save_collapse_curve(
-        collapse.eps_grid, collapse.fraction_collapsed, run_dir / "collapse_curve.png", delta=delta,
+        collapse.eps_grid, collapse.collapsed_fraction, run_dir / "collapse_curve.png", delta=delta,
         title=f"(eps, {delta})-collapse on the {stage} split",
     )
     images[f"{stage}/kl_dim_chart"] = figures.save_kl_per_dim_chart(
@@ -146,7 +146,7 @@ def write_run_artifacts(
         images=images,
         tables={"collapse/curve": tables["collapse_curve"], f"{stage}/kl_dim": tables["kl_per_dim"]},
         step=step,
-        plots={"collapse/curve_line": ("collapse/curve", "eps", "fraction_collapsed")},
+        plots={"collapse/curve_line": ("collapse/curve", "eps", "collapsed_fraction")},
     )
     media.log_histogram(loggers, f"{stage}/kl_dim_histogram", collapse.kl_dim, step=step)
     return files

@@ -285,7 +285,7 @@ def save_collapse_curves(
     delta: float = 0.01,
     title: str | None = None,
 ) -> Path:
-    """Several collapse curves on one axes: {label: (eps_grid, fraction_collapsed)}.
+    """Several collapse curves on one axes: {label: (eps_grid, collapsed_fraction)}.
 
     The x axis is eps on a log scale, the y axis the fraction of latent dimensions that are
     (eps, delta)-collapsed (Lucas et al. 2019, fig. 3). An empty label is left out of the legend.
@@ -300,7 +300,7 @@ def save_collapse_curves(
         frac_np = _to_numpy(fraction).astype(np.float64, copy=False).ravel()
         if eps_np.shape != frac_np.shape or eps_np.size == 0:
             raise ValueError(
-                f"curve {label!r}: eps_grid and fraction_collapsed must be non-empty and the same length, "
+                f"curve {label!r}: eps_grid and collapsed_fraction must be non-empty and the same length, "
                 f"got {eps_np.size} and {frac_np.size}"
             )
         if not (eps_np > 0).all():
@@ -327,11 +327,11 @@ def save_collapse_curves(
 
 def save_collapse_curve(
     eps_grid: torch.Tensor,
-    fraction_collapsed: torch.Tensor,
+    collapsed_fraction: torch.Tensor,
     path: Path | str,
     delta: float = 0.01,
     title: str | None = None,
     label: str | None = None,
 ) -> Path:
     """One collapse curve; see :func:`save_collapse_curves`."""
-    return save_collapse_curves({label or "": (eps_grid, fraction_collapsed)}, path, delta=delta, title=title)
+    return save_collapse_curves({label or "": (eps_grid, collapsed_fraction)}, path, delta=delta, title=title)

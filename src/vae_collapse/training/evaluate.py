@@ -30,7 +30,7 @@ class Collapse:
 
     metrics: dict[str, float]
     eps_grid: torch.Tensor
-    fraction_collapsed: torch.Tensor
+    collapsed_fraction: torch.Tensor
     kl_dim: torch.Tensor  # (k,) mean KL per latent dimension
     collapsed: torch.Tensor  # (k,) bool: the (eps, delta) verdict per dimension, from per-example KLs
 
@@ -97,7 +97,7 @@ def measure_collapse(evaluation: Evaluation, eps: float, delta: float, eps_grid:
     return Collapse(
         metrics=metrics,
         eps_grid=eps_grid,
-        fraction_collapsed=collapse_curve(kl, eps_grid, delta),
+        collapsed_fraction=collapse_curve(kl, eps_grid, delta),
         kl_dim=kl.double().mean(0),
         collapsed=collapsed_dims(kl, eps, delta),
     )
