@@ -14,7 +14,6 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from vae_collapse.config import ConfigError, build, check_node, checked_call
@@ -25,6 +24,7 @@ from vae_collapse.reporting.console import say
 from vae_collapse.reporting.summary import write_summary
 from vae_collapse.reporting.table import result_table
 from vae_collapse.training import interrupts
+from vae_collapse.training.run_identity import run_identity
 from vae_collapse.training.checkpoints import (
     CHECKPOINT_DIR,
     LAST,
@@ -85,20 +85,6 @@ def _interruption(exc: BaseException) -> str | None:
     if isinstance(exc, SIGTERMException):
         return "SIGTERM"
     return "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else None
-
-
-def _run_identity(cfg: DictConfig, run_dir: Path) -> tuple[str, str]:
-    """W&B group and run name: per experiment, or per sweep in a multirun."""
-    name = cfg.name
-    try:
-        hydra_cfg = HydraConfig.get()
-    except ValueError:  # called outside a Hydra app (tests, notebooks)
-        return name, run_dir.name
-    if hydra_cfg.mode == RunMode.MULTIRUN:
-        sweep = Path(hydra_cfg.sweep.dir).name
-        overrides = hydra_cfg.job.override_dirname or str(hydra_cfg.job.num)
-        return f"{name}-{sweep}", f"{hydra_cfg.job.num}-{overrides}"
-    return name, run_dir.name
 
 
 def _task_overrides() -> list[str]:
@@ -274,7 +260,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         return RunResult("completed", dict(plan.skip.get("metrics", {})), run_dir, skipped=True)
     meta = plan.meta or {}
     wandb_id = meta.get("wandb_id") or secrets.token_hex(4)
-    group, run_name = _run_identity(cfg, run_dir)
+    group, run_name = run_identity(cfg, run_dir)
     loggers = build_loggers(cfg.get("logger"), group, run_name, run_id=wandb_id)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     fingerprint = data_fingerprint(datamodule.train_data)
