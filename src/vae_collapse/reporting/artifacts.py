@@ -78,6 +78,7 @@ def write_spectrum_artifacts(
 
     With the residual's spectrum (``ppca/residual_dims``) also ``residual_spectrum.csv``, and with
     sigma^2 ``spectrum.png``: both spectra against the sigma^2 line (W&B: ``media/spectrum``).
+    W&B gets each CSV as the table ``ppca/<file name>``.
     """
     from vae_collapse.reporting import figures, media
 
@@ -85,6 +86,8 @@ def write_spectrum_artifacts(
     if residual_eigvals is not None:
         tables["residual_spectrum"] = (["index", "eigenvalue"], [[i + 1, float(v)] for i, v in enumerate(residual_eigvals)])
     files = {name: write_csv_atomic(run_dir / f"{name}.csv", *table) for name, table in tables.items()}
+    # The same tables in W&B, under the ppca/ prefix of the measurements they back.
+    media.log_media(loggers, tables={f"ppca/{name}": table for name, table in tables.items()}, step=step)
     if residual_eigvals is not None and sigma2 is not None:
         spectra = {}
         if "data_spectrum" in tables:
