@@ -80,7 +80,7 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
     eigvals = covariance_eigenvalues(datamodule.train_data)
     metrics = dict(run_reference(eigvals, model, noise, step or None))
     torch.manual_seed(cfg.seed)  # as the run did before its final measurements
-    final, files = final_measurements(model, datamodule, eval_settings, out, [], step, eigvals)
+    final, files = final_measurements(model, datamodule, eval_settings, out, [], step, eigvals, metrics.get("ppca/sigma2"))
     metrics.update(final)
     write_json_atomic(out / "eval.json", {"checkpoint": str(path), "global_step": step, "overrides": list(overrides),
                                           "metrics": {k: v if isinstance(v, int) else float(v)

@@ -142,6 +142,20 @@ def test_a_half_finished_sweep_alone_still_gives_a_report(tmp_path):
     assert "Not drawn: needs linear VAE runs" in text
 
 
+def test_a_learned_sigma2_sweep_alone_is_drawn_against_eps_and_sigma2(tmp_path):
+    """A learned sweep has its own budget in practice, so it never shares a family with fixed runs."""
+    root = tmp_path / "runs"
+    fakes.make_tree(root)
+    report = build_report([root / "learned"], tmp_path / "out")
+    figures = {f.number: f for f in report.figures}
+    assert {3, 4} <= set(figures)
+    assert "learned" in figures[4].caption and "fixed:" not in figures[4].caption
+    assert "solid" not in figures[3].caption and "dashed: σ² learned" in figures[3].caption
+    learned = figures[4].data["learned"]
+    assert [row["seeds"] for row in learned] == [[0, 1], [0, 1]]
+    assert [row["train/sigma2"]["mean"] for row in learned] == pytest.approx([0.06, 0.4])
+
+
 def test_only_unfinished_runs_give_a_report_that_says_so(tmp_path):
     d = tmp_path / "sweep" / "0"
     fakes.make_run(d, fakes.config("x", 0, d, fakes.noise_fixed(0.1)), None)

@@ -56,11 +56,31 @@ def policy(group: Group) -> Policy:
     return policy_from(_sub(group.flat, "noise"))
 
 
+def _widths(value: Any) -> str:
+    return "-".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
+
+
+def architecture_text(group: Group) -> str:
+    """Widths and non-linearity of a deep model ("1024-512 relu"), a linear VAE's encoder; "" if none."""
+    parts = []
+    for key in ("model.hidden", "model.channels"):
+        if group.get(key) is not None:
+            parts.append(_widths(group.get(key)))
+    if group.get("model.activation"):
+        parts.append(str(group.get("model.activation")))
+    encoder = group.get("model.encoder")
+    if encoder and encoder != "linear":
+        hidden = group.get("model.encoder_hidden")
+        parts.append(f"{encoder} encoder" + (f" {_widths(hidden)}" if hidden else ""))
+    return " ".join(parts)
+
+
 def model_text(group: Group, elbo: bool = True) -> str:
     model = _cls(group.get("model._target_"))
     k = group.get("model.latent_dim")
+    arch = architecture_text(group)
     extra = f", {group.get('model.elbo')} ELBO" if elbo and model == "LinearVAE" and group.get("model.elbo") else ""
-    return f"{model} k={k}{extra}"
+    return f"{model} k={k}" + (f" ({arch})" if arch else "") + extra
 
 
 def data_text(group: Group) -> str:
@@ -83,7 +103,9 @@ def family_title(group: Group, elbo: bool = True) -> str:
 def slug(group: Group) -> str:
     name = group.get("dataset.name") or _cls(group.get("dataset._target_")).replace("DataModule", "")
     subset = group.get("dataset.subset") or group.get("dataset.n_train")
-    parts = [str(name), f"n{subset}" if subset else "", _cls(group.get("model._target_")), f"k{group.get('model.latent_dim')}"]
+    parts = [str(name), f"n{subset}" if subset else "", _cls(group.get("model._target_")), f"k{group.get('model.latent_dim')}",
+             architecture_text(group).replace(" ", "_"),
+             f"{group.get('trainer.max_steps')}steps" if group.get("trainer.max_steps") is not None else ""]
     text = "_".join(p for p in parts if p).lower()
     return re.sub(r"[^a-z0-9_]+", "-", text)
 

@@ -16,19 +16,22 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from vae_collapse.report import curves
 from vae_collapse.report.aggregate import Group, Stat, families, stat
 from vae_collapse.report.describe import family_title, policy, unique_slugs
-from vae_collapse.report.plotting import FigureResult, band, colours, new_figure, save, seeds_text
+from vae_collapse.report.plotting import FigureResult, band, colours, new_figure, save
 
 # Fixed- and learned-sigma^2 settings of one data set, model and budget share a figure.
 SWEEP_FAMILY_IGNORES = ("name", "noise", "eval")
 
 
 def sweep_families(groups: list[Group]) -> list[list[Group]]:
-    """Families with at least one fixed-sigma^2 setting; fixed first (by sigma^2), then learned."""
-    out = []
-    for fam in families([g for g in groups if policy(g).kind in ("fixed", "learned")], SWEEP_FAMILY_IGNORES):
-        if any(policy(g).kind == "fixed" for g in fam):
-            out.append(sorted(fam, key=lambda g: policy(g).order))
-    return out
+    """Fixed- and learned-sigma^2 settings by family; fixed first (by sigma^2), then learned.
+
+    A family may hold only one kind: a learned-sigma^2 sweep with its own budget is a figure of
+    its own, not dropped for want of fixed runs beside it. A single learned setting is not a sweep.
+    """
+    fams = families([g for g in groups if policy(g).kind in ("fixed", "learned")], SWEEP_FAMILY_IGNORES)
+    # One learned setting alone is not a sweep (a plain run of the default config).
+    fams = [f for f in fams if len(f) > 1 or policy(f[0]).kind == "fixed"]
+    return [sorted(fam, key=lambda g: policy(g).order) for fam in fams]
 
 
 def collapse_figures(groups: list[Group], out_dir: Path) -> list[FigureResult]:
@@ -40,7 +43,7 @@ def collapse_figures(groups: list[Group], out_dir: Path) -> list[FigureResult]:
 def _collapse_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
     fixed = [g for g in fam if policy(g).kind == "fixed"]
     learned = [g for g in fam if policy(g).kind == "learned"]
-    fig = new_figure(8.0, 5.0)
+    fig = new_figure(10.0, 5.0)
     ax = fig.add_subplot()
     data = {"groups": []}
     delta = fam[0].get("eval.delta", 0.01)
@@ -56,7 +59,7 @@ def _collapse_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
         label = p.text
         if p.kind == "learned":
             label += f" → σ² = {group.stat('train/sigma2').fmt(3)}"
-        band(ax, eps, mean, std, colour, f"{label} ({seeds_text(n)})", linestyle=line)
+        band(ax, eps, mean, std, colour, f"{label} (n={n})", linestyle=line)
         at = float(np.interp(np.log(eps_mark), np.log(eps), mean))
         data["groups"].append({"label": group.label, "policy": p.text, "n": n, "seeds": group.seeds,
                                "mean_curve_at_eps": at,  # the mean curve read off at eps (the stat below averages runs)
@@ -70,12 +73,15 @@ def _collapse_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
     ax.set_ylabel(f"fraction of latent dimensions (eps, {delta:g})-collapsed")
     ax.set_title(f"Collapse against eps: {family_title(fam[0])}", fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
+    # Outside the axes: the curves fill the plot from corner to corner.
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     path = save(fig, out_dir, stem)
+    kinds = [text for text, present in (("solid: σ² fixed", fixed), ("dashed: σ² learned (its final value in the "
+                                                                       "legend)", learned)) if present]
     caption = (
         f"Fraction of latent dimensions whose KL is below eps for at least {1 - delta:.0%} of the evaluation "
-        "examples, against eps; solid: σ² fixed, dashed: σ² learned (its final value in the legend). Bands are ±1 "
-        "standard deviation over seeds. Larger fixed σ² collapses more dimensions."
+        f"examples, against eps; {', '.join(kinds)}. Lines are the mean over the n seeds in the legend, bands ±1 "
+        "standard deviation." + (" Larger fixed σ² collapses more dimensions." if len(fixed) > 1 else "")
     )
     return FigureResult(3, stem, "Collapse against eps across a sigma^2 sweep", path, caption, data,
                         setting=family_title(fam[0]))
@@ -93,8 +99,8 @@ def _sigma2_of(group: Group) -> float | None:
     return value if value is not None and np.isfinite(value) and value > 0 else None
 
 
-def _active_at(group: Group, eps: float) -> Stat:
-    """Latents not (eps, delta)-collapsed, read off each run's collapse curve at the grid point nearest eps."""
+def _active_at(group: Group, eps: float) -> list[float]:
+    """Per run: latents not (eps, delta)-collapsed, read off its collapse curve at the grid point nearest eps."""
     k = int(group.get("model.latent_dim") or 0)
     counts = []
     for run in group.runs:
@@ -102,7 +108,33 @@ def _active_at(group: Group, eps: float) -> Stat:
         if curve is not None and k:
             grid, fraction = curve
             counts.append(k * (1.0 - fraction[np.argmin(np.abs(np.log(grid) - np.log(eps)))]))
-    return stat(counts)
+    return counts
+
+
+def _per_run(group: Group, metric: str) -> list[float]:
+    values = [run.metrics.get(metric) for run in group.runs]
+    return [float(v) for v in values if v is not None and np.isfinite(float(v))]
+
+
+# Series that share sigma^2 values are drawn a little apart along the (log) axis, so that equal
+# counts stay visible side by side instead of hiding one another.
+NUDGE = 10 ** 0.03
+
+
+def _seed_series(ax, xs, runs: list[list[float]], colour, marker: str, linestyle: str, label: str,
+                 nudge: float = 1.0) -> None:
+    """The seed mean joined across sigma^2, with every seed's own value as a faint dot.
+
+    Integer counts over a few seeds are often skewed (5, 3, 9, 17, 3): a +-1 std bar would
+    reach below every seed, the dots show what the seeds did.
+    """
+    x = np.asarray(xs, dtype=float) * nudge
+    means = [float(np.mean(v)) if v else np.nan for v in runs]
+    ax.plot(x, means, color=colour, marker=marker, linestyle=linestyle, markersize=6, label=label, zorder=3)
+    dots = [(xi, v) for xi, values in zip(x, runs) for v in values]
+    if any(len(v) > 1 for v in runs):
+        ax.scatter([d[0] for d in dots], [d[1] for d in dots], color=colour, marker=marker, s=14, alpha=0.35,
+                   linewidths=0, zorder=2)
 
 
 def _theory_curve(fam: list[Group], lo: float, hi: float):
@@ -121,53 +153,61 @@ def _theory_curve(fam: list[Group], lo: float, hi: float):
 def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
     fixed = [g for g in fam if policy(g).kind == "fixed"]
     learned = [g for g in fam if policy(g).kind == "learned"]
-    fig = new_figure(13.0, 4.9)
+    fig = new_figure(14.0, 5.0)
     ax_elbo, ax_dims = fig.subplots(1, 2)
     data: dict = {"fixed": [], "learned": []}
     xs = [x for x in map(_sigma2_of, fam) if x]
     lo, hi = min(xs) / 3, max(xs) * 3
+    eps = float(fam[0].get("eval.eps", 0.01))
     if fixed:
-        s2 = np.array([policy(g).sigma2 for g in fixed])
-        for metric, colour, name in (("train/elbo", "tab:blue", "train ELBO"), ("test/elbo", "tab:cyan", "test ELBO")):
-            st = [g.stat(metric) for g in fixed]
-            if any(s.n for s in st):
-                ax_elbo.errorbar(s2, [s.mean for s in st], yerr=[s.std or 0.0 for s in st], color=colour,
-                                 marker="o", capsize=3, label=f"σ² fixed: {name}")
-        dims = [g.stat("collapse/active_dims") for g in fixed]
-        ax_dims.errorbar(s2, [d.mean for d in dims], yerr=[d.std or 0.0 for d in dims], color="tab:blue",
-                         marker="o", capsize=3, label="σ² fixed: measured active dims")
+        s2 = [policy(g).sigma2 for g in fixed]
+        for metric, colour, name, nudge in (("train/elbo", "tab:blue", "train ELBO", 1 / NUDGE),
+                                            ("test/elbo", "tab:cyan", "test ELBO", NUDGE)):
+            if any(_per_run(g, metric) for g in fixed):
+                _seed_series(ax_elbo, s2, [_per_run(g, metric) for g in fixed], colour, "o", "-",
+                             f"σ² fixed: {name}", nudge)
+        if any(_per_run(g, "ppca/log_px") for g in fixed):
+            ax_elbo.plot(s2, [g.stat("ppca/log_px").mean for g in fixed], linestyle="none", marker="x", markersize=9,
+                         color="k", zorder=4, label="pPCA optimum's exact log p(x) (ppca/log_px)")
+        _seed_series(ax_dims, s2, [_per_run(g, "collapse/active_dims") for g in fixed], "tab:blue", "o", "-",
+                     f"σ² fixed: measured active dims (eps = {eps:g})")
         # The count at one eps can hang on latents that carry almost nothing (docs/deep-vaes.md):
         # the same count at a 10x larger eps, and active units, show whether it does.
-        eps = float(fam[0].get("eval.eps", 0.01))
         wider = [_active_at(g, 10 * eps) for g in fixed]
-        units = [g.stat("collapse/active_units") for g in fixed]
-        if any(w.n for w in wider):
-            ax_dims.errorbar(s2, [w.mean for w in wider], yerr=[w.std or 0.0 for w in wider], color="tab:purple",
-                             marker="v", capsize=3, linestyle="--", label=f"σ² fixed: active dims at eps = {10 * eps:g}")
-        if any(u.n for u in units):
-            ax_dims.errorbar(s2, [u.mean for u in units], yerr=[u.std or 0.0 for u in units], color="tab:green",
-                             marker="^", capsize=3, linestyle=":", label="σ² fixed: active units (Cov of mean > 0.01)")
+        units = [_per_run(g, "collapse/active_units") for g in fixed]
+        if any(wider):
+            _seed_series(ax_dims, s2, wider, "tab:purple", "v", "--", f"σ² fixed: active dims at eps = {10 * eps:g}",
+                         1 / NUDGE)
+        if any(units):
+            _seed_series(ax_dims, s2, units, "tab:green", "^", ":", "σ² fixed: active units (Cov of mean > 0.01)", NUDGE)
         ppca_dims = [g.stat("ppca/active_dims") for g in fixed]
-        ax_dims.plot(s2, [d.mean for d in ppca_dims], linestyle="none", marker="x", markersize=9, color="k",
-                     label="pPCA optimum's active dims (ppca/active_dims)")
-        for g, s, e, d, p, w, u in zip(fixed, s2, [g.stat("train/elbo") for g in fixed], dims, ppca_dims, wider, units):
-            data["fixed"].append({"label": g.label, "noise.sigma2": float(s), "train/elbo": e.as_dict(),
-                                  "test/elbo": g.stat("test/elbo").as_dict(),
-                                  "collapse/active_dims": d.as_dict(), "ppca/active_dims": p.as_dict(),
+        ax_dims.plot(s2, [d.mean for d in ppca_dims], linestyle="none", marker="x", markersize=9, markeredgewidth=2,
+                     color="k", zorder=4, label="pPCA optimum's active dims (ppca/active_dims)")
+        for g, x, p, w in zip(fixed, s2, ppca_dims, wider):
+            data["fixed"].append({"label": g.label, "noise.sigma2": float(x), "train/elbo": g.stat("train/elbo").as_dict(),
+                                  "test/elbo": g.stat("test/elbo").as_dict(), "ppca/log_px": g.stat("ppca/log_px").as_dict(),
+                                  "collapse/active_dims": g.stat("collapse/active_dims").as_dict(),
+                                  "ppca/active_dims": p.as_dict(),
                                   # not logged by runs: read off their collapse curves at 10 x eps
-                                  "active_dims_at_10eps": w.as_dict(),
-                                  "collapse/active_units": u.as_dict()})
+                                  "active_dims_at_10eps": stat(w).as_dict(),
+                                  "collapse/active_units": g.stat("collapse/active_units").as_dict(),
+                                  "seeds": g.seeds})
     for g, colour in zip(learned, colours(len(learned), "autumn")):
         s2 = g.stat("train/sigma2")
         e = g.stat("train/elbo")
         d = g.stat("collapse/active_dims")
-        text = f"{policy(g).text} ({seeds_text(g.n)})"
-        ax_elbo.errorbar([s2.mean], [e.mean], xerr=[s2.std or 0.0], yerr=[e.std or 0.0], color=colour,
-                         marker="s", markersize=7, capsize=3, linestyle="none", label=text)
-        ax_dims.errorbar([s2.mean], [d.mean], xerr=[s2.std or 0.0], yerr=[d.std or 0.0], color=colour,
-                         marker="s", markersize=7, capsize=3, linestyle="none", label=text)
+        text = f"{policy(g).text} (n={g.n})"
+        # Each seed at its own final sigma^2, the mean as a larger square.
+        seed_x = [run.metrics.get("train/sigma2") for run in g.runs]
+        for ax, metric, value in ((ax_elbo, "train/elbo", e), (ax_dims, "collapse/active_dims", d)):
+            ax.plot([s2.mean], [value.mean], color=colour, marker="s", markersize=8, linestyle="none", label=text,
+                    zorder=3)
+            pairs = [(x, run.metrics.get(metric)) for x, run in zip(seed_x, g.runs)
+                     if x is not None and run.metrics.get(metric) is not None]
+            if len(pairs) > 1:
+                ax.scatter(*zip(*pairs), color=colour, marker="s", s=14, alpha=0.4, linewidths=0, zorder=2)
         data["learned"].append({"label": g.label, "train/sigma2": s2.as_dict(), "train/elbo": e.as_dict(),
-                                "collapse/active_dims": d.as_dict()})
+                                "collapse/active_dims": d.as_dict(), "seeds": g.seeds})
     theory = _theory_curve(fam, lo, hi)
     if theory is not None:
         grid, count, k = theory
@@ -175,13 +215,15 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
                      label="linear theory: #{i ≤ k : λ_i > σ²}")
         ax_dims.axhline(k, color="grey", linestyle=":", linewidth=1.0, label=f"all k = {k} latents")
         data["theory"] = {"sigma2": [float(v) for v in grid[::10]], "active_dims": [int(v) for v in count[::10]]}
-    # Ticks at the σ² values run: a log axis spanning about a decade otherwise labels its minor
-    # ticks too ("3×10⁻¹"), and they overlap.
-    ticks = sorted({float(policy(g).sigma2) for g in fixed} or set(xs))
+    # Ticks at the fixed σ² values: a log axis spanning about a decade otherwise labels its minor
+    # ticks too ("3×10⁻¹"), and they overlap. Learned values fall anywhere (0.0106 beside 0.0163),
+    # so a learned-only sweep keeps the decades.
+    ticks = sorted({float(policy(g).sigma2) for g in fixed})
     for ax in (ax_elbo, ax_dims):
         ax.set_xscale("log")
         ax.set_xlim(lo, hi)
-        ax.set_xticks(ticks)
+        if ticks:
+            ax.set_xticks(ticks)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.3g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("σ² (fixed value, or final learned value)  [log scale]")
@@ -189,18 +231,24 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
         ax.legend(fontsize=8, loc="best")
     ax_elbo.set_ylabel("ELBO  [nats per example]")
     ax_elbo.set_title("ELBO against σ²")
-    ax_dims.set_ylabel(f"active latent dimensions (not ({fam[0].get('eval.eps', 0.01):g}, "
-                       f"{fam[0].get('eval.delta', 0.01):g})-collapsed)")
+    ax_dims.set_ylabel(f"active latent dimensions (not ({eps:g}, {fam[0].get('eval.delta', 0.01):g})-collapsed)")
     ax_dims.set_title("Collapse against σ²: measured vs linear theory")
     fig.suptitle(f"Across the σ² sweep: {family_title(fam[0])}")
     path = save(fig, out_dir, stem)
+    parts = []
+    if fixed:
+        parts.append("σ² fixed: circles, the seed mean joined across σ², each seed's value a faint dot beside it "
+                     "(series drawn slightly apart along σ² so that equal values stay visible)")
+    if learned:
+        parts.append("σ² learned: squares at the seeds' mean final σ², each seed's own final σ² a faint square")
     caption = (
-        "Left: training and test ELBO against σ² (fixed: circles joined; learned: squares at the final σ², "
-        "error bars ±1 std over seeds in both axes). Right: measured active dimensions against the linear "
-        "theory's prediction, the number of the top k covariance eigenvalues of the training data above σ² "
-        "(black step; crosses: the pPCA reference logged by each run), with the measured count at ten times "
-        "the eps (dashed) and the active units (dotted) where the runs have them: where these part from the "
-        "count at eps, latents that carry almost nothing decide it."
+        f"Left: training and test ELBO against σ², with the pPCA optimum's exact log-likelihood at the same σ² "
+        f"(crosses) where the runs logged it. Right: measured active dimensions against the linear theory's prediction, "
+        "the number of the top k covariance eigenvalues of the training data above σ² (black step; crosses: the "
+        "pPCA reference logged by each run)"
+        + (", with the count at ten times the eps (dashed) and the active units (dotted): where these part from "
+           "the count at eps, latents that carry almost nothing decide it" if fixed else "")
+        + ". " + "; ".join(parts) + "."
     )
     return FigureResult(4, stem, "ELBO and collapse against sigma^2, with the linear theory", path, caption, data,
                         setting=family_title(fam[0]))

@@ -73,6 +73,7 @@ def write_spectrum_artifacts(
     sigma2: float | None = None,
     loggers: list[Logger] = (),
     step: int = 0,
+    ppca_sigma2: float | None = None,
 ) -> dict[str, Path]:
     """``data_spectrum.csv`` and (linear decoders) ``decoder_column_norms.csv`` in ``run_dir``.
 
@@ -94,7 +95,7 @@ def write_spectrum_artifacts(
             spectra["data covariance"] = [row[1] for row in tables["data_spectrum"][1]]
         spectra["residual x - f(E[z|x])"] = residual_eigvals
         files["spectrum"] = figures.save_spectrum_chart(
-            spectra, sigma2, run_dir / "spectrum.png",
+            spectra, sigma2, run_dir / "spectrum.png", reference_sigma2=ppca_sigma2,
             title="The linear theory's test: one more latent pays for its KL\n"
                   "along each direction whose eigenvalue is above $\\sigma^2$",
         )

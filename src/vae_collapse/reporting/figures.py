@@ -238,15 +238,18 @@ def save_spectrum_chart(
     sigma2: float,
     path: Path | str,
     title: str | None = None,
+    reference_sigma2: float | None = None,
 ) -> Path:
     """Covariance eigenvalues against sigma^2, largest first: {label: eigenvalues}.
 
     The linear theory's test is where each spectrum crosses the sigma^2 line; the legend gives
     each spectrum's count above it. Indices run up to a little past the last crossing (at least
-    40), on a log y axis; zero eigenvalues are left out.
+    40), on a log y axis; zero eigenvalues are left out. ``reference_sigma2``: pPCA's own sigma^2
+    (``ppca/sigma2``) where it is not the run's (learned sigma^2: pPCA fits its own), drawn as a
+    second line so that the chart and ``ppca/active_dims`` do not seem to disagree.
     """
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FormatStrFormatter
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
 
     if not spectra:
         raise ValueError("no spectra to draw")
@@ -262,13 +265,19 @@ def save_spectrum_chart(
         index = np.arange(1, values.size + 1)
         keep = values > 0
         ax.plot(index[keep], values[keep], marker=marker, markersize=3, linewidth=1.2,
-                label=f"{label}: {above[label]} above $\\sigma^2$")
-    ax.axhline(sigma2, color="tab:red", linestyle="--", linewidth=1.2, label=f"$\\sigma^2$ = {sigma2:.4g}")
+                label=f"{label}: {above[label]} above the run's $\\sigma^2$")
+    ax.axhline(sigma2, color="tab:red", linestyle="--", linewidth=1.2, label=f"the run's $\\sigma^2$ = {sigma2:.4g}")
+    if reference_sigma2 is not None and 0 < reference_sigma2 < math.inf and not math.isclose(reference_sigma2, sigma2):
+        ax.axhline(reference_sigma2, color="grey", linestyle=":", linewidth=1.2,
+                   label=f"pPCA's fitted $\\sigma^2$ = {reference_sigma2:.4g} (ppca/sigma2)")
     ax.set_yscale("log")
-    for axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
-        axis(FormatStrFormatter("%g"))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    # Minor ticks labelled only on a short axis: over a decade or more 0.6-0.9 crowd against 1.
+    low, high = ax.get_ylim()
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g") if high / low < 10 else NullFormatter())
     ax.set_xlim(0, shown + 1)
-    ax.set_xlabel("eigenvalue index (largest first)")
+    longest = max(v.size for v in prepared.values())
+    ax.set_xlabel("eigenvalue index (largest first)" + (f"; the top {shown} of {longest}" if longest > shown else ""))
     ax.set_ylabel("covariance eigenvalue")
     ax.set_title(title or "Spectra against $\\sigma^2$", fontsize=10)
     ax.grid(True, which="major", alpha=0.3)

@@ -84,11 +84,12 @@ class EvalSettings:
 
 def final_measurements(
     model: GaussianVAE, datamodule, eval_cfg: EvalSettings, run_dir: Path, loggers: list[Logger], step: int,
-    eigvals: torch.Tensor | None = None,
+    eigvals: torch.Tensor | None = None, ppca_sigma2: float | None = None,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Metrics of the final model on every split, and the files written for them.
 
     ``eigvals``: the training covariance's spectrum, where the caller has computed it already.
+    ``ppca_sigma2``: the reference's sigma^2 (``ppca/sigma2``), drawn in ``spectrum.png``.
 
     Collapse is measured on the validation split when there is one, else on the training data.
     """
@@ -131,5 +132,5 @@ def final_measurements(
             eval_cfg.eps, eval_cfg.delta, loggers, step,
         )
         files.update(write_spectrum_artifacts(run_dir, datamodule.train_data, model, eigvals, residual_eigvals,
-                                              metrics["train/sigma2"], loggers, step))
+                                              metrics["train/sigma2"], loggers, step, ppca_sigma2))
     return metrics, files

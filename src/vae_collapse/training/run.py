@@ -325,7 +325,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         if not _is_rank_zero():  # every DDP rank measures (same numbers); one writes the files
             eval_settings = dataclasses.replace(eval_settings, artifacts=False)
         final, files = final_measurements(model, datamodule, eval_settings, run_dir, loggers, trainer.global_step,
-                                          eigvals)
+                                          eigvals, reference.get("ppca/sigma2"))
         metrics.update(final)
         for logger in loggers:
             logger.log_metrics(metrics, step=trainer.global_step)
