@@ -124,3 +124,9 @@ def test_collapse_curves_of_runs_written_before_the_column_rename_still_read(tmp
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "collapse_curve.csv").write_text("eps,something\n0.1,0.5\n")
     assert collapse_curve(tmp_path / "other") is None
+
+
+def test_agreeing_seeds_show_no_spread_and_float_noise_is_not_a_spread():
+    assert stat([-743.1, -743.1, -743.1]).fmt(show_n=False, decimals=2) == "-743.10"
+    assert stat([0.1, 0.1 + 1e-17 * 2]).fmt(3, show_n=False) == "0.1"
+    assert stat([0.002161, 0.002165]).fmt(3, show_n=False) == "0.00216 ± 2.8e-06"  # a real spread stays

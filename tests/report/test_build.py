@@ -174,3 +174,16 @@ def test_rebuilding_into_a_folder_inside_the_runs_does_not_read_the_report(tmp_p
     assert len(first.runs) == len(second.runs) == 4
     assert [f.id for f in first.figures] == [f.id for f in second.figures]
     assert np.array_equal(matplotlib.image.imread(first.figures[0].file), matplotlib.image.imread(second.figures[0].file))
+
+
+def test_every_setting_rounds_counts_sorts_seeds_and_says_why_a_value_is_missing(built):
+    _, _, report, _ = built
+    text = report.markdown_path.read_text()
+    table = text.split("## Every setting")[1].split("## Runs not used")[0]
+    row = next(line for line in table.splitlines() if "| fixed σ² = 0.5 |" in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == "0, 1"
+    assert cells[8] == "2.5 ± 0.7"  # collapse/active_dims of seeds 2 and 3: one decimal, not 2.5 ± 0.7071
+    assert cells[9].isdigit()  # ppca/active_dims, the same for both seeds: a whole number, no spread
+    assert cells[10] == "n/a"  # the fakes predate ppca/residual_dims
+    assert "`ppca/residual_dims` n/a: not measured by these runs" in table

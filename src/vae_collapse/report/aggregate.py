@@ -38,6 +38,9 @@ class Stat:
         """
         if self.n == 0:
             return "n/a"
+        if self.std is not None and self.std <= 1e-9 * max(abs(self.mean), 1.0):
+            # Seeds that agree (ppca/* of the same data) or differ by float noise (0.1 ± 1.7e-17).
+            return Stat(self.mean, None, self.n).fmt(digits, show_n, decimals)
         if decimals is not None:
             mean = f"{self.mean:.{decimals}f}"
             spread = None if self.std is None else f"{self.std:.{decimals}f}"

@@ -93,20 +93,34 @@ def _groups(report: Report) -> list[str]:
     header = ["setting", "noise policy", "seeds", *HEADLINE]
     rows = []
     for g in report.groups:
-        rows.append([g.label, policy(g).text, ", ".join(str(s) for s in g.seeds),
+        rows.append([g.label, policy(g).text, ", ".join(str(s) for s in sorted(g.seeds, key=_seed_order)),
                      *[_number(g.stat(m), m) for m in HEADLINE]])
     lines += _table(header, rows)
-    return lines + [""]
+    lines.append("")
+    if any(not g.stat("ppca/residual_dims").n for g in report.groups):
+        lines += ["`ppca/residual_dims` n/a: not measured by these runs (runs measure it since it was added; "
+                  "`vae-collapse-eval <run folder>` measures it from an older run's checkpoint).", ""]
+    return lines
+
+
+def _seed_order(seed) -> tuple:
+    """Seeds are ints (the config checks), in a run folder someone edited perhaps not."""
+    return (0, seed, "") if isinstance(seed, int) else (1, 0, str(seed))
 
 
 # Nats per example: fixed decimal places, so that a column's numbers line up.
 NATS = ("train/elbo", "ppca/log_px", "test/elbo", "test/log_px_iwae")
+# Counts of latents or directions: whole numbers per run, one decimal for a seed mean (6.7, not 6.667).
+COUNTS = ("collapse/active_dims", "ppca/active_dims", "ppca/residual_dims", "collapse/active_units")
 
 
 def _number(value: Stat, metric: str) -> str:
-    if not value.n:
-        return ""
-    return value.fmt(show_n=False, decimals=2) if metric in NATS else value.fmt(4, show_n=False)
+    if metric in NATS:
+        return value.fmt(show_n=False, decimals=2)
+    if metric in COUNTS:
+        whole = value.n and float(value.mean).is_integer() and not value.std
+        return value.fmt(show_n=False, decimals=0 if whole else 1)
+    return value.fmt(3, show_n=False)
 
 
 def _excluded(report: Report) -> list[str]:
