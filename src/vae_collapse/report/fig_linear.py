@@ -58,7 +58,7 @@ def _training_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
         final = group.stat("train/elbo")
         last_step = float(group.get("trainer.max_steps") or steps[-1])
         ax_elbo.errorbar([last_step], [final.mean], yerr=[final.std or 0.0], color=colour, marker="D",
-                         markersize=6, linestyle="none", label=f"{kind}: exact final ELBO {final.fmt()}")
+                         markersize=6, linestyle="none", label=f"{kind}: exact final ELBO {final.fmt(decimals=2)}")
         group_optimum = group.stat("ppca/log_px").mean
         gap = group_optimum - mean
         positive = gap > 0
@@ -77,7 +77,7 @@ def _training_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
         })
     if optimum.n:
         ax_elbo.axhline(optimum.mean, color="k", linestyle=":", linewidth=1.4,
-                        label=f"closed-form pPCA optimum {optimum.mean:.5g}")
+                        label=f"closed-form pPCA optimum {optimum.mean:.2f}")
     for ax in (ax_elbo, ax_gap):
         ax.set_xlabel("training step")
         ax.grid(True, alpha=0.3)
@@ -88,15 +88,21 @@ def _training_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
     ax_gap.set_ylabel("pPCA optimum − ELBO  [nats per example, log scale]")
     ax_gap.set_title("Distance to the closed-form optimum")
     ax_gap.legend(fontsize=8, loc="upper right")
-    fig.suptitle(f"Linear VAE against pPCA: {family_title(fam[0], elbo=False)}")
+    # A family shares its noise policy (only name and model.elbo may differ): say it once, up top.
+    fig.suptitle(f"Linear VAE against pPCA, {policy(fam[0]).text}: {family_title(fam[0], elbo=False)}")
     path = save(fig, out_dir, stem)
+    kinds = sorted({_elbo_kind(g) for g in fam})
+    how = {"analytic": "analytic: the exact ELBO of each batch",
+           "stochastic": "stochastic: one reparameterised sample per example"}
     caption = (
-        "Training ELBO of the linear VAE per step (the CSV log; stochastic: one reparameterised sample per "
-        "example), the exact ELBO of the final parameters (diamond), and the closed-form pPCA log-likelihood "
-        "optimum for the same data and latent size (dotted). Right: the distance to that optimum on a log scale."
+        f"Training ELBO of the linear VAE with {policy(fam[0]).text} per step (the CSV log; "
+        + "; ".join(how.get(k, k) for k in kinds)
+        + "), the exact ELBO of the final parameters (diamond), and the closed-form pPCA log-likelihood "
+        "optimum for the same data and latent size (dotted). Right: the distance to that optimum on a log scale, "
+        "with the final exact gap (diamond)."
     )
     return FigureResult(2, stem, "Linear VAE training ELBO against the pPCA optimum", path, caption, data,
-                        setting=family_title(fam[0], elbo=False))
+                        setting=f"{policy(fam[0]).text}: {family_title(fam[0], elbo=False)}")
 
 
 def spectrum_figures(groups: list[Group], out_dir: Path) -> list[FigureResult]:
