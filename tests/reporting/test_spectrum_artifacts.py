@@ -82,3 +82,15 @@ def test_residual_examples_zero_skips_the_measurement(tmp_path):
     metrics, files = _ppca_optimum_run(tmp_path, latent_dim=2, residual_examples=0)
     assert "ppca/residual_dims" not in metrics
     assert "residual_spectrum" not in files and not (tmp_path / "spectrum.png").exists()
+
+
+def test_a_runs_own_figures_say_which_sigma2_latent_size_and_step_they_show():
+    from vae_collapse.models import KLAnnealing, LearnedNoise
+    from vae_collapse.reporting.artifacts import run_context
+
+    fixed = MLPVAE(data_dim=8, latent_dim=2, sample_shape=(8,), noise=FixedNoise(2.0), hidden=[4])
+    assert run_context(fixed, 8000) == "σ² = 2 (fixed), k = 2, step 8000"
+    learned = MLPVAE(data_dim=8, latent_dim=3, sample_shape=(8,), noise=LearnedNoise(init=0.5, min_sigma2=0.0), hidden=[4])
+    assert run_context(learned, 10) == "σ² = 0.5 (learned), k = 3, step 10"
+    warm = MLPVAE(data_dim=8, latent_dim=2, sample_shape=(8,), noise=KLAnnealing(FixedNoise(0.1), warmup_steps=5), hidden=[4])
+    assert run_context(warm, 3) == "σ² = 0.1 (KL warm-up), k = 2, step 3"

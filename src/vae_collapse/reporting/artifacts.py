@@ -22,6 +22,17 @@ NUM_IMAGES = 32
 MAX_SPECTRUM_DIM = 4096
 
 
+NOISE_WORDS = {"FixedNoise": "fixed", "AnnealedNoise": "annealed", "KLAnnealing": "KL warm-up", "OptimalNoise": "optimal"}
+
+
+def run_context(model: GaussianVAE, step: int) -> str:
+    """What a run's own figure shows, in a few words: "σ² = 1 (fixed), k = 32, step 8000"."""
+    noise = model.noise
+    kind = "learned" if noise.learned else NOISE_WORDS.get(type(noise).__name__, type(noise).__name__)
+    sigma2 = float(noise.sigma2(step).detach())
+    return f"σ² = {sigma2:.4g} ({kind}), k = {model.latent_dim}, step {step}"
+
+
 def write_csv_atomic(path: Path, header: list[str], rows: list[list]) -> Path:
     with atomic_open(path, newline="") as handle:
         writer = csv.writer(handle)
@@ -97,7 +108,8 @@ def write_spectrum_artifacts(
         files["spectrum"] = figures.save_spectrum_chart(
             spectra, sigma2, run_dir / "spectrum.png", reference_sigma2=ppca_sigma2,
             title="The linear theory's test: one more latent pays for its KL\n"
-                  "along each direction whose eigenvalue is above $\\sigma^2$",
+                  "along each direction whose eigenvalue is above $\\sigma^2$\n"
+                  f"(training split; {run_context(model, step)})",
         )
         media.log_media(loggers, images={"media/spectrum": files["spectrum"]}, step=step)
     return files
@@ -118,15 +130,16 @@ def write_run_artifacts(
     """CSV tables and PNG figures in ``run_dir``; the same media in W&B when a W&B logger is active."""
     from vae_collapse.reporting import figures, media
 
+    where = run_context(model, step)
     tables = collapse_tables(collapse)
     files = {name: write_csv_atomic(run_dir / f"{name}.csv", *table) for name, table in tables.items()}
     images: dict[str, Path] = {}
     images["collapse/curve_plot"] = figures.save_collapse_curve(
         collapse.eps_grid, collapse.collapsed_fraction, run_dir / "collapse_curve.png", delta=delta,
-        title=f"(eps, {delta})-collapse on the {stage} split",
+        title=f"(eps, {delta})-collapse on the {stage} split; {where}",
     )
     images[f"{stage}/kl_dim_chart"] = figures.save_kl_per_dim_chart(
-        collapse.kl_dim, run_dir / "kl_per_dim.png", eps=eps, title=f"Mean KL per latent dimension ({stage})",
+        collapse.kl_dim, run_dir / "kl_per_dim.png", eps=eps, title=f"Mean KL per latent dimension ({stage} split; {where})",
         collapsed=collapse.collapsed, delta=delta,
     )
     is_image = len(sample_shape) == 3
@@ -137,12 +150,12 @@ def write_run_artifacts(
         pairs = torch.stack([shown, recon], dim=1).reshape(-1, shown.shape[1])
         images["media/reconstructions"] = figures.save_image_grid(
             pairs, run_dir / "reconstructions.png", nrow=8, sample_shape=sample_shape,
-            title="data (left) and reconstruction (right), pairs",
+            title=f"data (left) and reconstruction (right), pairs\n{where}",
         )
         generator = torch.Generator().manual_seed(0)
         images["media/samples"] = figures.save_image_grid(
             model.sample(NUM_IMAGES, generator=generator), run_dir / "samples.png", nrow=8,
-            sample_shape=sample_shape, title="decoder means f(z), z ~ N(0, I)",
+            sample_shape=sample_shape, title=f"decoder means f(z), z ~ N(0, I)\n{where}",
         )
     files.update({Path(p).stem: p for p in images.values()})
     media.log_media(

@@ -123,7 +123,7 @@ def save_image_grid(
     grid_h, grid_w = grid.shape[:2]
     scale = max(1, math.ceil(GRID_MIN_WIDTH_PX / grid_w))
     img_h, img_w = grid_h * scale, grid_w * scale
-    title_h = 40 if title else 0
+    title_h = 18 + 20 * title.count("\n") + 22 if title else 0
     fig = Figure(figsize=(img_w / DPI, (img_h + title_h) / DPI), dpi=DPI)
     # The axes fill the figure below the title band, so each image pixel is exactly
     # ``scale`` PNG pixels and the grid is not resampled.
@@ -134,7 +134,7 @@ def save_image_grid(
     else:
         ax.imshow(grid, interpolation="nearest", aspect="auto")
     if title:
-        fig.suptitle(title, y=1.0 - 0.5 * title_h / (img_h + title_h), va="center", fontsize=12)
+        fig.suptitle(title, y=1.0 - 0.5 * title_h / (img_h + title_h), va="center", fontsize=11)
     return _write_png(fig, path)
 
 
@@ -204,7 +204,7 @@ def save_kl_per_dim_chart(
         ax.set_xlabel("latent dimensions, ranked by KL (largest first)")
     ax.set_xlim(-0.6, k - 0.4)
     ax.set_ylabel("mean KL(q(z_i | x) || p(z_i))  [nats]")
-    ax.set_title(title or "KL per latent dimension")
+    ax.set_title(title or "KL per latent dimension", fontsize=11)
     ax.grid(axis="y", which="major", alpha=0.3)
 
     if collapsed is not None:
@@ -224,8 +224,8 @@ def save_kl_per_dim_chart(
         handles.append(Patch(color="none", label=f"KL < {floor:.1g} (incl. zeros) drawn at {floor:.1g}: {clipped}"))
     if not finite.all():
         handles.append(Patch(color="none", label=f"non-finite KL (drawn at floor): {int((~finite).sum())}"))
-    # Above the axes, not on them: inside, it can cover the bars or the eps line.
-    fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 3) if width >= 12 else 1,
+    # Below the axes, not on them: inside, it can cover the bars or the eps line; above, the title.
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3) if width >= 12 else 1,
                fontsize=9, frameon=False)
     return _write_png(fig, path)
 
@@ -249,7 +249,7 @@ def save_spectrum_chart(
     second line so that the chart and ``ppca/active_dims`` do not seem to disagree.
     """
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FormatStrFormatter, NullFormatter
+    from matplotlib.ticker import FormatStrFormatter, LogFormatter, NullFormatter
 
     if not spectra:
         raise ValueError("no spectra to draw")
@@ -274,7 +274,13 @@ def save_spectrum_chart(
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
     # Minor ticks labelled only on a short axis: over a decade or more 0.6-0.9 crowd against 1.
     low, high = ax.get_ylim()
-    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g") if high / low < 10 else NullFormatter())
+    # Within two decades some minor ticks (2, 3, 5, ...) are labelled, so a short axis still reads.
+    class PlainMinor(LogFormatter):  # matplotlib's choice of which minor ticks to label, written as 0.6 not 6e-01
+        def __call__(self, x, pos=None):
+            return f"{x:g}" if super().__call__(x, pos) else ""
+
+    ax.yaxis.set_minor_formatter(PlainMinor(labelOnlyBase=False, minor_thresholds=(2, 0.4))
+                                 if high / low < 100 else NullFormatter())
     ax.set_xlim(0, shown + 1)
     longest = max(v.size for v in prepared.values())
     ax.set_xlabel("eigenvalue index (largest first)" + (f"; the top {shown} of {longest}" if longest > shown else ""))
