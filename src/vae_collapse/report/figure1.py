@@ -87,8 +87,13 @@ def surface(setting: Figure1Setting, sigma2: float, num: int = GRID_POINTS):
     return a.numpy(), b.numpy(), values.numpy()
 
 
+# The panel titles use the caption's words; report.json keeps the short regime names.
+REGIME_WORDS = {"stable": "local maximum (stable)"}
+
+
 def draw(setting: Figure1Setting, out_dir: Path) -> FigureResult:
     from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.ticker import MaxNLocator
 
     fig = new_figure(15.0, 4.9)
     axes = fig.subplots(1, 3)
@@ -110,11 +115,16 @@ def draw(setting: Figure1Setting, out_dir: Path) -> FigureResult:
         ax.plot([0], [0], marker="o", color="k", markersize=6)
         ax.set_aspect("equal")
         ca, cb = curvature(setting.lambda_a, sigma2), curvature(setting.lambda_b, sigma2)
-        ax.set_title(f"σ² = {sigma2:.3g}: {kind}\ncurvature along u_{setting.index_a}: {ca:+.3g}, "
-                     f"u_{setting.index_b}: {cb:+.3g}", fontsize=10)
+        ax.set_title(f"σ² = {sigma2:.3g}: {REGIME_WORDS.get(kind, kind)}\ncurvature along u_{setting.index_a}: "
+                     f"{ca:+.3g}, u_{setting.index_b}: {cb:+.3g}", fontsize=10)
         ax.set_xlabel(f"column along u_{setting.index_a} (λ = {setting.lambda_a:.3g})  [data units]")
         ax.set_ylabel(f"column along u_{setting.index_b} (λ = {setting.lambda_b:.3g})  [data units]")
-        fig.colorbar(image, ax=ax, shrink=0.85, format="%.2g", label="change in log-likelihood  [nats per example]")
+        bar = fig.colorbar(image, ax=ax, shrink=0.85, format="%.2g", label="change in log-likelihood  [nats per example]")
+        # Round ticks, not the contour levels (odd values such as 0.32 or -0.038), chosen on each side
+        # of 0 apart: the two sides can differ a hundredfold, like the levels.
+        ticks = [t for side, bins in ((lo, 4), (hi, 3)) if side != 0
+                 for t in MaxNLocator(nbins=bins).tick_values(min(side, 0.0), max(side, 0.0)) if lo <= t <= hi]
+        bar.set_ticks(sorted(set(ticks) | {0.0}))
         panels.append({"sigma2": sigma2, "regime": kind, "curvature_a": ca, "curvature_b": cb,
                        "min_change": lo, "max_change": hi})
     fig.suptitle(f"pPCA log-likelihood around a stationary point with a zero column ({setting.source})")
@@ -123,9 +133,12 @@ def draw(setting: Figure1Setting, out_dir: Path) -> FigureResult:
         f"Change in the average pPCA log-likelihood when one zero column of a stationary point moves in the "
         f"plane of the principal directions u_{setting.index_a} and u_{setting.index_b} (λ = {setting.lambda_a:.4g}, "
         f"{setting.lambda_b:.4g}), which the other columns do not use. Closed form from the covariance spectrum of "
-        f"{setting.source}. The curvature along u_m is (λ_m − σ²)/σ⁴: at σ² below both eigenvalues the point is a "
+        f"{setting.source}. The curvature along u_m (in the titles, nats per example per squared data unit) is "
+        "(λ_m − σ²)/σ⁴: at σ² below both eigenvalues the point is a "
         "saddle (the column grows), between them it is stable along one direction only, above both it is a local "
-        "maximum and the column stays collapsed."
+        "maximum and the column stays collapsed. Each panel has its own colour scale (the changes differ by orders "
+        "of magnitude between panels): white is no change, red a rise, blue a fall, and the dashed line is where "
+        "the change is zero."
     )
     return FigureResult(1, "fig1_ppca_surface", "pPCA log-likelihood around a zero column", path, caption, {
         "source": setting.source,
