@@ -51,9 +51,10 @@ class WiderVAE(WideVAE):
 def user_folder(tmp_path, monkeypatch):
     (tmp_path / "my_ext.py").write_text(USER_MODULE)
     (tmp_path / "broken_ext.py").write_text("class Oops(\n")
+    (tmp_path / "needs_dep.py").write_text("import some_missing_dependency.sub\n\nclass Noise:\n    pass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path
-    for name in ("my_ext", "broken_ext"):
+    for name in ("my_ext", "broken_ext", "needs_dep"):
         sys.modules.pop(name, None)
 
 
@@ -61,6 +62,9 @@ def user_folder(tmp_path, monkeypatch):
     ({"_target_": "broken_ext.Oops"}, "noise._target_=broken_ext.Oops: cannot be imported (SyntaxError: "),
     ({"_target_": "not_there.Noise"},
      "cannot be imported (ModuleNotFoundError: No module named 'not_there'; is its folder on PYTHONPATH?)"),
+    ({"_target_": "needs_dep.Noise"},  # found, but what it imports is not: PYTHONPATH is not the fix
+     "(ModuleNotFoundError: No module named 'some_missing_dependency'; it imports some_missing_dependency, "
+     "which is not installed in this environment)"),
     ({"_target_": "my_ext.HalvingNoise", "start": "???"}, "noise.start: has no value (??? in the config)"),
     ({"_target_": "my_ext.HalvingNoise", "every": "often"}, "noise.every='often': expected int"),
 ])

@@ -114,7 +114,11 @@ def _import_target(name: str, path: str) -> Any:
             root = root.__cause__ or root.__context__
         reason = f"{type(root).__name__}: {str(root).strip().splitlines()[0] if str(root).strip() else ''}".rstrip(": ")
         if isinstance(root, ModuleNotFoundError):
-            reason += "; is its folder on PYTHONPATH?"
+            missing = root.name or ""
+            if missing and (name == missing or name.startswith(missing + ".")):
+                reason += "; is its folder on PYTHONPATH?"
+            elif missing:  # the target's own module was found; something it imports was not
+                reason += f"; it imports {missing.split('.')[0]}, which is not installed in this environment"
         raise ConfigError(f"{path}._target_={name}: cannot be imported ({reason})") from None
     finally:
         hydra_log.disabled = was_disabled
