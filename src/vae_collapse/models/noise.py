@@ -270,31 +270,15 @@ class KLAnnealing(ObservationNoise):
             return 1.0
         return anneal_value(self.start, 1.0, step / self.warmup_steps, "linear")
 
-    def _last_beta(self, last_step: int | None) -> float:
-        """beta of the run's last training step (steps 0 .. last_step - 1); 1 once the warm-up is over."""
-        if last_step is None or last_step > self.warmup_steps:
-            return 1.0
-        return self.beta(max(last_step - 1, 0))
-
     def reference_sigma2(self, last_step: int | None = None) -> float | None:
-        # A run cut off inside the warm-up ends on the plain ELBO at beta * sigma^2 (module
-        # docstring), so that is where the linear theory is evaluated. beta = 0 has no such
-        # sigma^2 (every direction would be kept); the base value is the better reference then.
-        base = self.base.reference_sigma2(last_step)
-        beta = self._last_beta(last_step)
-        return base if base is None or beta <= 0.0 else base * beta
+        return self.base.reference_sigma2(last_step)
 
     def unfinished_schedule(self, last_step: int) -> str | None:
         # Training steps are 0 .. last_step - 1: beta = 1 is used only if last_step > warmup_steps.
-        beta = self._last_beta(last_step)
-        if beta == 1.0:
+        if last_step > self.warmup_steps or self.start == 1.0:
             return self.base.unfinished_schedule(last_step)
-        message = (f"noise.warmup_steps={self.warmup_steps} is not shorter than the run ({last_step} steps): its "
-                   f"last step trains with beta = {beta:.3g}, so the run never trains the plain ELBO")
-        reference = self.reference_sigma2(last_step)
-        if reference is not None and beta > 0.0:
-            message += f"; ppca/* uses beta * sigma2 = {reference:.4g}, the sigma2 that objective is the plain ELBO at"
-        return message
+        return (f"noise.warmup_steps={self.warmup_steps} is not shorter than the run ({last_step} steps): its "
+                f"last step trains with beta = {self.beta(last_step - 1):.3g}, so the run never trains the plain ELBO")
 
     def set_sigma2(self, value: float) -> None:
         self.base.set_sigma2(value)
