@@ -130,3 +130,17 @@ def test_agreeing_seeds_show_no_spread_and_float_noise_is_not_a_spread():
     assert stat([-743.1, -743.1, -743.1]).fmt(show_n=False, decimals=2) == "-743.10"
     assert stat([0.1, 0.1 + 1e-17 * 2]).fmt(3, show_n=False) == "0.1"
     assert stat([0.002161, 0.002165]).fmt(3, show_n=False) == "0.00216 ± 2.8e-06"  # a real spread stays
+
+
+def test_file_names_and_titles_carry_architecture_and_a_budget_in_steps_or_epochs():
+    from vae_collapse.report.aggregate import Group
+    from vae_collapse.report.describe import family_title, slug
+
+    def group(**flat):
+        return Group([], {"dataset.name": "mnist", "model._target_": "vae_collapse.models.MLPVAE", "model.latent_dim": 32,
+                          "model.hidden": [1024, 512], "model.activation": "tanh", "dataset.batch_size": 128, **flat})
+
+    assert slug(group(**{"trainer.max_steps": 8000})) == "mnist_mlpvae_k32_1024-512_tanh_8000steps"
+    assert slug(group(**{"trainer.max_steps": -1, "trainer.max_epochs": 20})).endswith("_20epochs")
+    assert "MLPVAE k=32 (1024-512 tanh), 20 epochs, batch 128" in family_title(
+        group(**{"trainer.max_steps": -1, "trainer.max_epochs": 20}))

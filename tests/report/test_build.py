@@ -149,7 +149,10 @@ def test_a_learned_sigma2_sweep_alone_is_drawn_against_eps_and_sigma2(tmp_path):
     report = build_report([root / "learned"], tmp_path / "out")
     figures = {f.number: f for f in report.figures}
     assert {3, 4} <= set(figures)
-    assert "learned" in figures[4].caption and "fixed:" not in figures[4].caption
+    caption = figures[4].caption
+    assert "learned-σ² runs (squares)" in caption
+    # The fakes have no test ELBO, ppca/log_px or data spectrum for the learned runs: not drawn, not described.
+    assert not any(word in caption for word in ("fixed", "test ELBO", "crosses", "black step", "dashed", "dotted"))
     assert "solid" not in figures[3].caption and "dashed: σ² learned" in figures[3].caption
     learned = figures[4].data["learned"]
     assert [row["seeds"] for row in learned] == [[0, 1], [0, 1]]
@@ -187,3 +190,11 @@ def test_every_setting_rounds_counts_sorts_seeds_and_says_why_a_value_is_missing
     assert cells[9].isdigit()  # ppca/active_dims, the same for both seeds: a whole number, no spread
     assert cells[10] == "n/a"  # the fakes predate ppca/residual_dims
     assert "`ppca/residual_dims` n/a: not measured by these runs" in table
+
+
+def test_figure4_of_a_fixed_sweep_describes_every_series_it_draws(built):
+    _, _, report, _ = built
+    fig4 = next(f for f in report.figures if f.number == 4 and f.data["fixed"])
+    for clause in ("train ELBO of the fixed-σ² runs", "test ELBO", "exact log-likelihood at the same σ² (crosses)",
+                   "count at eps = 0.1 (dashed)", "active units (dotted)", "(black step)", "latents that carry"):
+        assert clause in fig4.caption, clause

@@ -17,8 +17,10 @@ TABLE1 = 6
 NEEDS = {
     1: "a covariance spectrum: a run's data_spectrum.csv, or --spectrum-from dataset=mnist",
     2: "linear VAE runs (model=linear_vae, fit=gradient) with a CSV log, e.g. experiment=linear_mnist_1k",
-    3: "a fixed-σ² sweep with collapse_curve.csv, e.g. -m experiment=deep_mnist_fixed_sigma",
-    4: "at least two fixed/learned σ² settings of one data set and model, e.g. -m experiment=deep_mnist_fixed_sigma",
+    3: "a fixed-σ² run, or two or more learned-σ² settings, with collapse_curve.csv, "
+       "e.g. -m experiment=deep_mnist_fixed_sigma",
+    4: "at least two fixed/learned σ² settings of one data set, model and budget, "
+       "e.g. -m experiment=deep_mnist_fixed_sigma",
     5: "linear VAE runs with decoder_column_norms.csv and data_spectrum.csv",
     TABLE1: "completed runs",
     7: "KL-annealing runs with collapse_trajectory.csv, e.g. -m experiment=deep_mnist_kl_anneal",

@@ -89,10 +89,18 @@ def data_text(group: Group) -> str:
     return f"{name} ({subset} train)" if subset else f"{name} (all train)"
 
 
-def budget_text(group: Group) -> str:
+def _budget(group: Group) -> str:
+    """"8000 steps", or "20 epochs" where the run was bounded by epochs (max_steps -1)."""
     steps = group.get("trainer.max_steps")
+    if steps is not None and int(steps) >= 0:
+        return f"{steps} steps"
+    epochs = group.get("trainer.max_epochs")
+    return f"{epochs} epochs" if epochs is not None and int(epochs) >= 0 else "no step limit"
+
+
+def budget_text(group: Group) -> str:
     batch = group.get("dataset.batch_size")
-    return f"{steps} steps, " + (f"batch {batch}" if batch else "full batch")
+    return f"{_budget(group)}, " + (f"batch {batch}" if batch else "full batch")
 
 
 def family_title(group: Group, elbo: bool = True) -> str:
@@ -105,7 +113,7 @@ def slug(group: Group) -> str:
     subset = group.get("dataset.subset") or group.get("dataset.n_train")
     parts = [str(name), f"n{subset}" if subset else "", _cls(group.get("model._target_")), f"k{group.get('model.latent_dim')}",
              architecture_text(group).replace(" ", "_"),
-             f"{group.get('trainer.max_steps')}steps" if group.get("trainer.max_steps") is not None else ""]
+             _budget(group).replace(" ", "")]
     text = "_".join(p for p in parts if p).lower()
     return re.sub(r"[^a-z0-9_]+", "-", text)
 

@@ -159,6 +159,9 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
     xs = [x for x in map(_sigma2_of, fam) if x]
     lo, hi = min(xs) / 3, max(xs) * 3
     eps = float(fam[0].get("eval.eps", 0.01))
+    # The caption says what was drawn, clause by clause, and nothing else.
+    left: list[str] = []
+    right: list[str] = []
     if fixed:
         s2 = [policy(g).sigma2 for g in fixed]
         for metric, colour, name, nudge in (("train/elbo", "tab:blue", "train ELBO", 1 / NUDGE),
@@ -166,11 +169,14 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
             if any(_per_run(g, metric) for g in fixed):
                 _seed_series(ax_elbo, s2, [_per_run(g, metric) for g in fixed], colour, "o", "-",
                              f"σ² fixed: {name}", nudge)
+                left.append(f"the {name} of the fixed-σ² runs")
         if any(_per_run(g, "ppca/log_px") for g in fixed):
             ax_elbo.plot(s2, [g.stat("ppca/log_px").mean for g in fixed], linestyle="none", marker="x", markersize=9,
                          color="k", zorder=4, label="pPCA optimum's exact log p(x) (ppca/log_px)")
+            left.append("the pPCA optimum's exact log-likelihood at the same σ² (crosses)")
         _seed_series(ax_dims, s2, [_per_run(g, "collapse/active_dims") for g in fixed], "tab:blue", "o", "-",
                      f"σ² fixed: measured active dims (eps = {eps:g})")
+        right.append(f"the measured active dimensions at eps = {eps:g} of the fixed-σ² runs")
         # The count at one eps can hang on latents that carry almost nothing (docs/deep-vaes.md):
         # the same count at a 10x larger eps, and active units, show whether it does.
         wider = [_active_at(g, 10 * eps) for g in fixed]
@@ -178,11 +184,15 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
         if any(wider):
             _seed_series(ax_dims, s2, wider, "tab:purple", "v", "--", f"σ² fixed: active dims at eps = {10 * eps:g}",
                          1 / NUDGE)
+            right.append(f"the count at eps = {10 * eps:g} (dashed)")
         if any(units):
             _seed_series(ax_dims, s2, units, "tab:green", "^", ":", "σ² fixed: active units (Cov of mean > 0.01)", NUDGE)
+            right.append("the active units (dotted)")
         ppca_dims = [g.stat("ppca/active_dims") for g in fixed]
-        ax_dims.plot(s2, [d.mean for d in ppca_dims], linestyle="none", marker="x", markersize=9, markeredgewidth=2,
-                     color="k", zorder=4, label="pPCA optimum's active dims (ppca/active_dims)")
+        if any(d.n for d in ppca_dims):
+            ax_dims.plot(s2, [d.mean for d in ppca_dims], linestyle="none", marker="x", markersize=9, markeredgewidth=2,
+                         color="k", zorder=4, label="pPCA optimum's active dims (ppca/active_dims)")
+            right.append("the pPCA reference each run logged (ppca/active_dims, crosses)")
         for g, x, p, w in zip(fixed, s2, ppca_dims, wider):
             data["fixed"].append({"label": g.label, "noise.sigma2": float(x), "train/elbo": g.stat("train/elbo").as_dict(),
                                   "test/elbo": g.stat("test/elbo").as_dict(), "ppca/log_px": g.stat("ppca/log_px").as_dict(),
@@ -208,6 +218,9 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
                 ax.scatter(*zip(*pairs), color=colour, marker="s", s=14, alpha=0.4, linewidths=0, zorder=2)
         data["learned"].append({"label": g.label, "train/sigma2": s2.as_dict(), "train/elbo": e.as_dict(),
                                 "collapse/active_dims": d.as_dict(), "seeds": g.seeds})
+    if learned:
+        left.append("the train ELBO of the learned-σ² runs (squares)")
+        right.append("the measured active dimensions of the learned-σ² runs (squares)")
     theory = _theory_curve(fam, lo, hi)
     if theory is not None:
         grid, count, k = theory
@@ -215,6 +228,8 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
                      label="linear theory: #{i ≤ k : λ_i > σ²}")
         ax_dims.axhline(k, color="grey", linestyle=":", linewidth=1.0, label=f"all k = {k} latents")
         data["theory"] = {"sigma2": [float(v) for v in grid[::10]], "active_dims": [int(v) for v in count[::10]]}
+        right.append("the linear theory's prediction, the number of the top k covariance eigenvalues of the "
+                     "training data above σ² (black step)")
     # Ticks at the fixed σ² values: a log axis spanning about a decade otherwise labels its minor
     # ticks too ("3×10⁻¹"), and they overlap. Learned values fall anywhere (0.0106 beside 0.0163),
     # so a learned-only sweep keeps the decades.
@@ -241,14 +256,10 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
                      "(series drawn slightly apart along σ² so that equal values stay visible)")
     if learned:
         parts.append("σ² learned: squares at the seeds' mean final σ², each seed's own final σ² a faint square")
-    caption = (
-        f"Left: training and test ELBO against σ², with the pPCA optimum's exact log-likelihood at the same σ² "
-        f"(crosses) where the runs logged it. Right: measured active dimensions against the linear theory's prediction, "
-        "the number of the top k covariance eigenvalues of the training data above σ² (black step; crosses: the "
-        "pPCA reference logged by each run)"
-        + (", with the count at ten times the eps (dashed) and the active units (dotted): where these part from "
-           "the count at eps, latents that carry almost nothing decide it" if fixed else "")
-        + ". " + "; ".join(parts) + "."
-    )
+    compared = any("dashed" in clause or "dotted" in clause for clause in right)
+    why = (" Where the counts at eps, at ten times eps and the active units part, latents that carry almost nothing "
+           "decide the count at eps." if compared else "")
+    caption = (f"Against σ², left: {'; '.join(left) or 'nothing the runs logged'}. Right: "
+               f"{'; '.join(right) or 'nothing the runs logged'}.{why} " + "; ".join(parts) + ".")
     return FigureResult(4, stem, "ELBO and collapse against sigma^2, with the linear theory", path, caption, data,
                         setting=family_title(fam[0]))

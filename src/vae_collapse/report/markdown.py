@@ -98,8 +98,10 @@ def _groups(report: Report) -> list[str]:
     lines += _table(header, rows)
     lines.append("")
     if any(not g.stat("ppca/residual_dims").n for g in report.groups):
-        lines += ["`ppca/residual_dims` n/a: not measured by these runs (runs measure it since it was added; "
-                  "`vae-collapse-eval <run folder>` measures it from an older run's checkpoint).", ""]
+        lines += ["`ppca/residual_dims` n/a: not in these runs' summary.json, because they were made before the "
+                  "measurement was added or with `eval.residual_examples=0`. `vae-collapse-eval <run folder>` "
+                  "measures it from a run's checkpoint into `<run folder>/eval/eval.json` (the report reads "
+                  "summary.json only).", ""]
     return lines
 
 
