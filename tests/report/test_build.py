@@ -189,7 +189,7 @@ def test_every_setting_rounds_counts_sorts_seeds_and_says_why_a_value_is_missing
     assert cells[8] == "2.5 ± 0.7"  # collapse/active_dims of seeds 2 and 3: one decimal, not 2.5 ± 0.7071
     assert cells[9].isdigit()  # ppca/active_dims, the same for both seeds: a whole number, no spread
     assert cells[10] == "n/a"  # the fakes predate ppca/residual_dims
-    assert "`ppca/residual_dims` n/a: not measured by these runs" in table
+    assert "`ppca/residual_dims` n/a: not in these runs' summary.json" in table
 
 
 def test_figure4_of_a_fixed_sweep_describes_every_series_it_draws(built):
