@@ -25,10 +25,21 @@ def run_identity(cfg: DictConfig, run_dir: Path) -> tuple[str, str]:
     if hydra_cfg.mode != RunMode.MULTIRUN:
         return name, run_dir.name
     sweep_dir = Path(hydra_cfg.sweep.dir)
-    swept = set(hydra_cfg.sweeper.get("params") or {}) | command_line_sweeps(sweep_dir / "multirun.yaml")
-    job = [o for o in hydra_cfg.overrides.task if o.split("=", 1)[0].lstrip("+~") in swept]
+    job = []
+    # Only Hydra's basic sweeper writes multirun.yaml at the start of each sweep; another sweeper
+    # (Optuna) may leave an older sweep's file in a reused folder, and takes its command-line
+    # sweeps into its search space: there, every override names the run.
+    if str(hydra_cfg.sweeper.get("_target_", "")).endswith(".BasicSweeper"):
+        params = {_key(k) for k in (hydra_cfg.sweeper.get("params") or {})}
+        swept = params | command_line_sweeps(sweep_dir / "multirun.yaml")
+        job = [o for o in hydra_cfg.overrides.task if _key(o.split("=", 1)[0]) in swept]
     varying = ",".join(job) or hydra_cfg.job.override_dirname or str(hydra_cfg.job.num)
     return f"{name}-{sweep_dir.name}", f"{hydra_cfg.job.num}-{varying}"
+
+
+def _key(text: str) -> str:
+    """``+model.extra`` and ``~x`` are the keys ``model.extra`` and ``x``."""
+    return text.lstrip("+~")
 
 
 def command_line_sweeps(multirun_yaml: Path) -> set[str]:
@@ -38,4 +49,4 @@ def command_line_sweeps(multirun_yaml: Path) -> set[str]:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except Exception:  # noqa: BLE001 - a name is not worth failing a run for; fall back to all overrides
         return set()
-    return {o.key_or_group for o in parsed if o.is_sweep_override()}
+    return {_key(o.key_or_group) for o in parsed if o.is_sweep_override()}
