@@ -124,21 +124,26 @@ def test_offline_wandb_run_gets_images_tables_plots_and_histograms(tmp_path, mon
     assert any(c["columns"] == ["eps", "collapsed_fraction"] and len(c["data"]) == 5 for c in contents)
 
 
-def test_the_spectra_behind_ppca_reach_wandb_as_tables(tmp_path, offline_wandb):
+def test_the_spectra_behind_ppca_reach_wandb_as_tables(tmp_path, offline_wandb, monkeypatch):
     from vae_collapse.models import FixedNoise, MLPVAE
     from vae_collapse.reporting.artifacts import write_spectrum_artifacts
 
+    from vae_collapse.reporting import artifacts
+
+    monkeypatch.setattr(artifacts, "MAX_WANDB_ROWS", 5)  # W&B gets the largest eigenvalues only, the CSV all
     model = MLPVAE(data_dim=6, latent_dim=2, sample_shape=(6,), noise=FixedNoise(1.0), hidden=[4])
     residual = torch.tensor([3.0, 0.5, 0.1], dtype=torch.float64)
     files = write_spectrum_artifacts(tmp_path / "run", torch.rand(40, 6), model, residual_eigvals=residual,
                                      sigma2=1.0, loggers=[offline_wandb], step=7)
+    assert files["data_spectrum"].read_text().count("\n") == 7  # header and 6 eigenvalues
     assert {"data_spectrum", "residual_spectrum", "spectrum"} <= set(files)
     import wandb
 
     wandb.finish()
     tables = [json.loads(p.read_text()) for p in (run_files(tmp_path) / "media" / "table").rglob("*.table.json")]
     by_rows = {len(t["data"]): t for t in tables}
-    assert set(by_rows) == {6, 3}  # the data's 6 eigenvalues, the residual's 3
+    assert set(by_rows) == {5, 3}  # the data's largest 5 eigenvalues of 6, the residual's 3
     assert by_rows[3]["columns"] == ["index", "eigenvalue"] and by_rows[3]["data"][0] == [1, 3.0]
+    assert [row[0] for row in by_rows[5]["data"]] == [1, 2, 3, 4, 5]
     names = {p.name.split("_")[0] for p in (run_files(tmp_path) / "media" / "table" / "ppca").glob("*.table.json")}
     assert names == {"data", "residual"}

@@ -20,6 +20,8 @@ NUM_IMAGES = 32
 # second, CelebA's 12,288 would need a 1.2 GB covariance and minutes of eigh for a file the
 # report only uses to draw the linear theory.
 MAX_SPECTRUM_DIM = 4096
+# Rows of a spectrum sent to W&B as a table (the CSV keeps all): far past any sigma^2 crossing.
+MAX_WANDB_ROWS = 1000
 
 
 NOISE_WORDS = {"FixedNoise": "fixed", "AnnealedNoise": "annealed", "KLAnnealing": "KL warm-up", "OptimalNoise": "optimal"}
@@ -90,7 +92,7 @@ def write_spectrum_artifacts(
 
     With the residual's spectrum (``ppca/residual_dims``) also ``residual_spectrum.csv``, and with
     sigma^2 ``spectrum.png``: both spectra against the sigma^2 line (W&B: ``media/spectrum``).
-    W&B gets each CSV as the table ``ppca/<file name>``.
+    W&B gets each CSV as the table ``ppca/<file name>``, its first MAX_WANDB_ROWS rows.
     """
     from vae_collapse.reporting import figures, media
 
@@ -98,8 +100,10 @@ def write_spectrum_artifacts(
     if residual_eigvals is not None:
         tables["residual_spectrum"] = (["index", "eigenvalue"], [[i + 1, float(v)] for i, v in enumerate(residual_eigvals)])
     files = {name: write_csv_atomic(run_dir / f"{name}.csv", *table) for name, table in tables.items()}
-    # The same tables in W&B, under the ppca/ prefix of the measurements they back.
-    media.log_media(loggers, tables={f"ppca/{name}": table for name, table in tables.items()}, step=step)
+    # The same tables in W&B, under the ppca/ prefix of the measurements they back; the largest
+    # eigenvalues only, as W&B keeps at most 10,000 rows of a table (CelebA has 12,288 pixels).
+    media.log_media(loggers, tables={f"ppca/{name}": (columns, rows[:MAX_WANDB_ROWS])
+                                     for name, (columns, rows) in tables.items()}, step=step)
     if residual_eigvals is not None and sigma2 is not None:
         spectra = {}
         if "data_spectrum" in tables:
