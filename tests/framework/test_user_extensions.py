@@ -52,9 +52,13 @@ def user_folder(tmp_path, monkeypatch):
     (tmp_path / "my_ext.py").write_text(USER_MODULE)
     (tmp_path / "broken_ext.py").write_text("class Oops(\n")
     (tmp_path / "needs_dep.py").write_text("import some_missing_dependency.sub\n\nclass Noise:\n    pass\n")
+    (tmp_path / "needs_sub.py").write_text("import json.no_such_submodule\n\nclass Noise:\n    pass\n")
+    (tmp_path / "my_pkg").mkdir()
+    (tmp_path / "my_pkg" / "__init__.py").write_text("")
+    (tmp_path / "my_pkg" / "ext.py").write_text("import some_missing_dependency\n\nclass Noise:\n    pass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path
-    for name in ("my_ext", "broken_ext", "needs_dep"):
+    for name in ("my_ext", "broken_ext", "needs_dep", "needs_sub", "my_pkg", "my_pkg.ext"):
         sys.modules.pop(name, None)
 
 
@@ -62,9 +66,13 @@ def user_folder(tmp_path, monkeypatch):
     ({"_target_": "broken_ext.Oops"}, "noise._target_=broken_ext.Oops: cannot be imported (SyntaxError: "),
     ({"_target_": "not_there.Noise"},
      "cannot be imported (ModuleNotFoundError: No module named 'not_there'; is its folder on PYTHONPATH?)"),
-    ({"_target_": "needs_dep.Noise"},  # found, but what it imports is not: PYTHONPATH is not the fix
-     "(ModuleNotFoundError: No module named 'some_missing_dependency'; it imports some_missing_dependency, "
-     "which is not installed in this environment)"),
+    ({"_target_": "needs_dep.Noise"},  # found, but what it imports is not
+     "(ModuleNotFoundError: No module named 'some_missing_dependency'; its module imports "
+     "some_missing_dependency: not installed in this environment, or its folder is not on PYTHONPATH)"),
+    ({"_target_": "needs_sub.Noise"},  # an installed package without that submodule: nothing to install
+     "its module imports json.no_such_submodule, which json does not have)"),
+    ({"_target_": "my_pkg.ext.Noise"},  # inside a package, Hydra's getattr fallback must not hide the cause
+     "(ModuleNotFoundError: No module named 'some_missing_dependency'; its module imports some_missing_dependency"),
     ({"_target_": "my_ext.HalvingNoise", "start": "???"}, "noise.start: has no value (??? in the config)"),
     ({"_target_": "my_ext.HalvingNoise", "every": "often"}, "noise.every='often': expected int"),
 ])

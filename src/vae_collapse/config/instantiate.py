@@ -109,19 +109,39 @@ def _import_target(name: str, path: str) -> Any:
     try:
         return get_object(name)
     except Exception as exc:
-        root: BaseException = exc
-        while root.__cause__ is not None or root.__context__ is not None:
-            root = root.__cause__ or root.__context__
+        chain = _cause_chain(exc)
+        # The first missing module says what to fix; Hydra's later tries (getattr on the package)
+        # only add an AttributeError about it.
+        root = next((e for e in chain if isinstance(e, ModuleNotFoundError)), chain[-1])
         reason = f"{type(root).__name__}: {str(root).strip().splitlines()[0] if str(root).strip() else ''}".rstrip(": ")
-        if isinstance(root, ModuleNotFoundError):
-            missing = root.name or ""
-            if missing and (name == missing or name.startswith(missing + ".")):
-                reason += "; is its folder on PYTHONPATH?"
-            elif missing:  # the target's own module was found; something it imports was not
-                reason += f"; it imports {missing.split('.')[0]}, which is not installed in this environment"
+        if isinstance(root, ModuleNotFoundError) and root.name:
+            reason += "; " + _missing_module_hint(name, root.name)
         raise ConfigError(f"{path}._target_={name}: cannot be imported ({reason})") from None
     finally:
         hydra_log.disabled = was_disabled
+
+
+def _cause_chain(exc: BaseException) -> list[BaseException]:
+    chain = [exc]
+    while (chain[-1].__cause__ or chain[-1].__context__) is not None and len(chain) < 20:
+        chain.append(chain[-1].__cause__ or chain[-1].__context__)
+    return chain
+
+
+def _missing_module_hint(target: str, missing: str) -> str:
+    """What to do about ``missing`` when importing ``target``: the path, or an install."""
+    from importlib.util import find_spec
+
+    if target == missing or target.startswith(missing + "."):
+        return "is its folder on PYTHONPATH?"  # the target's own module (or package) is not found
+    top = missing.split(".")[0]
+    try:
+        top_found = find_spec(top) is not None
+    except (ImportError, ValueError):
+        top_found = False
+    if top_found:
+        return f"its module imports {missing}, which {top} does not have"
+    return f"its module imports {missing}: not installed in this environment, or its folder is not on PYTHONPATH"
 
 
 def check_node(node: DictConfig, path: str, supplied: tuple[str, ...] = ()) -> None:
