@@ -85,7 +85,7 @@ def test_residual_examples_zero_skips_the_measurement(tmp_path):
 
 
 def test_a_runs_own_figures_say_which_sigma2_latent_size_and_step_they_show():
-    from vae_collapse.models import KLAnnealing, LearnedNoise
+    from vae_collapse.models import AnnealedNoise, KLAnnealing, LearnedNoise, OptimalNoise
     from vae_collapse.reporting.artifacts import run_context
 
     fixed = MLPVAE(data_dim=8, latent_dim=2, sample_shape=(8,), noise=FixedNoise(2.0), hidden=[4])
@@ -94,3 +94,12 @@ def test_a_runs_own_figures_say_which_sigma2_latent_size_and_step_they_show():
     assert run_context(learned, 10) == "σ² = 0.5 (learned), k = 3, step 10"
     warm = MLPVAE(data_dim=8, latent_dim=2, sample_shape=(8,), noise=KLAnnealing(FixedNoise(0.1), warmup_steps=5), hidden=[4])
     assert run_context(warm, 3) == "σ² = 0.1 (KL warm-up), k = 2, step 3"
+    warm_learned = MLPVAE(data_dim=8, latent_dim=2, sample_shape=(8,), hidden=[4],
+                          noise=KLAnnealing(LearnedNoise(init=0.5, min_sigma2=0.0), warmup_steps=5))
+    assert run_context(warm_learned, 3) == "σ² = 0.5 (KL warm-up, learned σ²), k = 2, step 3"
+    optimal = MLPVAE(data_dim=8, latent_dim=2, sample_shape=(8,), noise=OptimalNoise(), hidden=[4])
+    optimal.noise.sigma2_for(torch.tensor([4.0, 4.0]), 8)
+    assert "(optimal)" in run_context(optimal.eval(), 3)
+    annealing = MLPVAE(data_dim=8, latent_dim=2, sample_shape=(8,), hidden=[4],
+                       noise=AnnealedNoise(start=4.0, end=0.25, steps=100, then="learned"))
+    assert "(annealed)" in run_context(annealing, 50)

@@ -24,13 +24,17 @@ MAX_SPECTRUM_DIM = 4096
 MAX_WANDB_ROWS = 1000
 
 
-NOISE_WORDS = {"FixedNoise": "fixed", "AnnealedNoise": "annealed", "KLAnnealing": "KL warm-up", "OptimalNoise": "optimal"}
+NOISE_WORDS = {"FixedNoise": "fixed", "LearnedNoise": "learned", "AnnealedNoise": "annealed", "KLAnnealing": "KL warm-up",
+               "OptimalNoise": "optimal"}
 
 
 def run_context(model: GaussianVAE, step: int) -> str:
     """What a run's own figure shows, in a few words: "σ² = 1 (fixed), k = 32, step 8000"."""
     noise = model.noise
-    kind = "learned" if noise.learned else NOISE_WORDS.get(type(noise).__name__, type(noise).__name__)
+    cls = type(noise).__name__
+    kind = NOISE_WORDS.get(cls, cls)
+    if isinstance(getattr(noise, "base", None), torch.nn.Module) and noise.learned:
+        kind += ", learned σ²"  # a KL warm-up over a learned base
     sigma2 = float(noise.sigma2(step).detach())
     return f"σ² = {sigma2:.4g} ({kind}), k = {model.latent_dim}, step {step}"
 
