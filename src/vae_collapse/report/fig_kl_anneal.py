@@ -103,7 +103,8 @@ def _anneal_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
         ax.set_title(f"{_warmup_text(warmup)}: KL per latent, seed {run.seed}", fontsize=10)
     if image is not None:
         bar = fig.colorbar(image, ax=ax, label=f"log10 mean KL  [nats; floor {KL_FLOOR:g}]")
-        bar.ax.axhline(np.log10(eps), color="tab:cyan", linewidth=2.0)
+        if np.log10(KL_FLOOR) <= np.log10(eps) <= top:  # outside the bar it would not show
+            bar.ax.axhline(np.log10(eps), color="tab:green", linewidth=2.0)
     base = policy(fam[0]).text.split(", ", 1)[-1]
     fig.suptitle(f"KL annealing over training ({base}): {family_title(fam[0])}")
     path = save(fig, out_dir, stem)
@@ -114,8 +115,9 @@ def _anneal_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
         f"training on the first {examples} evaluation examples (`eval.track_examples`), mean ± std over seeds; the "
         "final `collapse/active_dims` of Table 1 uses the whole evaluation split, so the last points can differ "
         "from it a little. The y axes start where the data do. Bottom: the mean KL of each latent dimension over "
-        f"training for one seed per warm-up length, on a log colour scale; rows darker than eps (the cyan line on the "
-        "colour bar) are below eps on average."
+        f"training for one seed per warm-up length, on a log colour scale; rows darker than eps (the green line on the "
+        "colour bar, where eps lies within its range) are below eps on average; the dashed cyan lines are the end "
+        "of the warm-up."
     )
     return FigureResult(7, stem, "KL annealing: KL per dimension and active dimensions over training", path,
                         caption, data, setting=f"{base}: {family_title(fam[0])}")
