@@ -207,13 +207,16 @@ def test_importing_figures_does_not_import_matplotlib():
 
 
 def test_the_spectrum_chart_draws_ppcas_own_sigma2_only_where_it_differs(tmp_path):
-    from vae_collapse.reporting.figures import save_spectrum_chart
+    from vae_collapse.reporting.figures import save_spectrum_chart, spectrum_figure
+
+    def legend(fig) -> list[str]:
+        return [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
 
     spectra = {"data covariance": torch.tensor([5.0, 2.0, 1.0, 0.1]), "residual": torch.tensor([0.5, 0.2])}
-    plain = save_spectrum_chart(spectra, 1.37, tmp_path / "plain.png").read_bytes()
-    same = save_spectrum_chart(spectra, 1.37, tmp_path / "same.png", reference_sigma2=1.37).read_bytes()
-    learned = save_spectrum_chart(spectra, 1.37, tmp_path / "learned.png", reference_sigma2=0.0176).read_bytes()
-    assert same == plain  # pPCA at the run's own sigma^2: nothing more to draw
-    assert learned != plain and learned[:8] == b"\x89PNG\r\n\x1a\n"
-    with pytest.raises(ValueError, match="sigma2=0"):
-        save_spectrum_chart(spectra, 0.0, tmp_path / "bad.png")
+    plain = legend(spectrum_figure(spectra, 1.37))
+    assert plain == ["data covariance: 2 above the run's $\\sigma^2$", "residual: 0 above the run's $\\sigma^2$",
+                     "the run's $\\sigma^2$ = 1.37"]
+    assert legend(spectrum_figure(spectra, 1.37, reference_sigma2=1.37)) == plain  # pPCA at the run's own sigma^2
+    learned = legend(spectrum_figure(spectra, 1.37, reference_sigma2=0.0176))
+    assert learned == plain + ["pPCA's fitted $\\sigma^2$ = 0.0176 (ppca/sigma2)"]
+    assert save_spectrum_chart(spectra, 1.37, tmp_path / "s.png").read_bytes()[:8] == PNG_SIGNATURE

@@ -240,6 +240,16 @@ def save_spectrum_chart(
     title: str | None = None,
     reference_sigma2: float | None = None,
 ) -> Path:
+    """Write :func:`spectrum_figure` to ``path``."""
+    return _write_png(spectrum_figure(spectra, sigma2, title, reference_sigma2), path)
+
+
+def spectrum_figure(
+    spectra: Mapping[str, Any],
+    sigma2: float,
+    title: str | None = None,
+    reference_sigma2: float | None = None,
+):
     """Covariance eigenvalues against sigma^2, largest first: {label: eigenvalues}.
 
     The linear theory's test is where each spectrum crosses the sigma^2 line; the legend gives
@@ -288,7 +298,7 @@ def save_spectrum_chart(
     ax.set_title(title or "Spectra against $\\sigma^2$", fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="upper right", fontsize=8)
-    return _write_png(fig, path)
+    return fig
 
 
 # --------------------------------------------------------------------------- collapse curves
