@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from vae_collapse.report import curves
-from vae_collapse.report.aggregate import Group, Stat, families, stat
+from vae_collapse.report.aggregate import Group, families, stat
 from vae_collapse.report.describe import family_title, policy, unique_slugs
 from vae_collapse.report.plotting import FigureResult, band, colours, new_figure, save
 

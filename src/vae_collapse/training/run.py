@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
