@@ -154,6 +154,8 @@ def test_eval_repeats_the_runs_numbers_and_resume_continues_it_for_more_steps(ru
                  "collapse/active_units", "ppca/log_px", "ppca/active_dims"):
         assert again[name] == pytest.approx(reported[name], rel=1e-6, abs=1e-7), name
     assert set(again) <= set(reported)
+    # The report takes eval.json's numbers only for the run's last step (report/runs.py): the same count.
+    assert json.loads((first / "eval" / "eval.json").read_text())["global_step"] == reported["time/steps"] == 30
     (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
     bad = subprocess.run([str(SCRIPT.parent / "vae-collapse-eval"), str(tmp_path / "junk.ckpt")], capture_output=True,
                          text=True, timeout=300, cwd=tmp_path)

@@ -100,9 +100,22 @@ def _groups(report: Report) -> list[str]:
     if any(not g.stat("ppca/residual_dims").n for g in report.groups):
         lines += ["`ppca/residual_dims` n/a: not in these runs' summary.json, because they were made before the "
                   "measurement was added or with `eval.residual_examples=0`. `vae-collapse-eval <run folder>` "
-                  "measures it from a run's checkpoint into `<run folder>/eval/eval.json` (the report reads "
-                  "summary.json only).", ""]
+                  "measures it from a run's checkpoint into `<run folder>/eval/eval.json`, which the next "
+                  "report reads.", ""]
+    lines += _later_evaluations(report)
     return lines
+
+
+def _later_evaluations(report: Report) -> list[str]:
+    """Say which numbers came from a vae-collapse-eval, not from the run itself."""
+    filled = [run for g in report.groups for run in g.runs if run.from_eval]
+    if not filled:
+        return []
+    names = sorted({name for run in filled for name in run.from_eval})
+    overrides = sorted({item for run in filled for item in run.eval_overrides})
+    used = f", measured with {' '.join(f'`{o}`' for o in overrides)}" if overrides else ""
+    return [f"From a later `vae-collapse-eval` (`<run folder>/eval/eval.json`{used}), not in the run's summary.json: "
+            f"{', '.join(f'`{n}`' for n in names)} of {len(filled)} run{'s' if len(filled) != 1 else ''}.", ""]
 
 
 def _seed_order(seed) -> tuple:

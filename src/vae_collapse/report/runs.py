@@ -3,6 +3,10 @@
 A run directory is a folder with ``summary.json`` or Hydra's ``.hydra/config.yaml``. A folder
 with the second but not the first is a run that has not finished (still running, killed, or
 a job of a half-finished sweep): it is listed, never dropped.
+
+A later ``vae-collapse-eval <run>`` writes ``<run>/eval/eval.json``. Its metrics fill in only the
+ones the summary lacks (e.g. ``ppca/residual_dims`` of a run made before it was measured), and
+only when it measured the run's final checkpoint: the run's own numbers always win.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from vae_collapse.reporting.summary import REJECTED_FILE, SUMMARY_FILE
 SKIP_DIRS = frozenset({"wandb", "csv", ".hydra", "__pycache__", "checkpoints"})
 # A completed run whose headline number is not finite diverged, whatever its status says.
 DIVERGENCE_METRIC = "train/elbo"
+# Where vae-collapse-eval writes by default; an eval elsewhere (--out) is not the run's.
+EVAL_FILE = Path("eval") / "eval.json"
 
 
 @dataclass
@@ -30,6 +36,9 @@ class Run:
     metrics: dict[str, float] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     overrides: list[str] = field(default_factory=list)
+    # Metrics taken from a later vae-collapse-eval (EVAL_FILE), with the eval.* overrides it used.
+    from_eval: list[str] = field(default_factory=list)
+    eval_overrides: list[str] = field(default_factory=list)
 
     @property
     def usable(self) -> bool:
@@ -116,6 +125,29 @@ def _hydra_config(run_dir: Path) -> dict[str, Any]:
         return {}
 
 
+def _later_evaluation(run_dir: Path, metrics: dict[str, float]) -> tuple[dict[str, float], list[str]]:
+    """The metrics of ``EVAL_FILE`` that ``metrics`` lacks, and its overrides; nothing if it is stale.
+
+    Stale: measured at another step than the run's last (the run was resumed and trained on since).
+    """
+    try:
+        evaluated = json.loads((run_dir / EVAL_FILE).read_text())
+    except (OSError, ValueError):
+        return {}, []
+    if not isinstance(evaluated, dict) or not isinstance(evaluated.get("metrics"), dict):
+        return {}, []
+    steps = metrics.get("time/steps")
+    if steps is not None and _number(evaluated.get("global_step")) != steps:
+        return {}, []
+    added = {}
+    for name, value in evaluated["metrics"].items():
+        number = _number(value)
+        if name not in metrics and number is not None:
+            added[name] = number
+    overrides = evaluated.get("overrides")
+    return added, [str(item) for item in overrides] if isinstance(overrides, list) else []
+
+
 def load_run(run_dir: Path) -> Run:
     overrides = _read_overrides(run_dir)
     summary_path = run_dir / SUMMARY_FILE
@@ -145,7 +177,10 @@ def load_run(run_dir: Path) -> Run:
     config = summary.get("config") if isinstance(summary.get("config"), dict) else _hydra_config(run_dir)
     if isinstance(summary.get("overrides"), list):  # the run's own; .hydra/ holds the latest command's
         overrides = [str(item) for item in summary["overrides"]]
-    return Run(run_dir, status, reason, metrics, config, overrides)
+    added, eval_overrides = _later_evaluation(run_dir, metrics) if status == "completed" else ({}, [])
+    metrics.update(added)
+    return Run(run_dir, status, reason, metrics, config, overrides,
+               from_eval=sorted(added), eval_overrides=eval_overrides if added else [])
 
 
 def load_runs(paths: list[Path], exclude: Path | None = None) -> list[Run]:

@@ -1,0 +1,62 @@
+"""A later ``vae-collapse-eval`` fills in what a run's summary.json lacks, and nothing else."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vae_collapse.report import build_report
+from vae_collapse.report.runs import EVAL_FILE, load_run
+
+from . import fakes
+
+
+def _run(tmp_path, seed=0, steps=100):
+    run_dir = tmp_path / "sweep" / str(seed)
+    metrics = {**fakes.deep_metrics(elbo=-10.0, active=2, sigma2=0.5), "time/steps": steps}
+    return fakes.make_run(run_dir, fakes.config("deep", seed, run_dir, fakes.noise_fixed(0.5)), metrics)
+
+
+def _evaluate(run_dir, metrics, step=100, overrides=()):
+    (run_dir / EVAL_FILE).parent.mkdir(parents=True, exist_ok=True)
+    (run_dir / EVAL_FILE).write_text(json.dumps({"checkpoint": str(run_dir / "checkpoints" / "last.ckpt"),
+                                                 "global_step": step, "overrides": list(overrides),
+                                                 "metrics": metrics}))
+
+
+def test_metrics_the_summary_lacks_come_from_eval_json_and_its_own_are_kept(tmp_path):
+    run_dir = _run(tmp_path)
+    _evaluate(run_dir, {"ppca/residual_dims": 3, "collapse/active_dims": 99, "train/elbo": 0.0},
+              overrides=["eval.iwae_samples=0"])
+    run = load_run(run_dir)
+    assert run.metrics["ppca/residual_dims"] == 3
+    assert run.metrics["collapse/active_dims"] == 2 and run.metrics["train/elbo"] == -10.0
+    assert run.from_eval == ["ppca/residual_dims"] and run.eval_overrides == ["eval.iwae_samples=0"]
+
+
+@pytest.mark.parametrize("content", ["{not json", json.dumps([1, 2]), json.dumps({"metrics": "none"})])
+def test_an_unreadable_eval_json_is_ignored(tmp_path, content):
+    run_dir = _run(tmp_path)
+    (run_dir / EVAL_FILE).parent.mkdir(parents=True)
+    (run_dir / EVAL_FILE).write_text(content)
+    run = load_run(run_dir)
+    assert run.usable and "ppca/residual_dims" not in run.metrics and run.from_eval == []
+
+
+def test_an_eval_of_an_earlier_checkpoint_is_stale_and_ignored(tmp_path):
+    run_dir = _run(tmp_path, steps=200)  # resumed and trained on after the eval at step 100
+    _evaluate(run_dir, {"ppca/residual_dims": 3}, step=100)
+    run = load_run(run_dir)
+    assert "ppca/residual_dims" not in run.metrics and run.from_eval == []
+
+
+def test_the_report_shows_the_evaluated_numbers_and_says_where_they_came_from(tmp_path):
+    for seed, residual in ((0, 1), (1, 3)):
+        _evaluate(_run(tmp_path, seed), {"ppca/residual_dims": residual}, overrides=["eval.iwae_samples=0"])
+    report = build_report([tmp_path / "sweep"], tmp_path / "out")
+    assert report.groups[0].stat("ppca/residual_dims").mean == pytest.approx(2.0)
+    text = report.markdown_path.read_text()
+    assert "n/a: not in these runs' summary.json" not in text
+    assert ("From a later `vae-collapse-eval` (`<run folder>/eval/eval.json`, measured with "
+            "`eval.iwae_samples=0`), not in the run's summary.json: `ppca/residual_dims` of 2 runs.") in text
