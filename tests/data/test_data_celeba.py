@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -183,6 +184,33 @@ def test_cache_is_reused_without_decoding(folder, tmp_path, monkeypatch):
         params = {"subset": 5, **changed}
         with pytest.raises(AssertionError, match="decoded a JPEG"):
             CelebAFolderDataModule(str(folder), cache_dir=str(cache), **params).setup()
+
+
+def test_another_folder_with_the_same_file_names_is_never_read_from_the_cache(folder, tmp_path):
+    cache = tmp_path / "cache"
+    first = CelebAFolderDataModule(str(folder), cache_dir=str(cache), subset=5)
+    first.setup()
+    grey = make_celeba(tmp_path / "grey")
+    for jpeg in grey.glob("*.jpg"):
+        write_jpeg(jpeg, flat_image((128, 128, 128)))
+    other = CelebAFolderDataModule(str(grey), cache_dir=str(cache), subset=5)
+    assert torch.allclose(other.split_data("train"), torch.full_like(other.split_data("train"), 128 / 255), atol=0.02)
+    # One image replaced in place (same name) is decoded again too.
+    write_jpeg(folder / "000001.jpg", flat_image((0, 0, 0)))
+    os.utime(folder / "000001.jpg", ns=(1, 1))
+    again = CelebAFolderDataModule(str(folder), cache_dir=str(cache), subset=5)
+    assert again.split_data("train")[0].max() < 0.02 and not torch.equal(again.split_data("train"), first.split_data("train"))
+
+
+def test_a_moved_folder_still_finds_its_cache(folder, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    first = CelebAFolderDataModule(str(folder), cache_dir=str(cache), subset=5)
+    first.setup()
+    moved = tmp_path / "moved"
+    folder.parent.rename(moved)
+    monkeypatch.setattr(celeba, "_decode_image", lambda *args: pytest.fail("decoded although the cache holds it"))
+    again = CelebAFolderDataModule(str(moved / celeba.IMAGES_FOLDER), cache_dir=str(cache), subset=5)
+    assert torch.equal(again.split_data("train"), first.split_data("train"))
 
 
 def test_without_cache_dir_nothing_is_written(folder):

@@ -188,11 +188,19 @@ def decode_images(
     return out
 
 
-def cache_name(split: str, names: Sequence[str], image_size: int, crop_size: int) -> str:
-    # The digest of the chosen file names tells apart selections of the same
-    # size (e.g. partition file vs index ranges, or a different folder's files).
-    digest = hashlib.sha1("\n".join(names).encode("utf-8")).hexdigest()[:12]
-    return f"{split}-{len(names)}-{image_size}px-crop{crop_size}-{digest}.npy"
+def cache_name(split: str, folder: Path, names: Sequence[str], image_size: int, crop_size: int) -> str:
+    """The cache file of these images at this size.
+
+    The digest covers each file's name, size and modification time: another selection of the
+    same length, another folder whose files have the same names, or an image replaced in place
+    is another entry, while a folder moved elsewhere (``mv`` keeps both) still finds its cache.
+    Reading the pixels would be exact but costs what the cache saves.
+    """
+    digest = hashlib.sha1()
+    for name in names:
+        info = (folder / name).stat()
+        digest.update(f"{name}\t{info.st_size}\t{info.st_mtime_ns}\n".encode("utf-8"))
+    return f"{split}-{len(names)}-{image_size}px-crop{crop_size}-{digest.hexdigest()[:12]}.npy"
 
 
 def _load_cached(path: Path, shape: tuple[int, ...], mmap: bool = False) -> np.ndarray:
@@ -219,8 +227,8 @@ class CelebAFolderDataModule(InMemoryDataModule):
     images; None takes the whole split and 0 leaves val or test out.
 
     Only the selected images are decoded. With ``cache_dir`` the uint8 pixels
-    of each selection are saved once in ``<cache_dir>/celeba/`` and reused; the
-    cache assumes the images do not change (delete it if they do). Memory:
+    of each selection are saved once in ``<cache_dir>/celeba/`` and reused while
+    the files keep their names, sizes and modification times. Memory:
     the full training split is ~8 GB as float32, hence ``subset``.
     """
 
@@ -309,7 +317,7 @@ class CelebAFolderDataModule(InMemoryDataModule):
         if self.cache_dir is None:
             return decode_images(folder, names, self.crop_size, self.image_size, desc)
         final = self.cache_dir / "celeba"
-        name = cache_name(split, names, self.image_size, self.crop_size)
+        name = cache_name(split, folder, names, self.image_size, self.crop_size)
         if not (final / name).is_file():
 
             def build(out_dir: Path, _scratch: Path) -> None:
