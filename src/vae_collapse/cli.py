@@ -115,6 +115,19 @@ def _remove_empty_parents(folder: Path, stop: Path) -> None:
         folder = folder.parent
 
 
+def _relocations_for_resume(argv: list[str]) -> list[str]:
+    """With ``resume=``, ``dataset.root=X`` says where the run's data lives now (resume.RELOCATABLE_KEYS).
+
+    The run's dataset comes from its checkpoint, but Hydra composes the command line on the default
+    dataset first, which may have no such key: ``++`` lets it through, and the resumed config takes it.
+    """
+    from vae_collapse.training.resume import RELOCATABLE_KEYS
+
+    if not any(arg.startswith("resume=") for arg in argv):
+        return argv
+    return [f"++{arg}" if arg.split("=", 1)[0] in RELOCATABLE_KEYS else arg for arg in argv]
+
+
 @hydra.main(version_base="1.3", config_path=_config_dir(), config_name="config")
 def _app(cfg: DictConfig) -> float | None:
     """One run. In a multirun a failing job ends with one line and a penalty, so the other jobs
@@ -292,6 +305,7 @@ def main() -> None:
 
     from hydra.errors import OverrideParseException
 
+    sys.argv[1:] = _relocations_for_resume(sys.argv[1:])
     try:
         _app()
     except KeyboardInterrupt as exc:

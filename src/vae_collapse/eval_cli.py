@@ -27,11 +27,15 @@ def _run_folder(path: Path) -> Path:
 
 def _apply_overrides(cfg, overrides: list[str]):
     from vae_collapse.config import ConfigError
+    from vae_collapse.training.resume import RELOCATABLE_KEYS
 
     for item in overrides:
         key = item.split("=", 1)[0]
+        if key in RELOCATABLE_KEYS and "=" in item and OmegaConf.select(cfg, key, default="<absent>") != "<absent>":
+            continue  # the data has moved; the fingerprint check still refuses other data
         if "=" not in item or not key.startswith("eval."):
-            raise ConfigError(f"{item}: only eval.* settings can change here (e.g. eval.eps=0.1); "
+            raise ConfigError(f"{item}: only eval.* settings, and where the data lives now "
+                              f"({', '.join(RELOCATABLE_KEYS)}), can change here (e.g. eval.eps=0.1); "
                               "to change anything else, train again")
         if key.split(".")[1] not in cfg.eval:
             raise ConfigError(f"{key}: unknown key; eval's keys: {', '.join(k for k in cfg.eval if k != '_target_')}")
@@ -58,7 +62,6 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
     if out.resolve() == run_dir.resolve() or (out / "summary.json").is_file():
         raise ConfigError(f"--out {out}: is a run folder, whose own files the measurements would overwrite; "
                           f"give another folder (default: {run_dir / 'eval'})")
-    out.mkdir(parents=True, exist_ok=True)
 
     datamodule = build(cfg.dataset, "dataset")
     noise = build(cfg.noise, "noise")
@@ -79,6 +82,7 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
     step = int(checkpoint.get("global_step", 0))
     eigvals = covariance_eigenvalues(datamodule.train_data)
     metrics = dict(run_reference(eigvals, model, noise, step or None))
+    out.mkdir(parents=True, exist_ok=True)  # only now: a refused checkpoint or missing data leaves no folder
     torch.manual_seed(cfg.seed)  # as the run did before its final measurements
     final, files = final_measurements(model, datamodule, eval_settings, out, [], step, eigvals, metrics.get("ppca/sigma2"))
     metrics.update(final)
@@ -95,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="measurement settings to change, e.g. eval.eps=0.1 eval.iwae_samples=1000")
     parser.add_argument("--out", type=Path, default=None, help="where to write eval.json and the figures "
                         "(default: <run dir>/eval; never a run folder)")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # eval.* settings before or after --out
 
     from vae_collapse.config import ConfigError
     from vae_collapse.data import DataError

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import SCRIPT
 
 SMALL_MNIST = [
     "dataset.subset=500",
@@ -74,6 +77,39 @@ def test_celeba_preset_runs_on_a_generated_folder(run_cli, tmp_path):
     assert summary["status"] == "completed"
     assert summary["metrics"]["collapse/latent_dim"] == 64
     assert (tmp_path / "run" / "reconstructions.png").exists()
+
+
+def test_a_celeba_run_whose_folder_moved_is_evaluated_and_resumed_with_its_new_root(run_cli, tmp_path):
+    root = _celeba_folder(tmp_path / "celeba", 12)
+    run = tmp_path / "run"
+    tiny = ["dataset.image_size=8", "dataset.subset=8", "dataset.val_size=0", "dataset.test_subset=0",
+            "dataset.batch_size=4", "model=deep_vae", "model.hidden=[16]", "model.latent_dim=2",
+            "eval.iwae_samples=0", "logger=csv", "trainer.enable_progress_bar=false"]
+    first = run_cli("dataset=celeba", f"dataset.root={root}", *tiny, "trainer.max_steps=4", f"hydra.run.dir={run}")
+    assert first.returncode == 0, first.stderr[-3000:]
+    moved = tmp_path / "moved"
+    root.rename(moved)
+    eval_cli = str(SCRIPT.parent / "vae-collapse-eval")
+
+    lost = subprocess.run([eval_cli, str(run)], capture_output=True, text=True, timeout=300)
+    assert lost.returncode == 1 and lost.stderr.count("\n") == 1 and f"not found in {root}" in lost.stderr
+    assert not (run / "eval").exists()  # a failed eval leaves no folder behind
+    # The new place on the command line, before or after --out; the data is checked against the checkpoint's.
+    found = subprocess.run([eval_cli, str(run), "--out", str(tmp_path / "e"), f"dataset.root={moved}"],
+                           capture_output=True, text=True, timeout=300)
+    assert found.returncode == 0, found.stderr[-2000:]
+    reported = json.loads((run / "summary.json").read_text())["metrics"]
+    assert json.loads((tmp_path / "e" / "eval.json").read_text())["metrics"]["train/elbo"] == pytest.approx(
+        reported["train/elbo"], rel=1e-6)
+
+    # Resumed with the default dataset (mnist, no key root) on the command line: the run's own dataset is used.
+    more = run_cli(f"resume={run}", f"dataset.root={moved}", "trainer.max_steps=8", "trainer.enable_progress_bar=false",
+                   f"hydra.run.dir={tmp_path / 'more'}")
+    assert more.returncode == 0, more.stderr[-3000:]
+    summary = json.loads((tmp_path / "more" / "summary.json").read_text())
+    assert summary["metrics"]["time/steps"] == 8 and summary["config"]["dataset"]["root"] == str(moved)
+    other = run_cli(f"resume={run}", "dataset.subset=6", f"hydra.run.dir={tmp_path / 'other'}")
+    assert other.returncode == 1 and "a resumed run can only change" in other.stderr
 
 
 def test_missing_celeba_folder_says_where_to_put_the_images(run_cli, tmp_path):

@@ -171,7 +171,7 @@ def test_eval_repeats_the_runs_numbers_and_resume_continues_it_for_more_steps(ru
     assert into_run.returncode == 1 and "is a run folder" in into_run.stderr and into_run.stderr.count("\n") == 1
     assert {p.name: p.read_bytes() for p in first.iterdir() if p.is_file()} == before
     other = subprocess.run([eval_cli, str(first), "model.latent_dim=2"], capture_output=True, text=True, timeout=300)
-    assert other.returncode == 1 and "only eval.* settings can change here" in other.stderr
+    assert other.returncode == 1 and "only eval.* settings" in other.stderr
     coarse = subprocess.run([eval_cli, str(first), "eval.eps=100", "eval.iwae_samples=0", "--out", str(tmp_path / "e")],
                             capture_output=True, text=True, timeout=300)
     assert coarse.returncode == 0, coarse.stderr[-2000:]

@@ -2,7 +2,8 @@
 
 * ``resume=<run dir or .ckpt>`` continues that run: its config comes from the checkpoint, and
   only keys that do not change what is being fitted may be overridden (``trainer.*``, e.g. more
-  ``max_steps``; ``logger``, ``eval``, ``checkpoint``, ``paths``).
+  ``max_steps``; ``logger``, ``eval``, ``checkpoint``, ``paths``, and ``dataset.root`` or
+  ``dataset.cache_dir`` where the data has moved).
 * An output folder that already holds a run (its ``summary.json`` or checkpoint) is reused only
   for the same run: completed -> skipped, interrupted -> resumed from its last checkpoint. That
   is what lets a crashed sweep be finished by re-running the same command. A different run
@@ -22,8 +23,11 @@ from vae_collapse.config import ConfigError
 from vae_collapse.reporting.summary import SUMMARY_FILE
 from vae_collapse.training.checkpoints import CHECKPOINT_DIR, LAST, META_KEY, checkpoint_file, read_checkpoint
 
+# Where a run's data lives now (a folder moved to another disk or machine). The data itself may not
+# change: a resumed run and vae-collapse-eval refuse data whose fingerprint differs from the checkpoint's.
+RELOCATABLE_KEYS = ("dataset.root", "dataset.cache_dir")
 # Keys that do not change which run this is (where it writes, how it logs, how it shows progress).
-IDENTITY_IGNORED = ("paths", "logger", "resume", "checkpoint", "trainer.enable_progress_bar")
+IDENTITY_IGNORED = ("paths", "logger", "resume", "checkpoint", "trainer.enable_progress_bar", *RELOCATABLE_KEYS)
 # Roots a resumed run may override: how long and where it trains, and what it measures at the end.
 RESUMABLE_ROOTS = ("trainer", "logger", "paths", "eval", "checkpoint", "resume")
 
@@ -78,7 +82,8 @@ def resumed_config(cfg: DictConfig, saved: dict, overrides: list[str], what: str
             continue
         key = key.replace("/", ".").split("@")[0]
         current = OmegaConf.select(cfg, key, default="<absent>")
-        if root in RESUMABLE_ROOTS:
+        relocated = key in RELOCATABLE_KEYS and OmegaConf.select(merged, key, default="<absent>") != "<absent>"
+        if root in RESUMABLE_ROOTS or relocated:
             OmegaConf.update(merged, key, _container(current), merge=False, force_add=True)
             continue
         before = OmegaConf.select(merged, key, default="<absent>")
@@ -86,7 +91,8 @@ def resumed_config(cfg: DictConfig, saved: dict, overrides: list[str], what: str
             shown = _container(before)
             raise ConfigError(
                 f"{text}: {what} continues a run with {key}={shown}; a resumed run can only change "
-                f"{', '.join(r + '.*' for r in RESUMABLE_ROOTS[:-1])} (start a new run to change {key})"
+                f"{', '.join(r + '.*' for r in RESUMABLE_ROOTS[:-1])} and where its data lives "
+                f"({', '.join(RELOCATABLE_KEYS)}) (start a new run to change {key})"
             )
     old_dir = OmegaConf.select(merged, "paths.output_dir", default=None)
     OmegaConf.update(merged, "paths", _container(cfg.paths), merge=False, force_add=True)
