@@ -110,6 +110,9 @@ def test_a_celeba_run_whose_folder_moved_is_evaluated_and_resumed_with_its_new_r
     assert summary["metrics"]["time/steps"] == 8 and summary["config"]["dataset"]["root"] == str(moved)
     other = run_cli(f"resume={run}", "dataset.subset=6", f"hydra.run.dir={tmp_path / 'other'}")
     assert other.returncode == 1 and "a resumed run can only change" in other.stderr
+    group = run_cli(f"resume={run}", "dataset=mnist", f"hydra.run.dir={tmp_path / 'group'}")
+    assert group.returncode == 1 and group.stderr.count("\n") == 1, group.stderr[-2000:]
+    assert "continues a run with its own dataset settings; a resumed run can only change" in group.stderr
 
 
 def test_missing_celeba_folder_says_where_to_put_the_images(run_cli, tmp_path):

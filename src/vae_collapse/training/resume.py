@@ -89,8 +89,10 @@ def resumed_config(cfg: DictConfig, saved: dict, overrides: list[str], what: str
         before = OmegaConf.select(merged, key, default="<absent>")
         if current == "<absent>" or _container(current) != _container(before):
             shown = _container(before)
+            # A whole group (dataset=celeba) is the run's own; printing its every key helps nobody.
+            had = f"its own {key} settings" if isinstance(shown, (dict, list)) and key == root else f"{key}={shown}"
             raise ConfigError(
-                f"{text}: {what} continues a run with {key}={shown}; a resumed run can only change "
+                f"{text}: {what} continues a run with {had}; a resumed run can only change "
                 f"{', '.join(r + '.*' for r in RESUMABLE_ROOTS[:-1])} and where its data lives "
                 f"({', '.join(RELOCATABLE_KEYS)}) (start a new run to change {key})"
             )
