@@ -113,3 +113,24 @@ def test_only_unfinished_runs_warn(tmp_path):
     result = run_report(tmp_path, "sweep", "--wandb", "disabled")
     assert result.returncode == 0, result.stderr
     assert "vae-collapse-report: warning: no completed runs (1 unfinished)" in result.stderr
+
+
+def test_a_folder_without_runs_is_one_line_and_writes_nothing(tmp_path):
+    (tmp_path / "empty" / "notes").mkdir(parents=True)
+    result = run_report(tmp_path, "empty", "--wandb", "disabled")
+    assert result.returncode == 1
+    assert "no run folders under empty" in one_error_line(result)
+    assert not (tmp_path / "empty" / "report").exists()
+
+
+def test_a_run_folder_as_out_is_refused_and_left_as_it_was(tmp_path):
+    from tests.report import fakes
+
+    runs = [tmp_path / "sweep" / str(seed) for seed in (0, 1)]
+    for seed, run in enumerate(runs):
+        fakes.make_run(run, fakes.config("x", seed, run, fakes.noise_fixed(0.1)), fakes.deep_metrics(-1.0, 2))
+    before = sorted(p.name for p in runs[0].rglob("*"))
+    result = run_report(tmp_path, "sweep", "--out", "sweep/0", "--wandb", "disabled")
+    assert result.returncode == 1
+    assert "--out sweep/0: is a run folder" in one_error_line(result)
+    assert sorted(p.name for p in runs[0].rglob("*")) == before

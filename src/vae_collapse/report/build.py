@@ -9,7 +9,8 @@ from typing import Any
 from vae_collapse.report import fig_collapse, fig_kl_anneal, fig_linear, figure1, spectrum_source, table1
 from vae_collapse.report.aggregate import Group, group_runs
 from vae_collapse.report.plotting import FigureResult
-from vae_collapse.report.runs import Run, load_runs
+from vae_collapse.report.errors import ReportError
+from vae_collapse.report.runs import Run, is_run_dir, load_runs
 
 # Table 1 sits between figures 5 and 7 in the report's order, so it takes number 6.
 TABLE1 = 6
@@ -64,8 +65,14 @@ def build_report(
     from vae_collapse.report import markdown, output
 
     out_dir = Path(out_dir)
+    if is_run_dir(out_dir):
+        raise ReportError(f"--out {out_dir}: is a run folder; the report would leave that run out and write among "
+                          "its files; give another folder")
     # Read before anything is written, so a bad PATH leaves no half-made report folder.
     runs = load_runs([Path(p) for p in paths], exclude=out_dir)
+    if paths and not runs:
+        raise ReportError(f"no run folders under {', '.join(str(p) for p in paths)} (a run folder holds summary.json "
+                          "or .hydra/config.yaml); give the folders vae-collapse wrote, e.g. multirun/<name>/<time>")
     spectrum = spectrum_source.resolve(spectrum_from)
     out_dir.mkdir(parents=True, exist_ok=True)
     groups = group_runs(run for run in runs if run.usable)
