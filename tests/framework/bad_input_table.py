@@ -37,6 +37,13 @@ ROWS: tuple[BadInput, ...] = (
     BadInput("type-int", "wrong type", ("model.latent_dim=abc",), "model.latent_dim='abc': expected int"),
     BadInput("type-seed", "wrong type", ("seed=abc",), "seed='abc': expected int"),
     BadInput("type-literal", "wrong type", ("model.elbo=exact",), "model.elbo='exact': expected 'analytic' | 'stochastic'"),
+    BadInput("wandb-tags-not-a-list", "wrong type", ("logger=wandb", "logger.wandb.tags=baseline"),
+             "logger.wandb.tags='baseline': expected list of str | null"),
+    BadInput("wandb-unknown-key", "unknown key", ("logger=wandb", "+logger.wandb.foo=1"),
+             "logger.wandb.foo: unknown key for RunWandbLogger; valid keys: mode, save_dir"),
+    BadInput("wandb-mode-variable", "out of range", ("logger=wandb",),
+             "WANDB_MODE='sometimes' (the environment variable behind logger.wandb.mode): expected one of offline",
+             env={"WANDB_MODE": "sometimes"}),
     BadInput("sigma2-zero", "out of range", ("noise=fixed", "noise.sigma2=0"), "noise.sigma2=0 must be > 0"),
     BadInput("sigma2-negative", "out of range", ("noise=fixed", "noise.sigma2=-1"), "noise.sigma2=-1 must be > 0"),
     BadInput("sigma2-infinite", "out of range", ("noise=fixed", "noise.sigma2=inf"), "noise.sigma2=inf must be > 0 and finite"),
@@ -118,7 +125,7 @@ ROWS: tuple[BadInput, ...] = (
 DEFAULT_ROWS = frozenset({
     "eps-inf", "latent-above-data", "lr-negative", "steps-negative", "unknown-key", "unknown-group-option", "unknown-launcher",
     "key-of-another-option", "dataset-file-corrupt", "resume-another-model", "folder-holds-another-run",
-    "output-unwritable", "sweep-range-unclosed", "em-minibatches",
+    "output-unwritable", "sweep-range-unclosed", "em-minibatches", "wandb-unknown-key",
 })
 assert DEFAULT_ROWS <= {row.id for row in ROWS}
 

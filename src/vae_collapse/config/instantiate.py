@@ -9,6 +9,7 @@ this module adds the config path, so ``noise.sigma2=-1`` fails as
 
 from __future__ import annotations
 
+import collections.abc
 import inspect
 import logging
 import re
@@ -42,7 +43,7 @@ def _describe(annotation: Any) -> str:
         return " | ".join(repr(a) for a in typing.get_args(annotation))
     if origin in (typing.Union, types.UnionType):
         return " | ".join(_describe(a) for a in typing.get_args(annotation) if _qualname(a) not in _NOT_FROM_CONFIG)
-    if origin in (list, tuple, typing.Sequence):
+    if origin in (list, tuple, typing.Sequence, collections.abc.Sequence):
         args = typing.get_args(annotation)
         return f"list of {_describe(args[0])}" if args else "list"
     return getattr(annotation, "__name__", str(annotation))
@@ -59,7 +60,7 @@ def _matches(value: Any, annotation: Any) -> bool:
         return value in typing.get_args(annotation)
     if origin in (typing.Union, types.UnionType):
         return any(_matches(value, a) for a in typing.get_args(annotation))
-    if origin in (list, tuple, typing.Sequence):
+    if origin in (list, tuple, typing.Sequence, collections.abc.Sequence):
         if not isinstance(value, (list, tuple, ListConfig)):
             return False
         args = typing.get_args(annotation)
@@ -95,6 +96,20 @@ def _signature(target: Any) -> tuple[dict[str, inspect.Parameter], dict[str, Any
             params = {k: v for k, v in params.items() if v.kind is not inspect.Parameter.VAR_KEYWORD}
             params.update({k: v for k, v in base_params.items() if k not in params})
             hints = {**base_hints, **hints}
+    passed_on = getattr(target, "kwargs_passed_to", None) if open_kwargs and inspect.isclass(target) else None
+    if passed_on is not None:
+        # A class that hands **kwargs to third-party callables (W&B's logger and wandb.init) names
+        # them, so that their keys, and only those, are accepted and typed.
+        for fn in passed_on():
+            for name, param in inspect.signature(fn).parameters.items():
+                if name != "self" and param.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL):
+                    params.setdefault(name, param)
+            try:
+                hints = {**typing.get_type_hints(fn), **hints}
+            except Exception:  # noqa: BLE001 - unresolvable annotations: keys checked, types not
+                pass
+        params = {k: v for k, v in params.items() if v.kind is not inspect.Parameter.VAR_KEYWORD}
+        open_kwargs = False
     return params, hints, open_kwargs
 
 

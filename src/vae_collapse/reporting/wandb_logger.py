@@ -73,6 +73,13 @@ class RunWandbLogger(WandbLogger):
         super().__init__(save_dir=save_dir, mode=mode, **kwargs)
         self._wandb_init.pop("anonymous", None)
 
+    @staticmethod
+    def kwargs_passed_to() -> tuple:
+        """Where ``**kwargs`` go: the config check accepts their keys and types, and no others."""
+        import wandb
+
+        return (WandbLogger.__init__, wandb.init)
+
     @property
     def experiment(self):
         """The W&B run, started on first use; W&B's own failures (no network, a key it refuses)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
 import time
 import warnings
@@ -121,6 +122,19 @@ def _check_top_level(cfg: DictConfig) -> None:
             raise ConfigError(f"{key}={value!r}: expected {expected}")
 
 
+def _check_wandb_mode_variable(cfg: DictConfig) -> None:
+    """A bad WANDB_MODE reaches logger.wandb.mode through its default: name the variable, which the
+    user set, not the key, which they did not."""
+    from vae_collapse.reporting.wandb_logger import WANDB_MODES
+
+    variable = os.environ.get("WANDB_MODE")
+    wandb_node = (cfg.get("logger") or {}).get("wandb")
+    if variable is None or variable in WANDB_MODES or not wandb_node or wandb_node.get("mode") != variable:
+        return
+    raise ConfigError(f"WANDB_MODE={variable!r} (the environment variable behind logger.wandb.mode): "
+                      f"expected one of {', '.join(WANDB_MODES)}")
+
+
 def validate(cfg: DictConfig) -> None:
     _check_top_level(cfg)
     for group, supplied in GROUPS:
@@ -129,6 +143,7 @@ def validate(cfg: DictConfig) -> None:
             check_node(node, group, supplied)
     # Loggers too, although they are built later: a job that is skipped as already completed
     # never builds them, and bad input must still be refused.
+    _check_wandb_mode_variable(cfg)
     for key, node in (cfg.get("logger") or {}).items():
         if node is not None:
             check_node(node, f"logger.{key}")
