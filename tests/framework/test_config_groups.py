@@ -113,3 +113,31 @@ def test_latent_size_above_data_dimension_is_rejected(compose_config):
     noise = build(cfg.noise, "noise")
     with pytest.raises(ConfigError, match="model.latent_dim=21 must be between 1 and the data dimension 20"):
         build(cfg.model, "model", data_dim=20, sample_shape=(20,), noise=noise)
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    (("model=deep_vae",), 128),  # a deep model learns from mini-batches
+    (("model=conv_vae",), 128),
+    (("model=linear_vae",), None),  # the linear VAE and pPCA: the whole set at once
+    (("model=ppca",), None),
+    (("model=conv_vae", "dataset.batch_size=null"), None),  # the user's full batch is kept
+    (("model=deep_vae", "dataset.batch_size=64"), 64),
+    (("dataset=synthetic_ppca", "model=deep_vae"), 128),
+    (("dataset=celeba", "model=linear_vae"), 128),  # CelebA's own default is a number
+])
+def test_batch_size_auto_is_the_models_choice_and_a_given_value_is_kept(compose_config, overrides, expected):
+    from vae_collapse.config.batch_size import resolve_batch_size
+
+    cfg = compose_config(*overrides)
+    assert resolve_batch_size(cfg) == expected
+    assert cfg.dataset.batch_size == expected
+    check_node(cfg.dataset, "dataset")
+
+
+def test_batch_size_auto_with_a_model_that_cannot_be_imported_is_left_to_the_config_check(compose_config):
+    from vae_collapse.config.batch_size import resolve_batch_size
+
+    cfg = compose_config("model=deep_vae", "model._target_=nowhere.Model")
+    assert resolve_batch_size(cfg) is None
+    with pytest.raises(ConfigError, match="model._target_"):
+        validate(cfg)

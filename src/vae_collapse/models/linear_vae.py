@@ -32,6 +32,9 @@ class LinearVAE(GaussianVAE):
     Tipping-Bishop solution and the optimal encoder, and no gradient step is taken.
     """
 
+    # dataset.batch_size=auto: the whole set at once, as the closed forms and EM see it.
+    default_batch_size = None
+
     def __init__(
         self,
         data_dim: int,

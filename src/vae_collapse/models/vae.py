@@ -41,6 +41,9 @@ class GaussianVAE(nn.Module):
     one-sample reparameterised estimate.
     """
 
+    # dataset.batch_size=auto (vae_collapse.config.batch_size): deep models learn from mini-batches.
+    default_batch_size: int | None = 128
+
     def __init__(
         self, encoder: nn.Module, decoder: nn.Module, noise: ObservationNoise, elbo: ELBOKind = "stochastic"
     ) -> None:

@@ -41,6 +41,7 @@ def from_overrides(overrides: list[str]) -> SpectrumSource:
 
     from vae_collapse.cli import _config_dir
     from vae_collapse.config import build
+    from vae_collapse.config.batch_size import resolve_batch_size
     from vae_collapse.maths.moments import covariance_eigenvalues
 
     bad = [o for o in overrides if "=" not in o]
@@ -53,6 +54,7 @@ def from_overrides(overrides: list[str]) -> SpectrumSource:
             cfg = compose(config_name="config", overrides=list(overrides))
     finally:
         GlobalHydra.instance().clear()
+    resolve_batch_size(cfg)  # only the data is read: any batch size gives the same spectrum
     OmegaConf.resolve(cfg.dataset)
     datamodule = build(cfg.dataset, "dataset")
     datamodule.prepare_data()

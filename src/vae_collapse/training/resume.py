@@ -20,6 +20,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from vae_collapse.config import ConfigError
+from vae_collapse.config.batch_size import resolve_batch_size
 from vae_collapse.reporting.summary import SUMMARY_FILE
 from vae_collapse.training.checkpoints import CHECKPOINT_DIR, LAST, META_KEY, checkpoint_file, read_checkpoint
 
@@ -138,6 +139,7 @@ def resume_source(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, Pa
     if not cfg.get("resume"):
         return cfg, None, None
     what = f"resume={cfg.resume}"
+    resolve_batch_size(cfg)  # the saved config holds the number `auto` became; compare like with like
     checkpoint = checkpoint_file(cfg.resume)
     loaded = read_checkpoint(checkpoint, what)
     return resumed_config(cfg, loaded[META_KEY]["config"], overrides, what), checkpoint, loaded

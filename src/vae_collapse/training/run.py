@@ -17,6 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from vae_collapse.config import ConfigError, build, check_node, checked_call
+from vae_collapse.config.batch_size import resolve_batch_size
 from vae_collapse.maths import ppca
 from vae_collapse.maths.moments import covariance_eigenvalues, data_moments
 from vae_collapse.reporting.loggers import build_loggers, finish_loggers, log_config
@@ -136,7 +137,9 @@ def _check_wandb_mode_variable(cfg: DictConfig) -> None:
 
 
 def validate(cfg: DictConfig) -> None:
+    """Refuse bad input in one line; settles ``dataset.batch_size: auto`` first (in place)."""
     _check_top_level(cfg)
+    resolve_batch_size(cfg)
     for group, supplied in GROUPS:
         node = cfg.get(group)
         if node is not None:
