@@ -73,8 +73,10 @@ def _objective(metrics: dict) -> float:
 
 def _record_traceback(cfg: DictConfig) -> Path | None:
     """A multirun job prints one line; the traceback goes to a file in its folder for debugging."""
+    from vae_collapse.reporting.summary import TRACEBACK_FILE
+
     try:
-        path = Path(cfg.paths.output_dir) / "traceback.txt"
+        path = Path(cfg.paths.output_dir) / TRACEBACK_FILE
         path.write_text(traceback.format_exc())
         return path
     except Exception:

@@ -30,6 +30,12 @@ def test_a_rejected_sweep_job_is_not_sent_back_to_be_rerun(run_cli, tmp_path):
     run = load_run(sweep / "0")
     assert (run.status, run.reason) == ("rejected", "stopped by bad input: noise.sigma2=-1 must be > 0 and finite")
 
+    # The input fixed, the job runs in the same folder: the earlier rejection no longer describes it.
+    fixed = run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=0.2,0.5", f"hydra.sweep.dir={sweep}")
+    assert fixed.returncode == 0, fixed.stderr[-2000:]
+    assert not (sweep / "0" / REJECTED_FILE).exists()
+    assert load_run(sweep / "0").status == "completed"
+
 
 def test_a_job_without_summary_or_rejection_is_still_unfinished(tmp_path):
     job = tmp_path / "sweep" / "0"

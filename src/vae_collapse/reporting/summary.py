@@ -12,6 +12,8 @@ SUMMARY_FILE = "summary.json"
 # Left by a sweep job that bad input stopped before it started: its one-line error. Re-running
 # cannot finish such a job, so sweep summaries and reports tell it apart from an unfinished one.
 REJECTED_FILE = "rejected.txt"
+# Left by a run that a bug stopped: the traceback its one-line console message points to.
+TRACEBACK_FILE = "traceback.txt"
 # What Hydra writes into a run folder before the run itself starts.
 HYDRA_ONLY = frozenset({".hydra", "cli.log"})
 

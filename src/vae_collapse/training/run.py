@@ -22,7 +22,7 @@ from vae_collapse.maths import ppca
 from vae_collapse.maths.moments import covariance_eigenvalues, data_moments
 from vae_collapse.reporting.loggers import build_loggers, finish_loggers, log_config
 from vae_collapse.reporting.console import say
-from vae_collapse.reporting.summary import write_summary
+from vae_collapse.reporting.summary import REJECTED_FILE, TRACEBACK_FILE, write_summary
 from vae_collapse.reporting.table import result_table
 from vae_collapse.training import interrupts
 from vae_collapse.training.run_identity import run_identity
@@ -275,6 +275,8 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         say(f"vae-collapse: skipped {run_dir}: already completed (its summary.json); "
             "delete that folder to run it again")
         return RunResult("completed", dict(plan.skip.get("metrics", {})), run_dir, skipped=True)
+    for stale in (REJECTED_FILE, TRACEBACK_FILE):  # an earlier attempt's; this one writes its own
+        (run_dir / stale).unlink(missing_ok=True)
     meta = plan.meta or {}
     wandb_id = meta.get("wandb_id") or secrets.token_hex(4)
     group, run_name = run_identity(cfg, run_dir)
