@@ -165,8 +165,15 @@ def test_6_curvature_at_zero_column():
 
 
 def test_ml_sigma2_rejects_all_zero_tail():
-    with pytest.raises(ValueError, match="sigma2_ML = 0"):
+    with pytest.raises(ValueError, match="sigma2_ML = 0.*use a latent size below 2, more data"):
         ppca.ml_sigma2(torch.tensor([3.0, 1.0, 0.0, 0.0]), 2)
+
+
+def test_ml_sigma2_advice_never_asks_for_a_latent_size_below_one():
+    with pytest.raises(ValueError, match="data span 1 dimension, .*; use more data, or a fixed sigma2$"):
+        ppca.ml_sigma2(torch.tensor([3.0, 0.0, 0.0]), 1)
+    with pytest.raises(ValueError, match="every example is the same point"):
+        ppca.ml_sigma2(torch.zeros(3), 1)
 
 
 @pytest.mark.parametrize("sigma2", [None, 0.7])

@@ -69,11 +69,15 @@ def ml_sigma2(eigvals: torch.Tensor, k: int) -> float:
         raise ValueError(f"latent size k={k} must be below the data dimension n={n} to learn sigma2")
     sigma2 = float(eigvals[k:].mean())
     if sigma2 <= ZERO_EIGENVALUE * max(float(eigvals[0]), 0.0):
-        rank = int((eigvals > ZERO_EIGENVALUE * float(eigvals[0])).sum())
+        rank = int((eigvals > ZERO_EIGENVALUE * max(float(eigvals[0]), 0.0)).sum())
+        if rank == 0:
+            raise UnboundedLikelihood("every example is the same point (the covariance is zero), so sigma2_ML = 0 "
+                                      "and the likelihood is unbounded; check the data, or use a fixed sigma2")
+        smaller = f"a latent size below {rank}, " if rank > 1 else ""
         raise UnboundedLikelihood(
-            f"the data span {rank} dimensions, no more than the latent size k={k}: the {n - k} discarded "
-            "eigenvalues are zero, so sigma2_ML = 0 and the likelihood is unbounded; use a latent size below "
-            f"{rank}, more data, or a fixed sigma2"
+            f"the data span {rank} dimension{'s' if rank > 1 else ''}, no more than the latent size k={k}: the "
+            f"{n - k} discarded eigenvalues are zero, so sigma2_ML = 0 and the likelihood is unbounded; use "
+            f"{smaller}more data, or a fixed sigma2"
         )
     return sigma2
 
