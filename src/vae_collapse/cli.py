@@ -209,10 +209,10 @@ def _missing_key(message: str) -> str | None:
     The usual cause is a key of another option of the group (sigma2 is fixed noise's; the default
     is learned), where Hydra's own advice, "use +noise.sigma2", only leads to a second error.
     """
-    found = re.match(r"Could not override '(\w+)\.(\w+)'.*? use (\+\S+)", message, flags=re.S)
+    found = re.match(r"Could not override '((\w+)\.(\w+)[\w.]*)'.*? use (\+\S+)", message, flags=re.S)
     if not found:
         return None
-    group, key, append = found.groups()
+    path, group, key, append = found.groups()
     group_dir = Path(_config_dir()) / group
     if not group_dir.is_dir():
         return None
@@ -230,12 +230,14 @@ def _missing_key(message: str) -> str | None:
             cfg = compose(config_name="config", overrides=choices, return_hydra_config=True)
         selected = cfg.hydra.runtime.choices.get(group)
         keys = [k for k in cfg[group] if not str(k).startswith("_")]
+        if key in keys:  # logger.wandb.foo with logger=wandb: the missing key is deeper, Hydra's line says it
+            return None
     except Exception:  # noqa: BLE001 - a hint must never replace the error it explains
         return None
     finally:
         GlobalHydra.instance().clear()
     having = sorted(p.stem for p in group_dir.glob("*.yaml") if key in (OmegaConf.load(p) or {}))
-    line = f"cannot override {group}.{key}: {group}={selected} has no key {key} (its keys: {', '.join(keys)})"
+    line = f"cannot override {path}: {group}={selected} has no key {key} (its keys: {', '.join(keys)})"
     if having:
         options = [f"{group}={o}" for o in having]
         return line + f"; {key} is a key of {' and '.join(options)} (select {'it' if len(options) == 1 else 'one'} first)"

@@ -87,6 +87,9 @@ ROWS: tuple[BadInput, ...] = (
     BadInput("key-of-another-option", "override of a missing key without +", ("noise.sigma2=0.5",),
              "cannot override noise.sigma2: noise=learned has no key sigma2 (its keys: init, min_sigma2, lr_scale); "
              "sigma2 is a key of noise=fixed (select it first)"),
+    BadInput("key-of-an-unselected-logger", "override of a missing key without +", ("logger=csv", "logger.wandb.mode=offline"),
+             "cannot override logger.wandb.mode: logger=csv has no key wandb (its keys: csv); "
+             "wandb is a key of logger=wandb (select it first)"),
     BadInput("dataset-folder-missing", "missing dataset file", ("dataset=celeba", "dataset.root={tmp}/no-celeba"),
              "CelebA images not found in {tmp}/no-celeba"),
     BadInput("dataset-file-corrupt", "corrupt dataset file",
