@@ -112,7 +112,7 @@ ROWS: tuple[BadInput, ...] = (
     BadInput("em-minibatches", "options that do not go together", ("optimizer=em", "dataset.batch_size=100"),
              "optimizer=em needs model=linear_vae with encoder=linear and elbo=analytic"),
     BadInput("nested-option-as-value", "unknown group option", ("noise=kl_anneal", "noise.base=learned"),
-             "noise.base='learned' is a name, not a config node (a ObservationNoise); choose an option of its group "
+             "noise.base='learned' is a name, not a config node (of type ObservationNoise); choose an option of its group "
              "with noise/base=learned"),
     BadInput("ppca-with-a-schedule", "options that do not go together", ("model=ppca", "noise=anneal"),
              "model.fit='closed_form' (model=ppca) needs noise=fixed or noise=learned, not AnnealedNoise"),

@@ -190,7 +190,7 @@ def check_node(node: DictConfig, path: str, supplied: tuple[str, ...] = ()) -> N
         if inspect.isclass(annotation) and issubclass(annotation, torch.nn.Module):
             # A nested object is a config node; a name here is an option of its config group.
             group = f"{path.replace('.', '/')}/{key}"
-            raise ConfigError(f"{path}.{key}={value!r} is a name, not a config node (a {annotation.__name__}); "
+            raise ConfigError(f"{path}.{key}={value!r} is a name, not a config node (of type {annotation.__name__}); "
                               f"choose an option of its group with {group}={value}")
         if not _matches(value, annotation):
             raise ConfigError(f"{path}.{key}={value!r}: expected {_describe(annotation)}")
