@@ -8,11 +8,11 @@ import pytest
 from omegaconf import OmegaConf
 
 from vae_collapse.models import AnnealedNoise, FixedNoise, KLAnnealing
-from vae_collapse.training.run import _last_step, _schedule_warnings
+from vae_collapse.training.run import _last_step, _run_warnings
 
 
-def _cfg(**trainer):
-    return OmegaConf.create({"trainer": trainer})
+def _cfg(model=None, **trainer):
+    return OmegaConf.create({"trainer": trainer, "model": model or {}})
 
 
 @pytest.mark.parametrize(
@@ -31,7 +31,15 @@ def test_the_last_step_is_the_first_limit_reached(trainer, expected):
 
 def test_warnings_for_cut_off_schedules_untracked_runs_and_endless_ones():
     evaluation = SimpleNamespace(track_every_n_steps=50)
-    cut = _schedule_warnings(_cfg(), KLAnnealing(FixedNoise(1.0), warmup_steps=100), 20, evaluation)
+    cut = _run_warnings(_cfg(), KLAnnealing(FixedNoise(1.0), warmup_steps=100), 20, evaluation)
     assert len(cut) == 2 and "warmup_steps=100" in cut[0] and "track_every_n_steps=50" in cut[1]
-    assert _schedule_warnings(_cfg(), AnnealedNoise(steps=10, then="fixed"), 200, evaluation) == []
-    assert "both unlimited" in _schedule_warnings(_cfg(), FixedNoise(1.0), None, evaluation)[0]
+    assert _run_warnings(_cfg(), AnnealedNoise(steps=10, then="fixed"), 200, evaluation) == []
+    assert "both unlimited" in _run_warnings(_cfg(), FixedNoise(1.0), None, evaluation)[0]
+
+
+@pytest.mark.parametrize(("encoder", "warned"), [("linear", True), ("mlp", False)])
+def test_hidden_widths_given_to_a_linear_encoder_are_named_as_unused(encoder, warned):
+    cfg = _cfg({"encoder": encoder, "encoder_hidden": [64]}, max_steps=10)
+    found = _run_warnings(cfg, FixedNoise(1.0), 10, SimpleNamespace(track_every_n_steps=0))
+    assert found == (["model.encoder_hidden=[64] is not used: model.encoder=linear has no hidden layers "
+                      "(model.encoder=mlp or deep_linear has)"] if warned else [])

@@ -213,12 +213,16 @@ def _last_step(cfg: DictConfig, batches_per_epoch: int) -> int | None:
     return min(limits) if limits else None
 
 
-def _schedule_warnings(cfg: DictConfig, noise, last_step: int | None, eval_settings) -> list[str]:
-    """What the user should know before a long run: schedules it cuts off, and limits it lacks."""
+def _run_warnings(cfg: DictConfig, noise, last_step: int | None, eval_settings) -> list[str]:
+    """What the user should know before a long run: schedules it cuts off, limits it lacks, settings it ignores."""
     if last_step is None:
         return ["trainer.max_steps and trainer.max_epochs are both unlimited (-1): the run trains until it is "
                 "stopped, and ppca/* and the schedules assume it never ends"]
     warnings = [w for w in [noise.unfinished_schedule(last_step)] if w]
+    model = cfg.get("model") or {}
+    if model.get("encoder") == "linear" and model.get("encoder_hidden") is not None:
+        warnings.append(f"model.encoder_hidden={list(model.encoder_hidden)} is not used: model.encoder=linear has "
+                        "no hidden layers (model.encoder=mlp or deep_linear has)")
     every = eval_settings.track_every_n_steps
     if every and every > last_step:
         warnings.append(f"eval.track_every_n_steps={every} is longer than the run ({last_step} steps): "
@@ -268,7 +272,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     datamodule.setup("fit")
     module.check_data(datamodule)
     last_step = _last_step(cfg, len(datamodule.train_dataloader()))
-    for warning in _schedule_warnings(cfg, noise, last_step, eval_settings):
+    for warning in _run_warnings(cfg, noise, last_step, eval_settings):
         say(f"vae-collapse: warning: {warning}", err=True)
     plan = plan_folder(cfg, run_dir, source, loaded)
     if plan.skip is not None:  # before any logger exists: a skipped job opens no W&B run
