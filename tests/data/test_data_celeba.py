@@ -219,17 +219,25 @@ def test_without_cache_dir_nothing_is_written(folder):
     assert sorted(p.name for p in folder.parent.rglob("*")) == before
 
 
-@pytest.mark.parametrize("make", ["missing", "empty", "no_jpegs"])
-def test_no_images_is_one_line_error(tmp_path, make):
+@pytest.mark.parametrize(("make", "detail"), [
+    ("missing", " (no such folder)"),
+    ("empty", ""),
+    ("no_jpegs", ""),
+    ("pngs", " (it has 2 .png files; only JPEG, the official format, is read)"),
+])
+def test_no_images_is_one_line_error(tmp_path, make, detail):
     root = tmp_path / "celeba"
     if make != "missing":
-        root.mkdir()
+        (root / "img_align_celeba").mkdir(parents=True)
     if make == "no_jpegs":
         (root / "readme.txt").write_text("hi")
+    if make == "pngs":
+        (root / "img_align_celeba" / "000001.png").write_bytes(b"x")
+        (root / "000002.PNG").write_bytes(b"x")
     with pytest.raises(DataError) as caught:
         CelebAFolderDataModule(str(root)).setup()
     assert str(caught.value) == (
-        f"CelebA images not found in {root}: put the official aligned images "
+        f"CelebA images not found in {root}{detail}: put the official aligned images "
         "(img_align_celeba/*.jpg, and list_eval_partition.txt) there, or set dataset.root=<folder>"
     )
 

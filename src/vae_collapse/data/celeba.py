@@ -63,13 +63,34 @@ PROGRESS_MIN_FILES = 1000
 
 _OFFICIAL_NAME = re.compile(r"^(\d+)\.jpg$", re.IGNORECASE)
 _JPEG_SUFFIXES = (".jpg", ".jpeg")
+_OTHER_IMAGE_SUFFIXES = (".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
 
 
 def not_found(root: str | Path) -> DataError:
     return DataError(
-        f"CelebA images not found in {root}: put the official aligned images "
+        f"CelebA images not found in {root}{_what_is_there(Path(root))}: put the official aligned images "
         f"({IMAGES_FOLDER}/*.jpg, and {PARTITION_FILE}) there, or set dataset.root=<folder>"
     )
+
+
+def _what_is_there(root: Path) -> str:
+    """Other images where the JPEGs were looked for (converted to PNG, say): worth saying, they are not read."""
+    if not root.is_dir():
+        return " (no such folder)"
+    counts: dict[str, int] = {}
+    for folder in (root, root / IMAGES_FOLDER):
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    suffix = Path(entry.name).suffix.lower()
+                    if suffix in _OTHER_IMAGE_SUFFIXES and entry.is_file():
+                        counts[suffix] = counts.get(suffix, 0) + 1
+        except OSError:
+            continue
+    if not counts:
+        return ""
+    found = ", ".join(f"{n:,} {suffix} files" for suffix, n in sorted(counts.items()))
+    return f" (it has {found}; only JPEG, the official format, is read)"
 
 
 def _jpeg_names(folder: Path) -> list[str]:
