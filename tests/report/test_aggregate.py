@@ -144,3 +144,17 @@ def test_file_names_and_titles_carry_architecture_and_a_budget_in_steps_or_epoch
     assert slug(group(**{"trainer.max_steps": -1, "trainer.max_epochs": 20})).endswith("_20epochs")
     assert "MLPVAE k=32 (1024-512 tanh), 20 epochs, batch 128" in family_title(
         group(**{"trainer.max_steps": -1, "trainer.max_epochs": 20}))
+
+
+def test_a_celeba_family_is_titled_with_its_image_size_and_folder():
+    from vae_collapse.report.aggregate import Group
+    from vae_collapse.report.describe import data_text, slug
+
+    def celeba(root):
+        return Group([], {"dataset._target_": "vae_collapse.data.CelebAFolderDataModule", "dataset.image_size": 64,
+                          "dataset.root": root, "dataset.subset": 5000, "model._target_": "vae_collapse.models.ConvVAE",
+                          "model.latent_dim": 64, "trainer.max_steps": 100})
+
+    assert data_text(celeba("/data/celeba")) == "CelebA 64x64 (5000 train, from celeba/)"
+    assert data_text(celeba("/data/celeba-hq/")) != data_text(celeba("/data/celeba"))
+    assert slug(celeba("/data/celeba")).startswith("celeba_n5000_convvae_k64")

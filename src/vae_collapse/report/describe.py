@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from vae_collapse.report.aggregate import Group
@@ -83,10 +84,20 @@ def model_text(group: Group, elbo: bool = True) -> str:
     return f"{model} k={k}" + (f" ({arch})" if arch else "") + extra
 
 
+def _data_name(group: Group) -> str:
+    """mnist, CelebA, ...: the dataset's own name, else its class without the DataModule/Folder suffixes."""
+    return group.get("dataset.name") or _cls(group.get("dataset._target_")).replace("DataModule", "").replace("Folder", "")
+
+
 def data_text(group: Group) -> str:
-    name = group.get("dataset.name") or _cls(group.get("dataset._target_")).replace("DataModule", "")
+    name = _data_name(group)
+    if group.get("dataset.image_size"):
+        name += f" {group.get('dataset.image_size')}x{group.get('dataset.image_size')}"
     subset = group.get("dataset.subset") or group.get("dataset.n_train")
-    return f"{name} ({subset} train)" if subset else f"{name} (all train)"
+    details = [f"{subset} train" if subset else "all train"]
+    if group.get("dataset.root"):  # a user's folder: two of them must not read alike
+        details.append(f"from {Path(str(group.get('dataset.root'))).name or group.get('dataset.root')}/")
+    return f"{name} ({', '.join(details)})"
 
 
 def _budget(group: Group) -> str:
@@ -109,7 +120,7 @@ def family_title(group: Group, elbo: bool = True) -> str:
 
 
 def slug(group: Group) -> str:
-    name = group.get("dataset.name") or _cls(group.get("dataset._target_")).replace("DataModule", "")
+    name = _data_name(group)
     subset = group.get("dataset.subset") or group.get("dataset.n_train")
     parts = [str(name), f"n{subset}" if subset else "", _cls(group.get("model._target_")), f"k{group.get('model.latent_dim')}",
              architecture_text(group).replace(" ", "_"),
