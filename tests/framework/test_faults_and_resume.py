@@ -82,7 +82,7 @@ def _wait_for_checkpoint(path: Path, step: int, proc: subprocess.Popen, timeout:
 
 @pytest.mark.slow
 def test_sigkilled_run_resumes_to_the_same_final_metrics(run_cli, tmp_path):
-    args = [*BASE, "trainer.max_steps=600", "checkpoint.every_n_steps=25", "seed=3"]
+    args = [*BASE, "trainer.max_steps=600", "checkpoint.every_n_steps=25", "seed=3", "eval.track_every_n_steps=50"]
     reference = tmp_path / "uninterrupted"
     assert run_cli(*args, f"hydra.run.dir={reference}").returncode == 0
 
@@ -111,6 +111,17 @@ def test_sigkilled_run_resumes_to_the_same_final_metrics(run_cli, tmp_path):
     for name in sorted(names):
         a, b = resumed["metrics"][name], uninterrupted["metrics"][name]
         assert a == b or (isinstance(a, float) and math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-7)), name
+    # The collapse trajectory measured before the kill came back with the checkpoint.
+    resumed_rows, reference_rows = (_csv_rows(folder / "collapse_trajectory.csv") for folder in (killed, reference))
+    assert [row["step"] for row in resumed_rows] == [str(step) for step in range(50, 601, 50)]
+    for got, want in zip(resumed_rows, reference_rows):
+        assert got.keys() == want.keys()
+        assert all(math.isclose(float(got[key]), float(want[key]), rel_tol=1e-5, abs_tol=1e-6) for key in got), got
+
+
+def _csv_rows(path: Path) -> list[dict]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 @pytest.mark.parametrize("sig,reason,code", [
@@ -119,7 +130,7 @@ def test_sigkilled_run_resumes_to_the_same_final_metrics(run_cli, tmp_path):
 ])
 def test_a_signalled_run_says_it_was_interrupted_and_the_same_command_finishes_it(run_cli, tmp_path, sig, reason, code):
     """Ctrl-C, or a scheduler's SIGTERM: one line, summary.json says why, the exit status is not 0."""
-    args = [*BASE, "trainer.max_steps=100000", "checkpoint.every_n_steps=25"]
+    args = [*BASE, "trainer.max_steps=100000", "checkpoint.every_n_steps=25", "eval.track_every_n_steps=10"]
     run_dir = tmp_path / "run"
     env = {**os.environ, "WANDB_MODE": "offline", "VAE_COLLAPSE_DATA": str(tmp_path / "data")}
     proc = subprocess.Popen([str(SCRIPT), *args, f"hydra.run.dir={run_dir}"], cwd=tmp_path, env=env,
@@ -135,6 +146,7 @@ def test_a_signalled_run_says_it_was_interrupted_and_the_same_command_finishes_i
         f"vae-collapse: interrupted ({reason}); continue it with: vae-collapse resume={run_dir}")
     summary = _summary(run_dir)
     assert (summary["status"], summary["reason"]) == ("interrupted", reason)
+    assert len(_csv_rows(run_dir / "collapse_trajectory.csv")) >= 5  # measured every 10 steps, past step 50
     step = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
     result = run_cli(*BASE, f"trainer.max_steps={step + 10}", f"resume={run_dir}", f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, result.stderr[-3000:]

@@ -19,7 +19,8 @@ class CollapseTracker(pl.Callback):
     Logged as ``track/active_dims`` and ``track/kl`` (total KL) at the training step: not
     ``collapse/*``, which is the final measurement on the whole split. Written to
     ``collapse_trajectory.csv`` (step, beta, sigma2, active_dims, kl_dim_0 ... kl_dim_{k-1}),
-    which W&B gets as the table ``track/trajectory`` when training ends.
+    which W&B gets as the table ``track/trajectory`` when training ends. A run that is
+    interrupted or diverges writes the rows it has; a resumed run continues its checkpoint's.
     """
 
     def __init__(self, every_n_steps: int, eps: float, delta: float, num_examples: int, path: Path) -> None:
@@ -56,11 +57,25 @@ class CollapseTracker(pl.Callback):
         if trainer.global_step % self.every_n_steps == 0 and trainer.is_global_zero:
             self._measure(trainer, pl_module)
 
-    def on_train_end(self, trainer, pl_module) -> None:
+    # The rows travel in every checkpoint, so a resumed run's trajectory still starts at step 0.
+    def state_dict(self) -> dict:
+        return {"rows": [list(row) for row in self.rows]}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.rows = [list(row) for row in state_dict.get("rows", [])]
+
+    def _write(self, trainer) -> list[str] | None:
         if not self.rows or not trainer.is_global_zero:
-            return
+            return None
         k = len(self.rows[0]) - 4
         header = ["step", "beta", "sigma2", "active_dims", *[f"kl_dim_{i}" for i in range(k)]]
         write_csv_atomic(self.path, header, self.rows)
-        # W&B gets the whole trajectory as a table too (nothing happens without a W&B logger).
-        log_media(trainer.loggers, tables={"track/trajectory": (header, self.rows)}, step=trainer.global_step)
+        return header
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        self._write(trainer)  # an interrupted or diverged run keeps what it measured
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        header = self._write(trainer)
+        if header is not None:  # W&B gets the whole trajectory as a table too (a no-op without W&B)
+            log_media(trainer.loggers, tables={"track/trajectory": (header, self.rows)}, step=trainer.global_step)
