@@ -48,6 +48,8 @@ def test_failing_and_diverging_jobs_end_cleanly_and_the_others_run(run_cli, tmp_
     checkpoint = torch.load(checkpoints / "last.ckpt", weights_only=True)
     bad_step = int(diverged["reason"].split(" at step ")[1].split(";")[0])
     assert bad_step == 10 and checkpoint["global_step"] == 5
+    assert diverged["metrics"]["time/steps"] == bad_step  # and its result table was printed, as for every run
+    assert "Result (diverged)" in result.stdout
     assert "last good checkpoint kept" in diverged["reason"] and "(step 5;" in diverged["reason"]
     assert torch.load(checkpoints / "diverged.ckpt", weights_only=True)["global_step"] == bad_step
     assert all(torch.isfinite(v).all() for v in checkpoint["state_dict"].values())

@@ -337,22 +337,21 @@ def run_experiment(cfg: DictConfig) -> RunResult:
             try:
                 trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None)
             except FloatingPointError as exc:  # raised by VAEModule before the step that would apply it
-                metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k})
                 kept = keep_last_good_checkpoint(last, trainer.global_step) if trainer.is_global_zero else ""
                 status, reason = "diverged", f"{exc}; {kept}"
-                return RunResult(status, metrics, run_dir, reason)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k})
         metrics["time/steps"] = trainer.global_step  # optimiser steps taken (time-to-solution benchmarks)
-        # Reseeded so that vae-collapse-eval, given the final checkpoint, draws the same IWAE samples.
-        torch.manual_seed(cfg.seed)
-        if not _is_rank_zero():  # every DDP rank measures (same numbers); one writes the files
-            eval_settings = dataclasses.replace(eval_settings, artifacts=False)
-        final, files = final_measurements(model, datamodule, eval_settings, run_dir, loggers, trainer.global_step,
-                                          eigvals, reference.get("ppca/sigma2"))
-        metrics.update(final)
-        for logger in loggers:
-            logger.log_metrics(metrics, step=trainer.global_step)
-        status = "completed"
+        if status != "diverged":  # a diverged model has nothing left worth measuring
+            # Reseeded so that vae-collapse-eval, given the final checkpoint, draws the same IWAE samples.
+            torch.manual_seed(cfg.seed)
+            if not _is_rank_zero():  # every DDP rank measures (same numbers); one writes the files
+                eval_settings = dataclasses.replace(eval_settings, artifacts=False)
+            final, files = final_measurements(model, datamodule, eval_settings, run_dir, loggers, trainer.global_step,
+                                              eigvals, reference.get("ppca/sigma2"))
+            metrics.update(final)
+            for logger in loggers:
+                logger.log_metrics(metrics, step=trainer.global_step)
+            status = "completed"
     except (KeyboardInterrupt, SystemExit) as exc:
         why = _interruption(exc)
         if why is None:
