@@ -239,6 +239,25 @@ def _check_optimizer(module: VAEModule, cfg: DictConfig) -> None:
             module.scheduler_factory(trial)
 
 
+def _prepare_reference(module: VAEModule, datamodule, noise, last_step: int | None, closed_form: bool):
+    """The data's covariance spectrum and pPCA's ppca/* reference; the full moments where the model uses them.
+
+    Full moments only for the models that use them (the closed-form fit, the linear VAE's
+    full-batch path: 2 s on 60k MNIST); the ppca/* line needs only the eigenvalues, which
+    are far cheaper on wide image data than an n x n covariance.
+    """
+    model = module.model
+    num, dim = datamodule.train_data.shape
+    if num * dim * min(num, dim) > SLOW_REFERENCE_FLOP:  # full CelebA: ~10 min on 2 cores, before step 0
+        say(f"vae-collapse: computing the pPCA reference from the {num:,} x {dim:,} training data "
+            "(its covariance spectrum, in float64 on the CPU); this takes minutes", err=True)
+    moments = None
+    if closed_form or getattr(model, "supports_moments", False):
+        moments = module.precomputed_moments = data_moments(datamodule.train_data)
+    eigvals = ppca.eigenvalues(moments) if moments is not None else covariance_eigenvalues(datamodule.train_data)
+    return moments, eigvals, run_reference(eigvals, model, noise, last_step)
+
+
 def _save_closed_form(model, path: Path, meta: dict) -> None:
     """A closed-form fit has no trainer; its checkpoint has the same layout, for vae-collapse-eval."""
     state = {f"model.{k}": v for k, v in model.state_dict().items()}
@@ -295,26 +314,16 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         _check_fits(module, plan.loaded, resume_from)
     run_meta = make_run_metadata(resolved, fingerprint, wandb_id)
 
-    # Full moments only for the models that use them (the closed-form fit, the linear VAE's
-    # full-batch path: 2 s on 60k MNIST); the ppca/* line needs only the eigenvalues, which
-    # are far cheaper on wide image data than an n x n covariance.
     closed_form = getattr(model, "fit", "gradient") == "closed_form"
-    num, dim = datamodule.train_data.shape
-    if num * dim * min(num, dim) > SLOW_REFERENCE_FLOP:  # full CelebA: ~10 min on 2 cores, before step 0
-        say(f"vae-collapse: computing the pPCA reference from the {num:,} x {dim:,} training data "
-            "(its covariance spectrum, in float64 on the CPU); this takes minutes", err=True)
-    moments = None
-    if closed_form or getattr(model, "supports_moments", False):
-        moments = module.precomputed_moments = data_moments(datamodule.train_data)
-    eigvals = ppca.eigenvalues(moments) if moments is not None else covariance_eigenvalues(datamodule.train_data)
     status, reason = "failed", None
     files: dict[str, Path] = {}
     last = run_dir / CHECKPOINT_DIR / LAST
     summary = None
-    reference = run_reference(eigvals, model, noise, last_step)
-    # From the start, so that a run that fails or diverges still has them in summary.json (W&B has them at step 0).
-    metrics: dict[str, Any] = dict(reference)
-    try:
+    metrics: dict[str, Any] = {}
+    try:  # from here on every outcome, a failure too, ends in summary.json and finished loggers
+        moments, eigvals, reference = _prepare_reference(module, datamodule, noise, last_step, closed_form)
+        # From the start, so that a run that fails or diverges still has them in summary.json (W&B has them at step 0).
+        metrics.update(reference)
         log_config(loggers, {**resolved, "overrides": _task_overrides()})
         if resume_from is None:  # at step 0, so dashboards draw it as a line under train/elbo
             for logger in loggers:
