@@ -111,7 +111,8 @@ def make_tree(root: Path) -> dict[str, Path]:
         cfg = config("linear_fake", seed, d, noise_learned(1.0), model=LINEAR, k=4, elbo=elbo)
         finals = {"analytic": [-20.0, -10.5][seed], "stochastic": -11.0}[elbo]
         make_run(d, cfg, {"train/elbo": finals, "ppca/log_px": -10.0, "train/sigma2": 0.3,
-                          "collapse/active_dims": 4, "collapse/collapsed_fraction": 0.0, "ppca/active_dims": 4},
+                          "collapse/active_dims": 4, "collapse/collapsed_fraction": 0.0, "ppca/active_dims": 4,
+                          "time/steps": 40},
                  overrides=[f"model.elbo={elbo}", f"seed={seed}"])
         metrics_log(d, [-100.0, -40.0, -15.0 - seed, finals], -10.0)
         spectrum(d)

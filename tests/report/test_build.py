@@ -96,6 +96,8 @@ def test_figure2_averages_the_seeds_and_keeps_the_stochastic_run_apart(built):
     assert by_kind["analytic"]["curve"]["train/elbo"] == [-100.0, -40.0, -15.5, -15.25]
     assert by_kind["analytic"]["ppca/log_px - train/elbo"] == pytest.approx(5.25)  # -10 - (-15.25)
     assert fig2["data"]["ppca/log_px"]["mean"] == -10.0
+    # The final exact ELBO is drawn at the step the runs ended (time/steps), not at trainer.max_steps (100).
+    assert by_kind["analytic"]["final step"] == 40.0
 
 
 def test_figure5_sorts_the_column_norms_against_the_spectrum(built):

@@ -56,7 +56,8 @@ def _training_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
         label = f"{kind} ELBO, {policy(group).text} ({seeds_text(n)})"
         band(ax_elbo, steps, mean, std, colour, label, linestyle=line)
         final = group.stat("train/elbo")
-        last_step = float(group.get("trainer.max_steps") or steps[-1])
+        taken = group.stat("time/steps")  # the runs' own count; max_steps is -1 where epochs bounded them
+        last_step = float(taken.mean) if taken.n else float(steps[-1])
         ax_elbo.errorbar([last_step], [final.mean], yerr=[final.std or 0.0], color=colour, marker="D",
                          markersize=6, linestyle="none", label=f"{kind}: exact final ELBO {final.fmt(decimals=2)}")
         group_optimum = group.stat("ppca/log_px").mean
@@ -71,7 +72,7 @@ def _training_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
         xs, ys = curves.thin(steps, mean)
         data["groups"].append({
             "label": group.label, "elbo": kind, "n": n, "seeds": group.seeds,
-            "train/elbo": final.as_dict(), "ppca/log_px - train/elbo": final_gap,
+            "train/elbo": final.as_dict(), "ppca/log_px - train/elbo": final_gap, "final step": last_step,
             "train/sigma2": group.stat("train/sigma2").as_dict(),
             "curve": {"step": xs, "train/elbo": ys},  # the mean over seeds of the logged curve
         })
