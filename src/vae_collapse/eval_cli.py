@@ -87,8 +87,7 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
     final, files = final_measurements(model, datamodule, eval_settings, out, [], step, eigvals, metrics.get("ppca/sigma2"))
     metrics.update(final)
     write_json_atomic(out / "eval.json", {"checkpoint": str(path), "global_step": step, "overrides": list(overrides),
-                                          "metrics": {k: v if isinstance(v, int) else float(v)
-                                                      for k, v in sorted(metrics.items())}})
+                                          "metrics": dict(sorted(metrics.items()))})
     return metrics, {"results": out / "eval.json", **files}
 
 

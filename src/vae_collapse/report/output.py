@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import os
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from vae_collapse.reporting.artifacts import write_csv_atomic
-from vae_collapse.reporting.summary import write_json_atomic
+from vae_collapse.reporting.summary import jsonable, write_json_atomic
 from vae_collapse.report.describe import policy
 from vae_collapse.report.table1 import COLUMNS
 
@@ -16,21 +15,6 @@ if TYPE_CHECKING:
     from vae_collapse.report.build import Report
 
 FORMAT = "vae-collapse-report/1"
-
-
-def _clean(value: Any) -> Any:
-    """JSON has no NaN or Inf: keep them visible as strings, as summary.json does."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        return _clean(value.item())
-    if isinstance(value, os.PathLike):
-        return str(value)
-    return value
 
 
 def _rel(report: Report, path) -> str:
@@ -44,7 +28,7 @@ def as_dict(report: Report) -> dict[str, Any]:
     by_status: dict[str, int] = {}
     for run in report.runs:
         by_status[run.status] = by_status.get(run.status, 0) + 1
-    return _clean({
+    return jsonable({
         "format": FORMAT,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "sources": [str(p) for p in report.sources],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 from vae_collapse.reporting.atomic import atomic_open
@@ -18,18 +19,26 @@ TRACEBACK_FILE = "traceback.txt"
 HYDRA_ONLY = frozenset({".hydra", "cli.log"})
 
 
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "item"):
+def jsonable(value: Any) -> Any:
+    """Plain JSON values: tensors and numpy scalars as numbers, paths as strings, and NaN or Inf
+    (JSON has neither) as the strings "nan" and "inf", visible rather than silently null."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # JSON has no NaN or Inf; keep them visible, not silently null
+        return str(value)
+    if isinstance(value, os.PathLike):
+        return str(value)
     return value
 
 
 def write_json_atomic(path: Path, payload: dict) -> None:
     """Write to a temporary file in the same folder, then rename: a crash never leaves half a file."""
     with atomic_open(path) as handle:
-        json.dump(payload, handle, indent=2, sort_keys=False)
+        json.dump(jsonable(payload), handle, indent=2, sort_keys=False, allow_nan=False)
         handle.write("\n")
 
 
@@ -39,7 +48,7 @@ def write_summary(
     payload = {
         "status": status,
         "reason": reason,
-        "metrics": {name: _jsonable(value) for name, value in sorted(metrics.items())},
+        "metrics": dict(sorted(metrics.items())),
         **extra,
         "config": config,
     }
