@@ -21,10 +21,6 @@ from omegaconf import OmegaConf
 PROG = "vae-collapse-eval"
 
 
-def _run_folder(path: Path) -> Path:
-    return path.parent.parent  # <run dir>/checkpoints/last.ckpt
-
-
 def _apply_overrides(cfg, overrides: list[str]):
     from vae_collapse.config import ConfigError
     from vae_collapse.training.resume import RELOCATABLE_KEYS
@@ -49,7 +45,9 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
     from vae_collapse.config import ConfigError, build
     from vae_collapse.maths.moments import covariance_eigenvalues
     from vae_collapse.reporting.summary import write_json_atomic
-    from vae_collapse.training.checkpoints import META_KEY, checkpoint_file, data_fingerprint, read_checkpoint
+    from vae_collapse.training.checkpoints import (
+        CHECKPOINT_DIR, META_KEY, checkpoint_file, data_fingerprint, read_checkpoint, run_folder_of,
+    )
     from vae_collapse.training.measurements import final_measurements
     from vae_collapse.training.reference import run_reference
 
@@ -57,11 +55,14 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
     checkpoint = read_checkpoint(path, where)
     meta = checkpoint[META_KEY]
     cfg = _apply_overrides(OmegaConf.create(meta["config"]), list(overrides))
-    run_dir = _run_folder(path)
+    run_dir = run_folder_of(path)
+    if out is None and run_dir is None:
+        raise ConfigError(f"{path}: is not in a run's {CHECKPOINT_DIR}/ folder, so there is no <run dir>/eval "
+                          "to write to; say where with --out <folder>")
     out = out or run_dir / "eval"
-    if out.resolve() == run_dir.resolve() or (out / "summary.json").is_file():
+    if (run_dir is not None and out.resolve() == run_dir.resolve()) or (out / "summary.json").is_file():
         raise ConfigError(f"--out {out}: is a run folder, whose own files the measurements would overwrite; "
-                          f"give another folder (default: {run_dir / 'eval'})")
+                          "give another folder" + (f" (default: {run_dir / 'eval'})" if run_dir else ""))
 
     datamodule = build(cfg.dataset, "dataset")
     noise = build(cfg.noise, "noise")

@@ -184,6 +184,15 @@ def test_eval_repeats_the_runs_numbers_and_resume_continues_it_for_more_steps(ru
     into_run = subprocess.run([eval_cli, str(first), "--out", str(first)], capture_output=True, text=True, timeout=300)
     assert into_run.returncode == 1 and "is a run folder" in into_run.stderr and into_run.stderr.count("\n") == 1
     assert {p.name: p.read_bytes() for p in first.iterdir() if p.is_file()} == before
+    # A checkpoint copied out of its run folder has no <run dir>/eval: --out is asked for, nothing is written.
+    copied = tmp_path / "kept" / "model.ckpt"
+    copied.parent.mkdir()
+    copied.write_bytes((first / "checkpoints" / "last.ckpt").read_bytes())
+    loose = subprocess.run([eval_cli, str(copied)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert loose.returncode == 1 and loose.stderr.strip().splitlines() == [
+        f"vae-collapse-eval: error: {copied}: is not in a run's checkpoints/ folder, so there is no <run dir>/eval "
+        "to write to; say where with --out <folder>"]
+    assert sorted(p.name for p in copied.parent.iterdir()) == ["model.ckpt"] and not (tmp_path / "eval").exists()
     other = subprocess.run([eval_cli, str(first), "model.latent_dim=2"], capture_output=True, text=True, timeout=300)
     assert other.returncode == 1 and "only eval.* settings" in other.stderr
     coarse = subprocess.run([eval_cli, str(first), "eval.eps=100", "eval.iwae_samples=0", "--out", str(tmp_path / "e")],

@@ -155,6 +155,11 @@ def checkpoint_file(where: str | Path) -> Path:
     return path if path.is_file() else path / CHECKPOINT_DIR / LAST
 
 
+def run_folder_of(checkpoint: Path) -> Path | None:
+    """The run folder a checkpoint belongs to (``<run>/checkpoints/*.ckpt``); None for a file kept elsewhere."""
+    return checkpoint.parent.parent if checkpoint.parent.name == CHECKPOINT_DIR else None
+
+
 def _load_failure(exc: Exception) -> str:
     """torch's reason in a few words; its weights-only refusal is a paragraph around the real one."""
     text = str(exc).strip()

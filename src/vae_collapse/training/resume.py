@@ -22,7 +22,9 @@ from omegaconf import DictConfig, OmegaConf
 from vae_collapse.config import ConfigError
 from vae_collapse.config.batch_size import resolve_batch_size
 from vae_collapse.reporting.summary import SUMMARY_FILE
-from vae_collapse.training.checkpoints import CHECKPOINT_DIR, LAST, META_KEY, checkpoint_file, read_checkpoint
+from vae_collapse.training.checkpoints import (
+    CHECKPOINT_DIR, LAST, META_KEY, checkpoint_file, read_checkpoint, run_folder_of,
+)
 
 # Where a run's data lives now (a folder moved to another disk or machine). The data itself may not
 # change: a resumed run and vae-collapse-eval refuse data whose fingerprint differs from the checkpoint's.
@@ -149,7 +151,7 @@ def plan_folder(cfg: DictConfig, run_dir: Path, checkpoint: Path | None, loaded:
     """Decide what to do in ``run_dir`` given what is there. Called after the config is validated
     and built, so a bad value is reported as such and not as a clash with an earlier run."""
     meta = loaded[META_KEY] if loaded else None
-    source_dir = checkpoint.parent.parent if checkpoint is not None and checkpoint.name == LAST else None
+    source_dir = run_folder_of(checkpoint) if checkpoint is not None and checkpoint.name == LAST else None
     current = identity(OmegaConf.to_container(cfg, resolve=True))
     summary = _read_summary(run_dir)
     own_checkpoint = run_dir / CHECKPOINT_DIR / LAST
