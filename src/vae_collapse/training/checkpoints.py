@@ -109,7 +109,8 @@ def data_fingerprint(data: torch.Tensor) -> str:
     """sha256 of the training tensor's shape, dtype and bytes: equal data, equal fingerprint."""
     data = data.detach().cpu().contiguous()
     digest = hashlib.sha256(f"{tuple(data.shape)}|{data.dtype}|".encode())
-    digest.update(data.view(torch.uint8).numpy().tobytes() if data.numel() else b"")
+    if data.numel():  # hashed in place: a copy of the bytes would double the memory of a large data set
+        digest.update(data.reshape(-1).view(torch.uint8).numpy())
     return digest.hexdigest()[:16]
 
 
