@@ -12,16 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from vae_collapse.config.keys import PRESENTATION_ONLY, without_keys
 from vae_collapse.report.runs import Run
 
 # Top-level keys that differ between repeats of one setting but do not change it:
 # where the run writes (paths, logger folders) and the seed itself.
 NOT_THE_SETTING = ("seed", "paths", "logger")
-# Nested keys that only change what a run shows or how often it saves, not what it computes: a
-# seed re-run with the progress bar off is the same setting, not a new line in every figure.
+# Hydra's instantiation flags: not settings of the run.
 HYDRA_FLAGS = frozenset({"_partial_", "_recursive_", "_convert_"})
-PRESENTATION_ONLY = ("trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.log_every_n_steps",
-                     "checkpoint")
 
 
 @dataclass(frozen=True)
@@ -81,14 +79,7 @@ def setting(config: dict[str, Any]) -> dict[str, Any]:
         return node
 
     kept = {k: strip(v) for k, v in config.items() if k not in NOT_THE_SETTING}
-    for dotted in PRESENTATION_ONLY:
-        *parents, last = dotted.split(".")
-        node = kept
-        for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node.pop(last, None)
-    return kept
+    return without_keys(kept, PRESENTATION_ONLY)
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, Any]:

@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from vae_collapse.config import ConfigError
 from vae_collapse.config.batch_size import resolve_batch_size
 from vae_collapse.reporting.summary import SUMMARY_FILE
+from vae_collapse.config.keys import PRESENTATION_ONLY, without_keys
 from vae_collapse.training.checkpoints import (
     CHECKPOINT_DIR, LAST, META_KEY, checkpoint_file, read_checkpoint, run_folder_of,
 )
@@ -30,7 +31,7 @@ from vae_collapse.training.checkpoints import (
 # change: a resumed run and vae-collapse-eval refuse data whose fingerprint differs from the checkpoint's.
 RELOCATABLE_KEYS = ("dataset.root", "dataset.cache_dir")
 # Keys that do not change which run this is (where it writes, how it logs, how it shows progress).
-IDENTITY_IGNORED = ("paths", "logger", "resume", "checkpoint", "trainer.enable_progress_bar", *RELOCATABLE_KEYS)
+IDENTITY_IGNORED = ("paths", "logger", "resume", *PRESENTATION_ONLY, *RELOCATABLE_KEYS)
 # Roots a resumed run may override: how long and where it trains, and what it measures at the end.
 RESUMABLE_ROOTS = ("trainer", "logger", "paths", "eval", "checkpoint", "resume")
 
@@ -46,15 +47,7 @@ class RunPlan:
 
 def identity(config: dict) -> dict:
     """The config without the keys in IDENTITY_IGNORED."""
-    config = json.loads(json.dumps(config))  # a deep copy of plain data
-    for dotted in IDENTITY_IGNORED:
-        *parents, leaf = dotted.split(".")
-        node = config
-        for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node.pop(leaf, None)
-    return config
+    return without_keys(config, IDENTITY_IGNORED)
 
 
 def first_difference(old: Any, new: Any, prefix: str = "") -> tuple[str, Any, Any] | None:
