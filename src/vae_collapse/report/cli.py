@@ -15,9 +15,9 @@ from collections import Counter
 from pathlib import Path
 
 from vae_collapse.report.errors import ReportError
+from vae_collapse.reporting.wandb_modes import WANDB_MODES
 
 PROG = "vae-collapse-report"
-WANDB_MODES = ("offline", "online", "disabled")
 
 
 def _default_wandb_mode() -> str:

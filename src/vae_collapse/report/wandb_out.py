@@ -11,11 +11,11 @@ from vae_collapse.report.errors import ReportError
 from vae_collapse.report.markdown import HEADLINE
 from vae_collapse.report.table1 import COLUMNS
 from vae_collapse.reporting.wandb_logger import has_wandb_key
+from vae_collapse.reporting.wandb_modes import WANDB_MODES
 
 if TYPE_CHECKING:
     from vae_collapse.report.build import Report
 
-MODES = ("offline", "online", "disabled")
 DEFAULT_PROJECT = "vae-collapse"
 MIXED_GROUP = "reproduction-report"
 
@@ -40,8 +40,8 @@ def _project(report: Report) -> str:
 
 def log_report(report: Report, mode: str, group: str | None = None) -> dict[str, Any]:
     """Log every figure (``report/fig<N>/<id>``) and table to one W&B run; always finished."""
-    if mode not in MODES:
-        raise ReportError(f"--wandb {mode}: must be one of {', '.join(MODES)}")
+    if mode not in WANDB_MODES:
+        raise ReportError(f"--wandb {mode}: must be one of {', '.join(WANDB_MODES)}")
     if mode == "online" and not has_wandb_key():
         raise ReportError("--wandb online needs WANDB_API_KEY or `wandb login`; use offline and `wandb sync` later")
     import wandb

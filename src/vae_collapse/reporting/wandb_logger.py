@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from lightning.pytorch.loggers import WandbLogger
 
-WANDB_MODES = ("offline", "online", "disabled")
+from vae_collapse.reporting.wandb_modes import WANDB_MODES
+
 
 
 def _wandb_host() -> str:

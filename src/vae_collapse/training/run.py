@@ -126,7 +126,7 @@ def _check_top_level(cfg: DictConfig) -> None:
 def _check_wandb_mode_variable(cfg: DictConfig) -> None:
     """A bad WANDB_MODE reaches logger.wandb.mode through its default: name the variable, which the
     user set, not the key, which they did not."""
-    from vae_collapse.reporting.wandb_logger import WANDB_MODES
+    from vae_collapse.reporting.wandb_modes import WANDB_MODES
 
     variable = os.environ.get("WANDB_MODE")
     wandb_node = (cfg.get("logger") or {}).get("wandb")
