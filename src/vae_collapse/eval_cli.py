@@ -46,7 +46,8 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
     from vae_collapse.maths.moments import covariance_eigenvalues
     from vae_collapse.reporting.summary import write_json_atomic
     from vae_collapse.training.checkpoints import (
-        CHECKPOINT_DIR, META_KEY, checkpoint_file, data_fingerprint, read_checkpoint, run_folder_of,
+        CHECKPOINT_DIR, META_KEY, check_same_data, checkpoint_file, data_fingerprint, load_weights, read_checkpoint,
+        run_folder_of,
     )
     from vae_collapse.training.measurements import final_measurements
     from vae_collapse.training.reference import run_reference
@@ -70,16 +71,9 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
     eval_settings = build(cfg.eval, "eval")
     datamodule.prepare_data()
     datamodule.setup("fit")
-    fingerprint = data_fingerprint(datamodule.train_data)
-    if fingerprint != meta.get("data_fingerprint"):
-        raise ConfigError(f"{path}: was trained on other data (fingerprint {meta.get('data_fingerprint')}, "
-                          f"the data now gives {fingerprint}); dataset.* or the data files changed")
+    check_same_data(meta, data_fingerprint(datamodule.train_data), path)
     state = {k[len("model."):]: v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise ConfigError(f"{path}: its weights do not fit the model of its config "
-                          f"({str(exc).strip().splitlines()[0][:200]})") from None
+    load_weights(model, state, path)
     step = int(checkpoint.get("global_step", 0))
     eigvals = covariance_eigenvalues(datamodule.train_data)
     metrics = dict(run_reference(eigvals, model, noise, step or None))

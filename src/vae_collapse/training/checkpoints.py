@@ -114,6 +114,22 @@ def data_fingerprint(data: torch.Tensor) -> str:
     return digest.hexdigest()[:16]
 
 
+def check_same_data(meta: dict[str, Any], fingerprint: str, path: Path) -> None:
+    """A checkpoint goes on (resume) or is measured (eval) only on the data it was trained on."""
+    if meta.get("data_fingerprint") != fingerprint:
+        raise ConfigError(f"{path}: was trained on other data (fingerprint {meta.get('data_fingerprint')}, "
+                          f"the data now gives {fingerprint}); dataset.* or the data files changed")
+
+
+def load_weights(target: torch.nn.Module, state_dict: dict[str, Any], path: Path) -> None:
+    """Load a checkpoint's weights; ones that do not fit the model its config builds are one line."""
+    try:
+        target.load_state_dict(state_dict, strict=True)
+    except (RuntimeError, KeyError) as exc:
+        detail = str(exc).strip().splitlines()[0][:200]
+        raise ConfigError(f"{path}: its weights do not fit the model of its config ({detail})") from None
+
+
 class RunMetadata(Callback):
     """Adds the run's identity to every checkpoint and carries the global torch RNG across a resume
     (stochastic ELBOs and the final IWAE draw from it)."""

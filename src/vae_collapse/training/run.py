@@ -35,7 +35,9 @@ from vae_collapse.training.checkpoints import (
     RunMetadata,
     atomic_torch_save,
     checkpoint_callback,
+    check_same_data,
     data_fingerprint,
+    load_weights,
     keep_last_good_checkpoint,
     make_run_metadata,
 )
@@ -182,15 +184,6 @@ def _writable_run_dir(run_dir: Path) -> None:
                           "give a writable folder with hydra.run.dir=... or hydra.sweep.dir=...") from None
 
 
-def _check_fits(module: VAEModule, checkpoint: dict, path: Path) -> None:
-    """A checkpoint whose weights do not fit the model its config builds is refused in one line."""
-    try:
-        module.load_state_dict(checkpoint["state_dict"], strict=True)
-    except (RuntimeError, KeyError) as exc:
-        detail = str(exc).strip().splitlines()[0][:200]
-        raise ConfigError(f"{path}: its weights do not fit the model of its config ({detail})") from None
-
-
 # N n min(N, n) multiply-adds above which the ppca/* reference takes more than about a minute
 # on 2 CPU cores (5,000 CelebA images, 3e11, take 14 s).
 SLOW_REFERENCE_FLOP = 2e12
@@ -307,11 +300,9 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     resolved = OmegaConf.to_container(cfg, resolve=True)
     fingerprint = data_fingerprint(datamodule.train_data)
     resume_from = plan.checkpoint
-    if resume_from is not None and meta.get("data_fingerprint") != fingerprint:
-        raise ConfigError(f"{resume_from}: was trained on other data (fingerprint {meta.get('data_fingerprint')}, "
-                          f"the data now gives {fingerprint}); dataset.* or the data files changed")
-    if resume_from is not None:
-        _check_fits(module, plan.loaded, resume_from)
+    if resume_from is not None:  # Lightning loads them again in fit(); this refuses a misfit in one line first
+        check_same_data(meta, fingerprint, resume_from)
+        load_weights(module, plan.loaded.get("state_dict", {}), resume_from)
     run_meta = make_run_metadata(resolved, fingerprint, wandb_id)
 
     closed_form = getattr(model, "fit", "gradient") == "closed_form"
