@@ -80,7 +80,8 @@ def _table1(report: Report) -> list[str]:
     if not report.table:
         return lines + ["Not drawn: no completed runs.", ""]
     lines += _table(list(COLUMNS), [row.cells() for row in report.table])
-    lines += ["", "`train/elbo`: exact pass over the training data with the final parameters. "
+    lines += ["", "`train/elbo`: a pass over the training data with the final parameters (exact for linear models; "
+              "deep VAEs: exact KL, one-sample reconstruction term per example). "
               "`test/log_px_iwae`: the IWAE bound of the test log-likelihood. `collapse/collapsed_fraction`: "
               "the fraction of latents (eps, delta)-collapsed at the eps shown. Also in `table1.csv`.", ""]
     return lines
