@@ -64,8 +64,9 @@ GROUPS = (
 
 @dataclass
 class RunResult:
-    """How a run ended: ``completed``, ``diverged`` (non-finite loss) or ``failed``; ``skipped`` is
-    True when the folder already held this run, completed."""
+    """How a run ended: ``completed`` or ``diverged`` (non-finite loss); ``skipped`` is True when the
+    folder already held this run, completed. A failed or interrupted run raises instead (its
+    summary.json says ``failed`` or ``interrupted``)."""
 
     status: str
     metrics: dict[str, Any]
