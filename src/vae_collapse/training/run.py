@@ -209,19 +209,20 @@ def _last_step(cfg: DictConfig, batches_per_epoch: int) -> int | None:
 
 def _run_warnings(cfg: DictConfig, noise, last_step: int | None, eval_settings) -> list[str]:
     """What the user should know before a long run: schedules it cuts off, limits it lacks, settings it ignores."""
-    if last_step is None:
-        return ["trainer.max_steps and trainer.max_epochs are both unlimited (-1): the run trains until it is "
-                "stopped, and ppca/* and the schedules assume it never ends"]
-    warnings = [w for w in [noise.unfinished_schedule(last_step)] if w]
+    found = []
     model = cfg.get("model") or {}
     if model.get("encoder") == "linear" and model.get("encoder_hidden") is not None:
-        warnings.append(f"model.encoder_hidden={list(model.encoder_hidden)} is not used: model.encoder=linear has "
-                        "no hidden layers (model.encoder=mlp or deep_linear has)")
+        found.append(f"model.encoder_hidden={list(model.encoder_hidden)} is not used: model.encoder=linear has "
+                     "no hidden layers (model.encoder=mlp or deep_linear has)")
+    if last_step is None:
+        return [*found, "trainer.max_steps and trainer.max_epochs are both unlimited (-1): the run trains until it "
+                "is stopped, and ppca/* and the schedules assume it never ends"]
+    found += [w for w in [noise.unfinished_schedule(last_step)] if w]
     every = eval_settings.track_every_n_steps
     if every and every > last_step:
-        warnings.append(f"eval.track_every_n_steps={every} is longer than the run ({last_step} steps): "
-                        "collapse is never tracked, so there is no collapse_trajectory.csv")
-    return warnings
+        found.append(f"eval.track_every_n_steps={every} is longer than the run ({last_step} steps): "
+                     "collapse is never tracked, so there is no collapse_trajectory.csv")
+    return found
 
 
 def _check_optimizer(module: VAEModule, cfg: DictConfig) -> None:
