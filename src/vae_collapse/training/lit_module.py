@@ -29,13 +29,11 @@ class VAEModule(pl.LightningModule):
         model: GaussianVAE,
         optimizer: OptimizerFactory,
         lr_scheduler: SchedulerFactory | None = None,
-        sufficient_statistics: bool = True,
     ) -> None:
         super().__init__()
         self.model = model
         self.optimizer_factory = optimizer
         self.scheduler_factory = lr_scheduler
-        self.sufficient_statistics = sufficient_statistics
         self.train_moments: DataMoments | None = None
         self.precomputed_moments: DataMoments | None = None  # of datamodule.train_data, where the caller has them
         # A closed-form optimiser (optimizer=em) updates the weights itself: no backward pass.
@@ -53,11 +51,7 @@ class VAEModule(pl.LightningModule):
         self.train_moments = None
         if isinstance(datamodule, InMemoryDataModule):
             datamodule.hold_on(self.device)  # batches are then slices on the device, never copies to it
-        if (
-            self.sufficient_statistics
-            and getattr(self.model, "supports_moments", False)
-            and getattr(datamodule, "is_full_batch", False)
-        ):
+        if getattr(self.model, "supports_moments", False) and getattr(datamodule, "is_full_batch", False):
             moments = self.precomputed_moments or data_moments(datamodule.train_data)
             dtype = next(self.model.parameters()).dtype
             self.train_moments = DataMoments(

@@ -45,9 +45,8 @@ def _duration(seconds: float) -> str:
 class StepProgressBar(ProgressBar):
     """A tqdm bar, or with ``job`` set, one line per tenth of the run: "job 3: step 800/8,000 ..."."""
 
-    def __init__(self, refresh_every: int | None = None, job: int | None = None) -> None:
+    def __init__(self, job: int | None = None) -> None:
         super().__init__()
-        self.refresh_every = refresh_every
         self.job = job
         self._bar = None
         self._lines_done = 0
@@ -74,7 +73,7 @@ class StepProgressBar(ProgressBar):
         from tqdm.auto import tqdm
 
         # The module logs on the steps the loggers write, so refresh on those (see VAEModule).
-        self._every = self.refresh_every or max(1, trainer.log_every_n_steps)
+        self._every = max(1, trainer.log_every_n_steps)
         total = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else None
         # A resumed run starts at its checkpoint's step: count from there, so the rate is this run's.
         self._bar = tqdm(total=total, initial=trainer.global_step, desc="train", unit="step", dynamic_ncols=True,
@@ -113,5 +112,12 @@ class StepProgressBar(ProgressBar):
     def on_train_end(self, trainer, pl_module) -> None:
         if self._bar is not None:
             self._bar.update(trainer.global_step - self._bar.n)
+        self._close()
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        self._close()  # interrupted or diverged: the next job of a sweep in this process starts a clean line
+
+    def _close(self) -> None:
+        if self._bar is not None:
             self._bar.close()
             self._bar = None
