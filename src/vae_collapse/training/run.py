@@ -371,9 +371,11 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         # folder, even one that bad input then stops, so only this copy is the run's own.
         extra = {"run_dir": str(run_dir), "wandb_id": wandb_id,
                  "resumed_from": str(resume_from) if resume_from else None, "overrides": _task_overrides()}
-        if _is_rank_zero():
-            summary = write_summary(run_dir, status, metrics, resolved, reason=reason, **extra)
-        finish_loggers(loggers, status, reason)
+        try:
+            if _is_rank_zero():
+                summary = write_summary(run_dir, status, metrics, resolved, reason=reason, **extra)
+        finally:  # even on a full disk: an unfinished W&B run would take the next sweep job's logs
+            finish_loggers(loggers, status, reason)
     files = {"run directory": run_dir, "summary": summary, **files}
     if last.is_file():
         files["checkpoint"] = last
