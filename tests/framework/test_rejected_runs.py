@@ -59,3 +59,15 @@ def test_a_rejected_run_into_the_current_folder_keeps_the_folder(run_cli, tmp_pa
     result = run_cli(*QUICK, "hydra.run.dir=.", "optimizer.lr=-1")  # cwd is tmp_path, empty before
     assert result.returncode == 1
     assert tmp_path.is_dir() and sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_folder_with_a_damaged_summary_is_not_written_over(run_cli, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "summary.json").write_text('{"status": "completed", "metrics": {')  # hand-edited, cut short
+    result = run_cli(*QUICK, f"hydra.run.dir={run_dir}")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"vae-collapse: error: {run_dir / 'summary.json'}: unreadable, so which run this folder holds is unknown; "
+        "choose a new output folder (hydra.run.dir=... or hydra.sweep.dir=...), or delete that file to use this one"]
+    assert (run_dir / "summary.json").read_text() == '{"status": "completed", "metrics": {'

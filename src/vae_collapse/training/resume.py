@@ -124,7 +124,7 @@ def _read_summary(run_dir: Path) -> dict | None:
     try:
         summary = json.loads(path.read_text())
     except (OSError, ValueError):
-        return None  # written atomically, so only a hand-edited file can be unreadable: ignore it
+        return None  # written atomically, so only a hand-edited file can be unreadable
     return summary if isinstance(summary, dict) and isinstance(summary.get("config"), dict) else None
 
 
@@ -154,6 +154,10 @@ def plan_folder(cfg: DictConfig, run_dir: Path, checkpoint: Path | None, loaded:
         own = read_checkpoint(own_checkpoint, f"{run_dir}")
         existing = existing or own[META_KEY]["config"]
     if existing is None:
+        if (run_dir / SUMMARY_FILE).is_file():  # a damaged record is still a record: never write over it
+            raise ConfigError(f"{run_dir / SUMMARY_FILE}: unreadable, so which run this folder holds is unknown; "
+                              "choose a new output folder (hydra.run.dir=... or hydra.sweep.dir=...), or delete "
+                              "that file to use this one")
         return RunPlan(cfg, checkpoint, meta, loaded)
     same_folder = source_dir is not None and source_dir.resolve() == run_dir.resolve()
     diff = first_difference(identity(existing), current)
