@@ -210,7 +210,9 @@ class AnnealedNoise(ObservationNoise):
         self.learned = then == "learned"
         self.min_sigma2 = float(min_sigma2)
         self.log_var_excess = _log_parameter(end, min_sigma2) if self.learned else None
-        self.register_buffer("_scheduled", torch.tensor(float(start)))  # follows the module's device
+        # Only its device and dtype are read (sigma2 follows the module); kept under this name so
+        # that checkpoints, whose state dicts hold it, still load.
+        self.register_buffer("_scheduled", torch.tensor(float(start)))
 
     def scheduled(self, step: int) -> float:
         """The schedule's value at ``step`` (``end`` from ``steps`` on), whatever ``then`` says."""
