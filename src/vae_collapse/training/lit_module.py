@@ -85,10 +85,15 @@ class VAEModule(pl.LightningModule):
 
     def _train_step(self, x: torch.Tensor) -> StepResult:
         if self.train_moments is None:
-            return self._step(x)
-        step = self.global_step
-        recon, kl, sigma2 = self.model.elbo_from_moments(self.train_moments, step=step)
-        return StepResult.from_averages(recon, kl, sigma2, beta=self.model.noise.beta(step))
+            result = self._step(x)
+        else:
+            step = self.global_step
+            recon, kl, sigma2 = self.model.elbo_from_moments(self.train_moments, step=step)
+            result = StepResult.from_averages(recon, kl, sigma2, beta=self.model.noise.beta(step))
+        # Every step, so a diverged run stops before the optimiser applies the bad step.
+        if not torch.isfinite(result.loss):
+            raise FloatingPointError(f"non-finite loss {float(result.loss.detach())} at step {self.global_step}")
+        return result
 
     def _log_this_step(self) -> bool:
         """Whether this step's metrics are logged: on the steps the loggers write, and on the last one.
@@ -115,9 +120,6 @@ class VAEModule(pl.LightningModule):
         if self.closed_form_steps:
             return self._closed_form_step(batch)
         result = self._train_step(batch)
-        # Every step, so a diverged run stops before the optimiser applies the bad step.
-        if not torch.isfinite(result.loss):
-            raise FloatingPointError(f"non-finite loss {float(result.loss.detach())} at step {self.global_step}")
         if not self._log_this_step():
             return result.loss
         metrics = result.metrics("train")
@@ -131,8 +133,6 @@ class VAEModule(pl.LightningModule):
     def _closed_form_step(self, batch: torch.Tensor) -> torch.Tensor:
         """Manual optimisation: log the ELBO of the current weights, then one closed-form update."""
         result = self._train_step(batch)
-        if not torch.isfinite(result.loss):
-            raise FloatingPointError(f"non-finite loss {float(result.loss)} at step {self.global_step}")
         optimizer = self.optimizers()
         if self._log_this_step():
             metrics = result.metrics("train")
