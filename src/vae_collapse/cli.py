@@ -135,6 +135,7 @@ def _app(cfg: DictConfig) -> float | None:
     """One run. In a multirun a failing job ends with one line and a penalty, so the other jobs
     run on and the sweep reports them all at the end (vae_collapse.training.sweep_report)."""
     from vae_collapse.training import interrupts
+    from vae_collapse.training.checkpoints import checkpoint_file
     from vae_collapse.training.interrupts import RunInterrupted
     from vae_collapse.training.run import run_experiment
 
@@ -147,7 +148,7 @@ def _app(cfg: DictConfig) -> float | None:
         run_dir = Path(cfg.paths.output_dir)
         again = ("re-run the same command to finish the sweep" if multirun
                  else f"continue it with: vae-collapse resume={run_dir}")
-        has_checkpoint = (run_dir / "checkpoints" / "last.ckpt").is_file()
+        has_checkpoint = checkpoint_file(run_dir).is_file()
         say(f"{prefix}interrupted ({reason}); " + (again if has_checkpoint else "no checkpoint was written yet"),
             err=True)
         if multirun:
