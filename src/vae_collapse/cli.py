@@ -84,21 +84,24 @@ def _record_traceback(cfg: DictConfig) -> Path | None:
 
 
 def _mark_rejected(run_dir: Path, message: str, multirun: bool) -> None:
-    """Bad input stopped the run before it started, so its folder holds only what Hydra wrote.
+    """Bad input stopped the run before it started.
 
-    A single run's folder is removed, so a typo leaves no empty run behind for reports to list.
-    A sweep job's folder stays, with the error in rejected.txt, so the sweep's count still
-    covers every job and says which ones a re-run cannot finish. A folder that holds anything
-    else (an earlier run's results) is left as it is.
+    A sweep job's folder gets the error in rejected.txt, so the sweep's count says which jobs
+    this command could not run, also where the folder holds an earlier run (whose files stay as
+    they are; the next run or skip of the job removes the note). A single run's folder that
+    holds only what Hydra wrote is removed, so a typo leaves no empty run behind for reports.
     """
     from vae_collapse.reporting.summary import HYDRA_ONLY, REJECTED_FILE
 
     try:
-        if not run_dir.is_dir() or not {p.name for p in run_dir.iterdir()} <= HYDRA_ONLY:
+        if not run_dir.is_dir():
             return
         if multirun:
             (run_dir / REJECTED_FILE).write_text(message + "\n")
-        elif run_dir.resolve() == Path.cwd().resolve() or run_dir.resolve() in Path.cwd().resolve().parents:
+            return
+        if not {p.name for p in run_dir.iterdir()} <= HYDRA_ONLY:
+            return
+        if run_dir.resolve() == Path.cwd().resolve() or run_dir.resolve() in Path.cwd().resolve().parents:
             # hydra.run.dir=. : take back only what Hydra wrote, never the folder the user is in
             shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
             (run_dir / "cli.log").unlink(missing_ok=True)

@@ -36,6 +36,18 @@ def test_a_rejected_sweep_job_is_not_sent_back_to_be_rerun(run_cli, tmp_path):
     assert not (sweep / "0" / REJECTED_FILE).exists()
     assert load_run(sweep / "0").status == "completed"
 
+    # A job whose folder holds another run is refused, and counted so: it did not run (job 1 holds 0.5).
+    before = (sweep / "1" / "summary.json").read_bytes()
+    clash = run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=0.2,0.7", f"hydra.sweep.dir={sweep}")
+    assert clash.returncode == 1, clash.stderr[-2000:]
+    assert "2 jobs: 1 completed, 1 rejected; rejected by bad input: 1" in clash.stderr.strip().splitlines()[-1]
+    assert (sweep / "1" / "summary.json").read_bytes() == before  # the run there is untouched ...
+    assert load_run(sweep / "1").status == "completed"  # ... and still in reports
+    # The command that made it, again: the job is skipped as completed, and the note goes.
+    again = run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=0.2,0.5", f"hydra.sweep.dir={sweep}")
+    assert again.returncode == 0 and "2 jobs: 2 completed" in again.stdout + again.stderr
+    assert not (sweep / "1" / REJECTED_FILE).exists()
+
 
 def test_a_job_without_summary_or_rejection_is_still_unfinished(tmp_path):
     job = tmp_path / "sweep" / "0"

@@ -289,12 +289,12 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     for warning in _run_warnings(cfg, noise, last_step, eval_settings):
         say(f"vae-collapse: warning: {warning}", err=True)
     plan = plan_folder(cfg, run_dir, source, loaded)
+    (run_dir / REJECTED_FILE).unlink(missing_ok=True)  # an earlier attempt's: this one was accepted
     if plan.skip is not None:  # before any logger exists: a skipped job opens no W&B run
         say(f"vae-collapse: skipped {run_dir}: already completed (its summary.json); "
             "delete that folder to run it again")
         return RunResult("completed", dict(plan.skip.get("metrics", {})), run_dir, skipped=True)
-    for stale in (REJECTED_FILE, TRACEBACK_FILE):  # an earlier attempt's; this one writes its own
-        (run_dir / stale).unlink(missing_ok=True)
+    (run_dir / TRACEBACK_FILE).unlink(missing_ok=True)  # an earlier failure's; this run writes its own
     meta = plan.meta or {}
     wandb_id = meta.get("wandb_id") or secrets.token_hex(4)
     group, run_name = run_identity(cfg, run_dir)

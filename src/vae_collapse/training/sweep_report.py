@@ -39,11 +39,14 @@ CURRENT_DIR: Path | None = None
 
 
 def _status(job_dir: Path) -> str:
+    # Bad input stopped the job's latest attempt (its error was printed); an earlier run's
+    # summary.json may still be there, but it is not what this command asked for.
+    if (job_dir / REJECTED_FILE).is_file():
+        return REJECTED
     try:
         return str(json.loads((job_dir / SUMMARY_FILE).read_text()).get("status", "unknown"))
     except FileNotFoundError:
-        # bad input (its error was printed), or killed before it could write a summary
-        return REJECTED if (job_dir / REJECTED_FILE).is_file() else "no summary"
+        return "no summary"  # killed before it could write one
     except (OSError, ValueError):
         return "unreadable summary"
 
