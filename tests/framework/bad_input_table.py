@@ -72,6 +72,9 @@ ROWS: tuple[BadInput, ...] = (
     BadInput("lr-not-a-number", "wrong type", ("optimizer.lr=fast",), "optimizer.lr='fast': expected float"),
     BadInput("lr-decay-negative", "out of range", ("lr_scheduler=constant_then_cosine", "lr_scheduler.decay_steps=-1"),
              "lr_scheduler.decay_steps=-1 must be >= 0"),
+    BadInput("cosine-with-epochs", "out of range", ("lr_scheduler=cosine", "trainer.max_steps=-1", "trainer.max_epochs=2"),
+             "lr_scheduler.T_max=-1 must be >= 1 (by default it is trainer.max_steps; in a run bounded by "
+             "trainer.max_epochs give lr_scheduler.T_max=<steps>)"),
     BadInput("unknown-key", "unknown key", ("+noise.colour=red",), "noise.colour: unknown key for LearnedNoise"),
     BadInput("unknown-top-level-key", "unknown key", ("+learning_rate=0.1",),
              "learning_rate: unknown top-level key; valid keys:"),

@@ -150,9 +150,17 @@ def test_a_signalled_run_says_it_was_interrupted_and_the_same_command_finishes_i
     assert (summary["status"], summary["reason"]) == ("interrupted", reason)
     assert len(_csv_rows(run_dir / "collapse_trajectory.csv")) >= 5  # measured every 10 steps, past step 50
     step = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    logged_before = [row for row in _csv_rows(run_dir / "csv" / "metrics.csv") if float(row["step"]) < step]
+    assert any(row.get("train/elbo") for row in logged_before)
     result = run_cli(*BASE, f"trainer.max_steps={step + 10}", f"resume={run_dir}", f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert _summary(run_dir)["status"] == "completed"
+    # Resumed in its own folder: the CSV log keeps the curve before the checkpoint and goes on after it.
+    logged = _csv_rows(run_dir / "csv" / "metrics.csv")
+    kept = [row for row in logged if float(row["step"]) < step]
+    assert [(row["step"], row.get("train/elbo")) for row in kept] == [(row["step"], row.get("train/elbo"))
+                                                                      for row in logged_before]
+    assert max(float(row["step"]) for row in logged) >= step + 9
 
 
 def test_eval_repeats_the_runs_numbers_and_resume_continues_it_for_more_steps(run_cli, tmp_path):

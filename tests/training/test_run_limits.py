@@ -43,3 +43,12 @@ def test_hidden_widths_given_to_a_linear_encoder_are_named_as_unused(encoder, wa
     found = _run_warnings(cfg, FixedNoise(1.0), 10, SimpleNamespace(track_every_n_steps=0))
     assert found == (["model.encoder_hidden=[64] is not used: model.encoder=linear has no hidden layers "
                       "(model.encoder=mlp or deep_linear has)"] if warned else [])
+
+
+def test_a_run_longer_than_its_learning_rate_schedule_is_warned_about():
+    evaluation = SimpleNamespace(track_every_n_steps=0)
+    cfg = OmegaConf.create({"trainer": {"max_steps": 100}, "lr_scheduler": {"total_steps": 50, "decay_steps": 10}})
+    found = _run_warnings(cfg, FixedNoise(1.0), 100, evaluation)
+    assert len(found) == 1 and found[0].startswith("the learning-rate schedule is built for 50 steps and the run ends "
+                                                   "at step 100")
+    assert _run_warnings(cfg, FixedNoise(1.0), 50, evaluation) == []

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from vae_collapse.training.schedules import constant_then_cosine, exponential
+from vae_collapse.training.schedules import constant_then_cosine, cosine, exponential, schedule_length
 
 
 def _rates(total, decay, final=0.0):
@@ -46,3 +46,18 @@ def test_exponential_multiplies_by_gamma_and_refuses_a_gamma_outside_0_1():
     for gamma in (-2.0, 0.0, 1.5):
         with pytest.raises(ValueError, match=f"gamma={gamma} must be in"):
             exponential(opt, gamma)
+
+
+def test_cosine_is_torchs_and_refuses_a_length_below_one():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=2.0)
+    sched = cosine(opt, T_max=4)
+    assert isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR) and sched.T_max == 4
+    for bad in (0, -1):  # -1 is trainer.max_steps in a run bounded by epochs
+        with pytest.raises(ValueError, match=rf"T_max={bad} must be >= 1 \(by default it is trainer.max_steps"):
+            cosine(opt, T_max=bad)
+
+
+def test_schedule_length_reads_either_key_and_none_for_endless_schedules():
+    assert schedule_length({"T_max": 50}) == 50
+    assert schedule_length({"total_steps": 30, "decay_steps": 4}) == 30
+    assert schedule_length({"gamma": 0.99}) is None and schedule_length(None) is None

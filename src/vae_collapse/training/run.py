@@ -47,6 +47,7 @@ from vae_collapse.training.measurements import final_measurements
 from vae_collapse.training.progress import StepProgressBar, parallel_job_number
 from vae_collapse.training.reference import run_reference
 from vae_collapse.training.resume import plan_folder, resume_source
+from vae_collapse.training.schedules import schedule_length
 
 # Built in this order; each is checked before anything is built, so a bad value anywhere
 # fails before a data set is fetched or a step is taken.
@@ -164,7 +165,7 @@ def _quiet_known_warnings() -> None:
         r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",  # inside Lightning 2.6 with torch 2.13
         r".*does not have many workers which may be a bottleneck.*",  # in-memory tensors need no workers
         r".*Checkpoint directory .* exists and is not empty.*",  # a resumed run writes where it left off
-        r".*Experiment logs directory .* exists and is not empty.*",  # ... and appends to its CSV log
+        r".*Experiment logs directory .* exists and is not empty.*",  # ... and keeps its CSV log's rows (loggers.py)
         r".*The dirpath has changed from .*",  # resumed into a new folder: only last.ckpt matters here
         # optimizer=em: the state after the step is the one a resumed run must continue from
         r".*Using ModelCheckpoint with manual optimization.*",
@@ -218,6 +219,11 @@ def _run_warnings(cfg: DictConfig, noise, last_step: int | None, eval_settings) 
         return [*found, "trainer.max_steps and trainer.max_epochs are both unlimited (-1): the run trains until it "
                 "is stopped, and ppca/* and the schedules assume it never ends"]
     found += [w for w in [noise.unfinished_schedule(last_step)] if w]
+    length = schedule_length(cfg.get("lr_scheduler"))
+    if length is not None and 0 < length < last_step:
+        found.append(f"the learning-rate schedule is built for {length} steps and the run ends at step {last_step}: "
+                     "past its end the rate stays at final_factor x lr (constant_then_cosine; 0 by default) or "
+                     "rises again (cosine); a resumed run keeps its schedule, so to change it train from scratch")
     every = eval_settings.track_every_n_steps
     if every and every > last_step:
         found.append(f"eval.track_every_n_steps={every} is longer than the run ({last_step} steps): "
@@ -298,7 +304,8 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     meta = plan.meta or {}
     wandb_id = meta.get("wandb_id") or secrets.token_hex(4)
     group, run_name = run_identity(cfg, run_dir)
-    loggers = build_loggers(cfg.get("logger"), group, run_name, run_id=wandb_id)
+    resume_step = int(plan.loaded.get("global_step", 0)) if plan.checkpoint is not None and plan.loaded else None
+    loggers = build_loggers(cfg.get("logger"), group, run_name, run_id=wandb_id, resume_step=resume_step)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     fingerprint = data_fingerprint(datamodule.train_data)
     resume_from = plan.checkpoint

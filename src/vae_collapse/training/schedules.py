@@ -5,7 +5,11 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.optim.lr_scheduler import ExponentialLR, LambdaLR
+from torch.optim.lr_scheduler import CosineAnnealingLR, ExponentialLR, LambdaLR
+
+# The schedules' lengths default to trainer.max_steps, which is -1 in a run bounded by epochs.
+_FOLLOWS_MAX_STEPS = (" (by default it is trainer.max_steps; in a run bounded by trainer.max_epochs "
+                      "give lr_scheduler.{key}=<steps>)")
 
 
 def constant_then_cosine(
@@ -21,7 +25,7 @@ def constant_then_cosine(
     rate first keeps the fast approach: decaying from the start slows the long early climb.
     """
     if total_steps < 1:
-        raise ValueError(f"total_steps={total_steps} must be >= 1")
+        raise ValueError(f"total_steps={total_steps} must be >= 1{_FOLLOWS_MAX_STEPS.format(key='total_steps')}")
     if decay_steps < 0:
         raise ValueError(f"decay_steps={decay_steps} must be >= 0")
     if not 0.0 <= final_factor <= 1.0:
@@ -36,6 +40,25 @@ def constant_then_cosine(
         return final_factor + (1.0 - final_factor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return LambdaLR(optimizer, factor)
+
+
+def cosine(optimizer: torch.optim.Optimizer, T_max: int, eta_min: float = 0.0) -> CosineAnnealingLR:  # noqa: N803
+    """torch's CosineAnnealingLR with its length checked: torch takes T_max = -1 (the lr then jumps
+    between two values every step) and fails on 0 only inside the training loop."""
+    if T_max < 1:
+        raise ValueError(f"T_max={T_max} must be >= 1{_FOLLOWS_MAX_STEPS.format(key='T_max')}")
+    if eta_min < 0:
+        raise ValueError(f"eta_min={eta_min} must be >= 0")
+    return CosineAnnealingLR(optimizer, T_max=T_max, eta_min=eta_min)
+
+
+def schedule_length(scheduler_cfg) -> int | None:
+    """The steps a schedule from conf/lr_scheduler is built for (None: it has no end)."""
+    for key in ("total_steps", "T_max"):
+        value = scheduler_cfg.get(key) if scheduler_cfg is not None else None
+        if isinstance(value, int):
+            return value
+    return None
 
 
 def exponential(optimizer: torch.optim.Optimizer, gamma: float) -> ExponentialLR:
