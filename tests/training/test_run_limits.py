@@ -23,6 +23,8 @@ def _cfg(model=None, **trainer):
         ({"max_steps": -1, "max_epochs": 3}, 30),
         ({"max_steps": -1}, 10_000),  # Lightning's default of 1,000 epochs
         ({"max_steps": -1, "max_epochs": -1}, None),  # no end
+        ({"max_steps": 0, "max_epochs": -1}, 0),  # no training: the initial model is measured
+        ({"max_steps": -1, "max_epochs": 0}, 0),
     ],
 )
 def test_the_last_step_is_the_first_limit_reached(trainer, expected):
@@ -52,3 +54,10 @@ def test_a_run_longer_than_its_learning_rate_schedule_is_warned_about():
     assert len(found) == 1 and found[0].startswith("the learning-rate schedule is built for 50 steps and the run ends "
                                                    "at step 100")
     assert _run_warnings(cfg, FixedNoise(1.0), 50, evaluation) == []
+
+
+def test_a_run_without_training_steps_says_so_instead_of_calling_itself_endless():
+    found = _run_warnings(_cfg(max_steps=0), KLAnnealing(FixedNoise(1.0), warmup_steps=100), 0,
+                          SimpleNamespace(track_every_n_steps=10))
+    assert found == ["the run takes no training step (trainer.max_steps=0 or max_epochs=0): its results are those "
+                     "of the initial model"]

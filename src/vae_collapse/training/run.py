@@ -199,11 +199,11 @@ def _last_step(cfg: DictConfig, batches_per_epoch: int) -> int | None:
     """The step the run will end at: the first of max_steps and max_epochs that it reaches; None if neither."""
     steps, epochs = cfg.trainer.get("max_steps"), cfg.trainer.get("max_epochs")
     limits = []
-    if isinstance(steps, int) and steps > 0:
+    if isinstance(steps, int) and steps >= 0:
         limits.append(steps)
     if epochs is None and not limits:
         epochs = LIGHTNING_DEFAULT_EPOCHS
-    if isinstance(epochs, int) and epochs > 0:
+    if isinstance(epochs, int) and epochs >= 0:
         limits.append(epochs * batches_per_epoch)
     return min(limits) if limits else None
 
@@ -218,6 +218,9 @@ def _run_warnings(cfg: DictConfig, noise, last_step: int | None, eval_settings) 
     if last_step is None:
         return [*found, "trainer.max_steps and trainer.max_epochs are both unlimited (-1): the run trains until it "
                 "is stopped, and ppca/* and the schedules assume it never ends"]
+    if last_step == 0:
+        return [*found, "the run takes no training step (trainer.max_steps=0 or max_epochs=0): its results are "
+                "those of the initial model"]
     found += [w for w in [noise.unfinished_schedule(last_step)] if w]
     length = schedule_length(cfg.get("lr_scheduler"))
     if length is not None and 0 < length < last_step:
