@@ -209,6 +209,13 @@ def test_eval_repeats_the_runs_numbers_and_resume_continues_it_for_more_steps(ru
     remeasured = json.loads((tmp_path / "e" / "eval.json").read_text())
     assert remeasured["overrides"] == ["eval.eps=100", "eval.iwae_samples=0"]
     assert remeasured["metrics"]["collapse/active_dims"] == 0 and "test/log_px_iwae" not in remeasured["metrics"]
+    # Fewer steps than the checkpoint already took: refused, and no folder is left.
+    shorter = run_cli(f"resume={first}", "trainer.max_steps=10", f"hydra.run.dir={tmp_path / 'shorter'}")
+    assert shorter.returncode == 1 and shorter.stderr.strip().splitlines() == [
+        f"vae-collapse: error: trainer.max_steps=10: the run would end at step 10, before its checkpoint's step 30 "
+        f"({first / 'checkpoints' / 'last.ckpt'}); give more steps, or measure that checkpoint again with "
+        "vae-collapse-eval"]
+    assert not (tmp_path / "shorter").exists()
     # Only resumable keys on the command line; the rest (dataset, model, ...) comes from the checkpoint.
     second = tmp_path / "second"
     result = run_cli(f"resume={first}", "trainer.max_steps=60", "trainer.enable_progress_bar=false",

@@ -308,6 +308,10 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     wandb_id = meta.get("wandb_id") or secrets.token_hex(4)
     group, run_name = run_identity(cfg, run_dir)
     resume_step = int(plan.loaded.get("global_step", 0)) if plan.checkpoint is not None and plan.loaded else None
+    if resume_step is not None and last_step is not None and resume_step > last_step:
+        raise ConfigError(f"trainer.max_steps={cfg.trainer.get('max_steps')}: the run would end at step {last_step}, "
+                          f"before its checkpoint's step {resume_step} ({plan.checkpoint}); give more steps, or "
+                          "measure that checkpoint again with vae-collapse-eval")
     loggers = build_loggers(cfg.get("logger"), group, run_name, run_id=wandb_id, resume_step=resume_step)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     fingerprint = data_fingerprint(datamodule.train_data)
