@@ -327,6 +327,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     last = run_dir / CHECKPOINT_DIR / LAST
     summary = None
     metrics: dict[str, Any] = {}
+    bad_input = False
     try:  # from here on every outcome, a failure too, ends in summary.json and finished loggers
         moments, eigvals, reference = _prepare_reference(module, datamodule, noise, last_step, closed_form)
         # From the start, so that a run that fails or diverges still has them in summary.json (W&B has them at step 0).
@@ -376,6 +377,9 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         status, reason = "interrupted", why
         interrupts.install(forget=False)  # Lightning leaves Ctrl-C ignored after one; let the next through
         raise interrupts.RunInterrupted(why, interrupts.EXIT_CODES[why]) from None
+    except ConfigError:
+        bad_input = True  # found late (pPCA cannot be fitted to this data): one line, as before the run
+        raise
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
         raise
@@ -386,7 +390,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         extra = {"run_dir": str(run_dir), "wandb_id": wandb_id,
                  "resumed_from": str(resume_from) if resume_from else None, "overrides": _task_overrides()}
         try:
-            if _is_rank_zero():
+            if _is_rank_zero() and not bad_input:  # bad input leaves no run behind
                 summary = write_summary(run_dir, status, metrics, resolved, reason=reason, **extra)
         finally:  # even on a full disk: an unfinished W&B run would take the next sweep job's logs
             finish_loggers(loggers, status, reason)
