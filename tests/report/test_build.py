@@ -200,3 +200,22 @@ def test_figure4_of_a_fixed_sweep_describes_every_series_it_draws(built):
     for clause in ("train ELBO of the fixed-σ² runs", "test ELBO", "exact log-likelihood at the same σ² (crosses)",
                    "count at eps = 0.1 (dashed)", "active units (dotted)", "(black step)", "latents that carry"):
         assert clause in fig4.caption, clause
+
+
+def test_a_setting_run_twice_with_one_seed_counts_once_the_newest(tmp_path):
+    import os
+
+    runs = {}
+    for name, elbo, when in (("first", 10.0, 1_000_000), ("again", 12.0, 2_000_000), ("seed1", 20.0, 1_500_000)):
+        d = tmp_path / "runs" / name
+        fakes.make_run(d, fakes.config("x", 1 if name == "seed1" else 0, d, fakes.noise_fixed(0.5)),
+                       fakes.deep_metrics(elbo, 2, sigma2=0.5))
+        os.utime(d / "summary.json", (when, when))
+        runs[name] = d
+    report = build_report([tmp_path / "runs"], tmp_path / "out")
+    (group,) = report.groups
+    assert sorted(run.run_dir.name for run in group.runs) == ["again", "seed1"]
+    assert group.stat("train/elbo").mean == 16.0  # (12 + 20) / 2, not (10 + 12 + 20) / 3
+    (repeat,) = report.excluded
+    assert (repeat.run_dir, repeat.status) == (runs["first"], "repeat")
+    assert repeat.reason == f"same setting and seed 0 as {runs['again']}, which is newer and is used"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vae_collapse.config.keys import PRESENTATION_ONLY, without_keys
@@ -108,7 +108,7 @@ def key_of(flat: dict[str, Any]) -> str:
 
 @dataclass
 class Group:
-    """Completed runs of one setting, one per seed (or several with the same seed)."""
+    """Completed runs of one setting, one per seed (set_aside_repeats keeps the newest of repeats)."""
 
     runs: list[Run]
     flat: dict[str, Any]  # the flattened setting
@@ -159,6 +159,37 @@ def _label_items(group: Group) -> list[tuple[str, Any]]:
     the group that has them still names them.
     """
     return [(k, v) for k, v in group.varied.items() if k.rsplit(".", 1)[-1] not in HYDRA_FLAGS and k in group.flat]
+
+
+def set_aside_repeats(runs: list[Run]) -> list[Run]:
+    """Runs of one setting and seed counted once: the newest (its summary.json last written) is kept.
+
+    A command run twice gives the same seed twice; averaged as two seeds it would halve the
+    spread and double n. The others become status ``repeat``, listed with the runs not used.
+    """
+    newest: dict[str, Run] = {}
+    for run in runs:
+        if not run.usable:
+            continue
+        key = key_of({"setting": flatten(setting(run.config)), "seed": run.seed})
+        if key not in newest or _written(run) > _written(newest[key]):
+            newest[key] = run
+    kept = {id(run) for run in newest.values()}
+    out = []
+    for run in runs:
+        if run.usable and id(run) not in kept:
+            twin = newest[key_of({"setting": flatten(setting(run.config)), "seed": run.seed})]
+            run = replace(run, status="repeat", reason=f"same setting and seed {run.seed} as {twin.run_dir}, "
+                                                       "which is newer and is used")
+        out.append(run)
+    return out
+
+
+def _written(run: Run) -> tuple[float, str]:
+    try:
+        return (run.run_dir.joinpath("summary.json").stat().st_mtime, str(run.run_dir))
+    except OSError:
+        return (0.0, str(run.run_dir))
 
 
 def group_runs(runs: Iterable[Run]) -> list[Group]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from vae_collapse.report import fig_collapse, fig_kl_anneal, fig_linear, figure1, spectrum_source, table1
-from vae_collapse.report.aggregate import Group, group_runs
+from vae_collapse.report.aggregate import Group, group_runs, set_aside_repeats
 from vae_collapse.report.plotting import FigureResult
 from vae_collapse.report.errors import ReportError
 from vae_collapse.report.runs import Run, is_run_dir, load_runs
@@ -69,7 +69,7 @@ def build_report(
         raise ReportError(f"--out {out_dir}: is a run folder; the report would leave that run out and write among "
                           "its files; give another folder")
     # Read before anything is written, so a bad PATH leaves no half-made report folder.
-    runs = load_runs([Path(p) for p in paths], exclude=out_dir)
+    runs = set_aside_repeats(load_runs([Path(p) for p in paths], exclude=out_dir))
     if paths and not runs:
         raise ReportError(f"no run folders under {', '.join(str(p) for p in paths)} (a run folder holds summary.json "
                           "or .hydra/config.yaml); give the folders vae-collapse wrote, e.g. multirun/<name>/<time>")
