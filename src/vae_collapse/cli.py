@@ -256,6 +256,18 @@ def _raised_in_hydra(exc: BaseException) -> bool:
     return tb is not None and f"{os.sep}hydra{os.sep}" in tb.tb_frame.f_code.co_filename
 
 
+def _raised_in_hydra_setup(exc: BaseException) -> bool:
+    """Raised in Hydra's own code (making the run folder) before our task function ran: no frame of
+    this package comes after Hydra's first one."""
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame.f_code.co_filename)
+        tb = tb.tb_next
+    hydra_at = next((i for i, name in enumerate(frames) if f"{os.sep}hydra{os.sep}" in name), None)
+    return hydra_at is not None and not any(f"{os.sep}vae_collapse{os.sep}" in name for name in frames[hydra_at:])
+
+
 def _lost_a_job(exc: BaseException) -> bool:
     """A launcher lost a job's process (killed, out of memory, node gone): joblib's loky raises
     TerminatedWorkerError at once, submitit an UncompletedJobError once the other jobs are done."""
@@ -331,7 +343,9 @@ def main() -> None:
         print(f"vae-collapse: error: {_missing_key(str(exc)) or _one_line(exc)}{_plugin_hint(str(exc))}",
               file=sys.stderr, flush=True)
         sys.exit(1)
-    except (FileExistsError, NotADirectoryError, PermissionError) as exc:  # Hydra makes the run folder first
+    except OSError as exc:  # Hydra makes the run folder before the run starts
+        if not _raised_in_hydra_setup(exc):
+            raise
         print(f"vae-collapse: error: cannot write {exc.filename or 'the output folder'} ({exc.strerror or exc}); "
               "give a writable folder with hydra.run.dir=... or hydra.sweep.dir=...", file=sys.stderr, flush=True)
         sys.exit(1)

@@ -110,6 +110,8 @@ ROWS: tuple[BadInput, ...] = (
              "already holds another run (model.latent_dim=3 there, 2 here)"),
     BadInput("output-unwritable", "unwritable output folder", ("hydra.run.dir={run}/summary.json/sub",),
              "cannot write {run}/summary.json/sub (Not a directory)"),
+    BadInput("output-cannot-be-made", "unwritable output folder", ("hydra.run.dir=/proc/vae-collapse/run",),
+             "cannot write /proc/vae-collapse (No such file or directory)"),
     BadInput("em-with-lr-schedule", "options that do not go together", ("optimizer=em", "lr_scheduler=cosine"),
              "lr_scheduler: optimizer=em takes no learning rate; drop the schedule with ~lr_scheduler"),
     BadInput("em-minibatches", "options that do not go together", ("optimizer=em", "dataset.batch_size=100"),
