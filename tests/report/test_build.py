@@ -106,6 +106,8 @@ def test_figure5_sorts_the_column_norms_against_the_spectrum(built):
     group = fig5["data"]["groups"][0]
     assert group["column_norms2_sorted"][0] == [4.7, 2.7, 1.7, 0.2]
     assert group["eigenvalues_above_sigma2"] == 4  # sigma2 = 0.3
+    # One file per noise policy in a σ² sweep: the name and the setting line say which.
+    assert fig5["file"].endswith("_learned-sigma2-init-1.png") and fig5["setting"].startswith("learned σ², init 1: ")
 
 
 def test_figure3_and_7_means_over_seeds(built):

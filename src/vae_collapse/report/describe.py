@@ -129,12 +129,22 @@ def slug(group: Group) -> str:
     return re.sub(r"[^a-z0-9_]+", "-", text)
 
 
-def unique_slugs(groups: list[Group]) -> list[str]:
-    """One slug per family representative; repeats get -2, -3, ... so files never clash."""
+def policy_slug(group: Group) -> str:
+    """The noise policy in a file name: "fixed σ² = 0.5" -> "fixed-sigma2-0.5"."""
+    text = policy(group).text.replace("σ²", "sigma2").replace("β", "beta").replace("→", "-to-").lower()
+    return re.sub(r"[^a-z0-9.]+", "-", text).strip("-")
+
+
+def unique_slugs(groups: list[Group], with_policy: bool = False) -> list[str]:
+    """One slug per family representative; repeats get -2, -3, ... so files never clash.
+
+    ``with_policy`` where a figure is drawn once per noise policy (Figures 2 and 5 of a σ² sweep),
+    so that its files tell the settings apart by name.
+    """
     seen: dict[str, int] = {}
     out = []
     for group in groups:
-        base = slug(group)
+        base = slug(group) + (f"_{policy_slug(group)}" if with_policy else "")
         seen[base] = seen.get(base, 0) + 1
         out.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
     return out

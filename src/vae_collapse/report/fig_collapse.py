@@ -16,7 +16,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from vae_collapse.report import curves
 from vae_collapse.report.aggregate import Group, families, stat
 from vae_collapse.report.describe import family_title, policy, unique_slugs
-from vae_collapse.report.plotting import FigureResult, band, colours, new_figure, save
+from vae_collapse.report.plotting import FigureResult, band, colours, new_figure, save, suptitle
 
 # Fixed- and learned-sigma^2 settings of one data set, model and budget share a figure.
 SWEEP_FAMILY_IGNORES = ("name", "noise", "eval")
@@ -248,7 +248,7 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
     ax_elbo.set_title("ELBO against σ²")
     ax_dims.set_ylabel(f"active latent dimensions (not ({eps:g}, {fam[0].get('eval.delta', 0.01):g})-collapsed)")
     ax_dims.set_title("Collapse against σ²: measured vs linear theory")
-    fig.suptitle(f"Across the σ² sweep: {family_title(fam[0])}")
+    suptitle(fig, f"Across the σ² sweep: {family_title(fam[0])}")
     path = save(fig, out_dir, stem)
     parts = []
     if fixed:

@@ -14,7 +14,7 @@ import numpy as np
 from vae_collapse.report import curves
 from vae_collapse.report.aggregate import Group, families
 from vae_collapse.report.describe import family_title, policy, unique_slugs
-from vae_collapse.report.plotting import FigureResult, band, colours, new_figure, save, seeds_text
+from vae_collapse.report.plotting import FigureResult, band, colours, new_figure, save, seeds_text, suptitle
 
 ANNEAL_FAMILY_IGNORES = ("name", "noise.warmup_steps", "noise.start")
 MAX_HEATMAPS = 4
@@ -106,7 +106,7 @@ def _anneal_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
         if np.log10(KL_FLOOR) <= np.log10(eps) <= top:  # outside the bar it would not show
             bar.ax.axhline(np.log10(eps), color="tab:green", linewidth=2.0)
     base = policy(fam[0]).text.split(", ", 1)[-1]
-    fig.suptitle(f"KL annealing over training ({base}): {family_title(fam[0])}")
+    suptitle(fig, f"KL annealing over training ({base}): {family_title(fam[0])}")
     path = save(fig, out_dir, stem)
     examples = fam[0].get("eval.track_examples", 1000)
     caption = (

@@ -14,7 +14,7 @@ import numpy as np
 from vae_collapse.report import curves
 from vae_collapse.report.aggregate import Group, families
 from vae_collapse.report.describe import family_title, policy, unique_slugs
-from vae_collapse.report.plotting import FigureResult, band, colours, new_figure, save, seeds_text
+from vae_collapse.report.plotting import FigureResult, band, colours, new_figure, save, seeds_text, suptitle
 
 # Analytic and stochastic runs of one setting share a figure.
 LINEAR_FAMILY_IGNORES = ("name", "model.elbo")
@@ -35,7 +35,7 @@ def training_figures(groups: list[Group], out_dir: Path) -> list[FigureResult]:
     results = []
     fams = [f for f in families(linear_groups(groups), LINEAR_FAMILY_IGNORES)
             if any(curves.training_curve(r.run_dir) for g in f for r in g.runs)]
-    for fam, slug in zip(fams, unique_slugs([f[0] for f in fams])):
+    for fam, slug in zip(fams, unique_slugs([f[0] for f in fams], with_policy=True)):
         results.append(_training_figure(fam, out_dir, f"fig2_linear_elbo_{slug}"))
     return results
 
@@ -90,7 +90,7 @@ def _training_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
     ax_gap.set_title("Distance to the closed-form optimum")
     ax_gap.legend(fontsize=8, loc="upper right")
     # A family shares its noise policy (only name and model.elbo may differ): say it once, up top.
-    fig.suptitle(f"Linear VAE against pPCA, {policy(fam[0]).text}: {family_title(fam[0], elbo=False)}")
+    suptitle(fig, f"Linear VAE against pPCA, {policy(fam[0]).text}: {family_title(fam[0], elbo=False)}")
     path = save(fig, out_dir, stem)
     kinds = sorted({_elbo_kind(g) for g in fam})
     how = {"analytic": "analytic: the exact ELBO of each batch",
@@ -113,7 +113,7 @@ def spectrum_figures(groups: list[Group], out_dir: Path) -> list[FigureResult]:
         fam = [g for g in fam if any(curves.column_norms(r.run_dir) is not None for r in g.runs)]
         if fam and any(curves.data_spectrum(r.run_dir) is not None for g in fam for r in g.runs):
             fams.append(fam)
-    for fam, slug in zip(fams, unique_slugs([f[0] for f in fams])):
+    for fam, slug in zip(fams, unique_slugs([f[0] for f in fams], with_policy=True)):
         results.append(_spectrum_figure(fam[:MAX_SPECTRUM_PANELS], out_dir, f"fig5_spectrum_{slug}"))
     return results
 
@@ -137,9 +137,11 @@ def _spectrum_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
         ax.plot(index, np.maximum(eigvals[:shown], floor), color="k", linewidth=1.6,
                 label="data covariance eigenvalues λ_i")
         if sigma2.n:
-            theory = np.maximum(eigvals[:k] - sigma2.mean, 0.0)
-            ax.plot(np.arange(1, k + 1), np.maximum(theory, floor), color="tab:green", linestyle="--",
-                    linewidth=1.4, label="theory: max(λ_i − σ², 0)")
+            theory = eigvals[:k] - sigma2.mean
+            kept = int((theory > 0).sum())
+            # Zero past the kept directions: on a log axis a line at the floor would read as a small positive value.
+            ax.plot(np.arange(1, k + 1), np.where(theory > 0, theory, np.nan), color="tab:green", linestyle="--",
+                    linewidth=1.4, label="theory: max(λ_i − σ², 0)" + (f", zero past i = {kept}" if kept < k else ""))
             ax.axhline(sigma2.mean, color="tab:red", linestyle=":", linewidth=1.4,
                        label=f"learned σ² = {sigma2.fmt()}" if policy(group).kind != "fixed" else f"σ² = {sigma2.mean:.3g}")
         norms_by_seed = []
@@ -166,7 +168,7 @@ def _spectrum_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
             "eigenvalues": [float(v) for v in eigvals[:shown]],
             "column_norms2_sorted": [[float(v) for v in o] for o in norms_by_seed],
         })
-    fig.suptitle(f"Data spectrum and linear decoder columns: {family_title(fam[0], elbo=False)}")
+    suptitle(fig, f"Data spectrum and linear decoder columns, {policy(fam[0]).text}: {family_title(fam[0], elbo=False)}")
     path = save(fig, out_dir, stem)
     caption = (
         "Eigenvalues of the training data's covariance (black), the learned decoder's squared column norms "
@@ -174,4 +176,4 @@ def _spectrum_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
         "theory's optimum max(λ_i − σ², 0) (green): directions with variance below σ² collapse."
     )
     return FigureResult(5, stem, "Data spectrum against learned decoder column norms", path, caption, data,
-                        setting=family_title(fam[0], elbo=False))
+                        setting=f"{policy(fam[0]).text}: {family_title(fam[0], elbo=False)}")

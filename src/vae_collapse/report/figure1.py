@@ -19,7 +19,7 @@ import torch
 
 from vae_collapse.maths.ppca import zero_column_surface
 from vae_collapse.report.errors import ReportError
-from vae_collapse.report.plotting import FigureResult, new_figure, save
+from vae_collapse.report.plotting import FigureResult, new_figure, save, suptitle
 
 GRID_POINTS = 121
 # The plotted square reaches past the optimum along u_a, where ||w||^2 = lambda_a - sigma^2.
@@ -127,7 +127,7 @@ def draw(setting: Figure1Setting, out_dir: Path) -> FigureResult:
         bar.set_ticks(sorted(set(ticks) | {0.0}))
         panels.append({"sigma2": sigma2, "regime": kind, "curvature_a": ca, "curvature_b": cb,
                        "min_change": lo, "max_change": hi})
-    fig.suptitle(f"pPCA log-likelihood around a stationary point with a zero column ({setting.source})")
+    suptitle(fig, f"pPCA log-likelihood around a stationary point with a zero column ({setting.source})")
     path = save(fig, out_dir, "fig1_ppca_surface")
     caption = (
         f"Change in the average pPCA log-likelihood when one zero column of a stationary point moves in the "

@@ -34,6 +34,17 @@ def new_figure(width: float, height: float):
     return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
 
 
+# Characters of a suptitle per inch of figure width (matplotlib's "large", 12 pt, is ~0.09 in a character).
+TITLE_CHARS_PER_INCH = 10
+
+
+def suptitle(fig, text: str) -> None:
+    """The figure's title, wrapped to its width: constrained layout makes room for its height, never its width."""
+    import textwrap
+
+    fig.suptitle(textwrap.fill(text, width=max(40, int(fig.get_figwidth() * TITLE_CHARS_PER_INCH))))
+
+
 def save(fig, out_dir: Path, stem: str) -> Path:
     return write_png(fig, out_dir / f"{stem}.png")
 
