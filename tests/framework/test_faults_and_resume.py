@@ -148,6 +148,7 @@ def test_a_signalled_run_says_it_was_interrupted_and_the_same_command_finishes_i
         f"vae-collapse: interrupted ({reason}); continue it with: vae-collapse resume={run_dir}")
     summary = _summary(run_dir)
     assert (summary["status"], summary["reason"]) == ("interrupted", reason)
+    assert summary["metrics"]["time/steps"] >= 50  # how far it got
     assert len(_csv_rows(run_dir / "collapse_trajectory.csv")) >= 5  # measured every 10 steps, past step 50
     step = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
     logged_before = [row for row in _csv_rows(run_dir / "csv" / "metrics.csv") if float(row["step"]) < step]
@@ -155,6 +156,7 @@ def test_a_signalled_run_says_it_was_interrupted_and_the_same_command_finishes_i
     result = run_cli(*BASE, f"trainer.max_steps={step + 10}", f"resume={run_dir}", f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert _summary(run_dir)["status"] == "completed"
+    assert f"vae-collapse: continuing from step {step} of {run_dir / 'checkpoints' / 'last.ckpt'}" in result.stderr
     # Resumed in its own folder: the CSV log keeps the curve before the checkpoint and goes on after it.
     logged = _csv_rows(run_dir / "csv" / "metrics.csv")
     kept = [row for row in logged if float(row["step"]) < step]

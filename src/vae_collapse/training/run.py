@@ -319,6 +319,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     if resume_from is not None:  # Lightning loads them again in fit(); this refuses a misfit in one line first
         check_same_data(meta, fingerprint, resume_from)
         load_weights(module, plan.loaded.get("state_dict", {}), resume_from)
+        say(f"vae-collapse: continuing from step {resume_step} of {resume_from}", err=True)
     run_meta = make_run_metadata(resolved, fingerprint, wandb_id)
 
     closed_form = getattr(model, "fit", "gradient") == "closed_form"
@@ -328,6 +329,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     summary = None
     metrics: dict[str, Any] = {}
     bad_input = False
+    trainer = None
     try:  # from here on every outcome, a failure too, ends in summary.json and finished loggers
         moments, eigvals, reference = _prepare_reference(module, datamodule, noise, last_step, closed_form)
         # From the start, so that a run that fails or diverges still has them in summary.json (W&B has them at step 0).
@@ -384,6 +386,8 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
         raise
     finally:
+        if trainer is not None:  # also where it stopped early: how far it got
+            metrics.setdefault("time/steps", trainer.global_step)
         metrics["time/seconds"] = round(time.time() - started, 3)
         # The overrides too: Hydra rewrites .hydra/overrides.yaml on every command aimed at this
         # folder, even one that bad input then stops, so only this copy is the run's own.
