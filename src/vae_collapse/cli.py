@@ -6,6 +6,7 @@ stderr and exit status 1, never a traceback wall.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -120,17 +121,37 @@ def _remove_empty_parents(folder: Path, stop: Path) -> None:
         folder = folder.parent
 
 
-def _relocations_for_resume(argv: list[str]) -> list[str]:
-    """With ``resume=``, ``dataset.root=X`` says where the run's data lives now (resume.RELOCATABLE_KEYS).
+def _resume_arguments(argv: list[str]) -> list[str]:
+    """The command line of a ``resume=`` run, made to compose as the resumed run.
 
-    The run's dataset comes from its checkpoint, but Hydra composes the command line on the default
-    dataset first, which may have no such key: ``++`` lets it through, and the resumed config takes it.
+    ``dataset.root=X`` says where the run's data lives now (resume.RELOCATABLE_KEYS). The run's
+    dataset comes from its checkpoint, but Hydra composes the command line on the default dataset
+    first, which may have no such key: ``++`` lets it through, and the resumed config takes it.
+    The run's ``name`` is given too, so that the new folder is outputs/<its name>/<time>, beside it,
+    not outputs/default/<time>.
     """
     from vae_collapse.training.resume import RELOCATABLE_KEYS
 
-    if not any(arg.startswith("resume=") for arg in argv):
+    resume = next((arg.split("=", 1)[1] for arg in argv if arg.startswith("resume=")), None)
+    if not resume:
         return argv
-    return [f"++{arg}" if arg.split("=", 1)[0] in RELOCATABLE_KEYS else arg for arg in argv]
+    argv = [f"++{arg}" if arg.split("=", 1)[0] in RELOCATABLE_KEYS else arg for arg in argv]
+    name = None if any(arg.startswith("name=") for arg in argv) else _name_of_run(Path(resume).expanduser())
+    return [f"name={name}", *argv] if name else argv
+
+
+def _name_of_run(where: Path) -> str | None:
+    """The experiment name in the summary.json of the run a checkpoint belongs to (None if unknown)."""
+    from vae_collapse.reporting.summary import SUMMARY_FILE
+    from vae_collapse.training.checkpoints import run_folder_of
+
+    run_dir = run_folder_of(where) if where.is_file() else where
+    try:
+        name = json.loads((run_dir / SUMMARY_FILE).read_text())["config"]["name"]
+    except (TypeError, OSError, ValueError, KeyError):
+        return None
+    # A plain word only: it becomes part of a Hydra override and of a folder name.
+    return name if isinstance(name, str) and re.fullmatch(r"[\w.-]+", name) else None
 
 
 @hydra.main(version_base="1.3", config_path=_config_dir(), config_name="config")
@@ -325,7 +346,7 @@ def main() -> None:
 
     from hydra.errors import OverrideParseException
 
-    sys.argv[1:] = _relocations_for_resume(sys.argv[1:])
+    sys.argv[1:] = _resume_arguments(sys.argv[1:])
     try:
         _app()
     except KeyboardInterrupt as exc:

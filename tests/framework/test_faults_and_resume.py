@@ -292,3 +292,13 @@ def test_a_minibatch_run_resumed_mid_epoch_ends_where_an_uninterrupted_one_does(
     a, b = _summary(whole)["metrics"], _summary(resumed)["metrics"]
     for name in sorted(set(a) - {"time/seconds"}):
         assert a[name] == b[name] or math.isclose(a[name], b[name], rel_tol=1e-6, abs_tol=1e-7), name
+
+
+def test_a_resumed_run_gets_a_folder_beside_the_run_it_continues(run_cli, tmp_path):
+    first = tmp_path / "outputs" / "mine" / "first"
+    assert run_cli(*BASE, "name=mine", "trainer.max_steps=5", f"hydra.run.dir={first}").returncode == 0
+    result = run_cli(f"resume={first}", "trainer.max_steps=10", "trainer.enable_progress_bar=false")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (resumed,) = [p for p in (tmp_path / "outputs" / "mine").iterdir() if p != first]  # outputs/<name>/<time>
+    assert _summary(resumed)["metrics"]["time/steps"] == 10
+    assert not (tmp_path / "outputs" / "default").exists()
