@@ -228,7 +228,7 @@ def _plugin_hint(message: str) -> str:
     return ""
 
 
-def _missing_key(message: str) -> str | None:
+def _missing_key(message: str, argv: list[str] | None = None) -> str | None:
     """Where Hydra says "Could not override 'noise.sigma2'", say which keys the selected option has.
 
     The usual cause is a key of another option of the group (sigma2 is fixed noise's; the default
@@ -246,9 +246,10 @@ def _missing_key(message: str) -> str | None:
     from omegaconf import OmegaConf
 
     # Group choices only (noise=fixed, experiment=...): enough to know which option is selected.
-    choices = [arg for arg in sys.argv[1:] if re.match(r"^\+?[\w/]+=[^,]*$", arg)]
+    argv = sys.argv[1:] if argv is None else argv
+    choices = [arg for arg in argv if re.match(r"^\+?[\w/]+=[^,]*$", arg)]
     # A user's own config folder (docs/extending.md) may hold the selected option.
-    choices += [arg for arg in sys.argv[1:] if arg.startswith("hydra.searchpath=")]
+    choices += [arg for arg in argv if arg.startswith("hydra.searchpath=")]
     try:
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=str(group_dir.parent), version_base="1.3"):

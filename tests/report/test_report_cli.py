@@ -47,6 +47,22 @@ def test_bad_spectrum_source_is_one_line(tmp_path):
     assert "dataset" in one_error_line(result) and "synthetic_ppca" in result.stderr
 
 
+def test_a_misspelled_spectrum_key_is_named_with_the_keys_it_could_be(tmp_path):
+    result = run_report(tmp_path, "--spectrum-from", "dataset=synthetic_ppca", "dataset.n_trian=10", "--out", "f",
+                        "--wandb", "disabled")
+    assert result.returncode == 1
+    assert ("--spectrum-from: cannot override dataset.n_trian: dataset=synthetic_ppca has no key n_trian (its keys: "
+            in one_error_line(result))
+    assert not (tmp_path / "f").exists()
+
+
+def test_bad_figure1_directions_leave_no_report_folder(tmp_path):
+    result = run_report(tmp_path, "--spectrum-from", "dataset=synthetic_ppca", "--directions", "1,1", "--out", "f",
+                        "--wandb", "disabled")
+    assert result.returncode == 1 and "--directions 1,1: need two different indices" in one_error_line(result)
+    assert not (tmp_path / "f").exists()
+
+
 def test_figure1_alone_from_a_data_set_on_the_command_line(tmp_path):
     result = run_report(tmp_path, "--spectrum-from", "dataset=synthetic_ppca", "--out", "fig1", "--wandb", "disabled")
     assert result.returncode == 0, result.stderr

@@ -74,13 +74,14 @@ def build_report(
         raise ReportError(f"no run folders under {', '.join(str(p) for p in paths)} (a run folder holds summary.json "
                           "or .hydra/config.yaml); give the folders vae-collapse wrote, e.g. multirun/<name>/<time>")
     spectrum = spectrum_source.resolve(spectrum_from)
-    out_dir.mkdir(parents=True, exist_ok=True)
     groups = group_runs(run for run in runs if run.usable)
     spectrum = spectrum or spectrum_source.from_groups(groups)
+    # Figure 1's settings are checked (--directions, --sigma2) before the folder is made, too.
+    setting = figure1.choose(spectrum.eigvals, spectrum.description, directions, sigma2s) if spectrum else None
+    out_dir.mkdir(parents=True, exist_ok=True)
 
     figures: list[FigureResult] = []
-    if spectrum is not None:
-        setting = figure1.choose(spectrum.eigvals, spectrum.description, directions, sigma2s)
+    if setting is not None:
         figures.append(figure1.draw(setting, out_dir))
     figures += fig_linear.training_figures(groups, out_dir)
     figures += fig_collapse.collapse_figures(groups, out_dir)

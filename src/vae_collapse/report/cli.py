@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from vae_collapse.cli import _one_line
+    from vae_collapse.cli import _missing_key, _one_line
     from vae_collapse.config import ConfigError
     from vae_collapse.data import DataError
     from vae_collapse.report.build import TABLE1, build_report
@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
         sys.exit(1)
     except (HydraException, OmegaConfBaseException) as exc:
-        print(f"{PROG}: error: --spectrum-from: {_one_line(exc)}", file=sys.stderr, flush=True)
+        why = _missing_key(str(exc), args.spectrum_from or []) or _one_line(exc)
+        print(f"{PROG}: error: --spectrum-from: {why}", file=sys.stderr, flush=True)
         sys.exit(1)
     except OSError as exc:  # after Hydra's, whose MissingConfigException is an OSError too
         print(f"{PROG}: error: {_os_error(exc, out)}", file=sys.stderr, flush=True)
