@@ -59,7 +59,10 @@ def colours(n: int, cmap: str = "viridis") -> list:
 
 def band(ax, x, mean, std, colour, label: str, linestyle: str = "-", marker: str | None = None,
          linewidth: float = 1.6) -> None:
-    """A mean curve with a +-1 std band (no band for a single run)."""
+    """A mean curve with a +-1 std band (no band for a single run); a curve of one or two points gets markers,
+    or a single logged point (a short run) would not be drawn at all."""
+    if marker is None and len(x) <= 2:
+        marker = "o"
     ax.plot(x, mean, color=colour, linestyle=linestyle, marker=marker, markersize=4, linewidth=linewidth, label=label)
     if np.any(std > 0):
         ax.fill_between(x, mean - std, mean + std, color=colour, alpha=0.2, linewidth=0)
