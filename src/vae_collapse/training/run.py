@@ -312,14 +312,16 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         raise ConfigError(f"trainer.max_steps={cfg.trainer.get('max_steps')}: the run would end at step {last_step}, "
                           f"before its checkpoint's step {resume_step} ({plan.checkpoint}); give more steps, or "
                           "measure that checkpoint again with vae-collapse-eval")
-    loggers = build_loggers(cfg.get("logger"), group, run_name, run_id=wandb_id, resume_step=resume_step)
-    resolved = OmegaConf.to_container(cfg, resolve=True)
     fingerprint = data_fingerprint(datamodule.train_data)
     resume_from = plan.checkpoint
     if resume_from is not None:  # Lightning loads them again in fit(); this refuses a misfit in one line first
         check_same_data(meta, fingerprint, resume_from)
         load_weights(module, plan.loaded.get("state_dict", {}), resume_from)
+    # Only now, after every refusal: a CSV logger of a resumed run makes its folder at once.
+    loggers = build_loggers(cfg.get("logger"), group, run_name, run_id=wandb_id, resume_step=resume_step)
+    if resume_from is not None:
         say(f"vae-collapse: continuing from step {resume_step} of {resume_from}", err=True)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
     run_meta = make_run_metadata(resolved, fingerprint, wandb_id)
 
     closed_form = getattr(model, "fit", "gradient") == "closed_form"
@@ -331,7 +333,11 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     bad_input = False
     trainer = None
     try:  # from here on every outcome, a failure too, ends in summary.json and finished loggers
-        moments, eigvals, reference = _prepare_reference(module, datamodule, noise, last_step, closed_form)
+        try:
+            moments, eigvals, reference = _prepare_reference(module, datamodule, noise, last_step, closed_form)
+        except ConfigError:
+            bad_input = True  # found late (pPCA cannot be fitted to this data): one line, as before the run
+            raise
         # From the start, so that a run that fails or diverges still has them in summary.json (W&B has them at step 0).
         metrics.update(reference)
         log_config(loggers, {**resolved, "overrides": _task_overrides()})
@@ -379,9 +385,6 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         status, reason = "interrupted", why
         interrupts.install(forget=False)  # Lightning leaves Ctrl-C ignored after one; let the next through
         raise interrupts.RunInterrupted(why, interrupts.EXIT_CODES[why]) from None
-    except ConfigError:
-        bad_input = True  # found late (pPCA cannot be fitted to this data): one line, as before the run
-        raise
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
         raise
