@@ -279,19 +279,38 @@ def test_offline_wandb_parts_of_a_resumed_run_share_its_id_and_continue_its_step
     assert max(steps["first"]) <= 30 < min(steps["second"]) and max(steps["second"]) == 60
 
 
-def test_a_minibatch_run_resumed_mid_epoch_ends_where_an_uninterrupted_one_does(run_cli, tmp_path):
-    # 20 batches an epoch; the checkpoint at step 25 is 5 batches into the second epoch.
-    args = [*BASE, "dataset.batch_size=100", "checkpoint.every_n_steps=25", "eval.iwae_samples=0",
-            "eval.artifacts=false"]
+# The linear VAE's analytic ELBO draws no noise; the MLP's one-sample ELBO does, so its resume must
+# also restore the RNG, and nothing between restoring it and the next step may draw from it.
+@pytest.mark.parametrize("model", [[], ["model=deep_vae", "model.hidden=[16]"]], ids=["linear", "deep"])
+@pytest.mark.parametrize("stop", [25, 20], ids=["mid-epoch", "epoch-end"])
+def test_a_minibatch_run_resumed_ends_where_an_uninterrupted_one_does(run_cli, tmp_path, model, stop):
+    # 20 batches an epoch; a checkpoint at step 25 is 5 batches into the second epoch.
+    args = [*BASE, *model, "dataset.batch_size=100", "checkpoint.every_n_steps=25", "eval.iwae_samples=0"]
     whole, part, resumed = tmp_path / "whole", tmp_path / "part", tmp_path / "resumed"
-    assert run_cli(*args, "trainer.max_steps=60", f"hydra.run.dir={whole}").returncode == 0
-    assert run_cli(*args, "trainer.max_steps=25", f"hydra.run.dir={part}").returncode == 0
-    result = run_cli(f"resume={part}", "trainer.max_steps=60", f"hydra.run.dir={resumed}")
+    assert run_cli(*args, "trainer.max_steps=40", f"hydra.run.dir={whole}").returncode == 0
+    assert run_cli(*args, f"trainer.max_steps={stop}", f"hydra.run.dir={part}").returncode == 0
+    result = run_cli(f"resume={part}", "trainer.max_steps=40", f"hydra.run.dir={resumed}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "dataloader is not resumable" not in result.stderr
     a, b = _summary(whole)["metrics"], _summary(resumed)["metrics"]
     for name in sorted(set(a) - {"time/seconds"}):
         assert a[name] == b[name] or math.isclose(a[name], b[name], rel_tol=1e-6, abs_tol=1e-7), name
+
+
+def test_validation_and_tracking_do_not_change_what_is_trained(run_cli, tmp_path):
+    # Both sample (one-sample ELBOs, the tracker's evaluation): from the training RNG, they shifted its noise.
+    args = [*BASE, "model=deep_vae", "model.hidden=[16]", "dataset.batch_size=500", "trainer.max_steps=12",
+            "eval.iwae_samples=0", "checkpoint.enabled=false"]
+    plain, measured = tmp_path / "plain", tmp_path / "measured"
+    assert run_cli(*args, f"hydra.run.dir={plain}").returncode == 0
+    result = run_cli(*args, "dataset.n_val=200", "+trainer.val_check_interval=3", "eval.track_every_n_steps=2",
+                     f"hydra.run.dir={measured}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    a, b = _summary(plain)["metrics"], _summary(measured)["metrics"]
+    assert "val/elbo" in b and (measured / "collapse_trajectory.csv").is_file()
+    # The test split differs (the validation rows are drawn before it); the last training step does not.
+    for name in ("train/elbo", "train/kl", "train/recon"):
+        assert a[name] == b[name], name
 
 
 def test_a_resumed_run_gets_a_folder_beside_the_run_it_continues(run_cli, tmp_path):

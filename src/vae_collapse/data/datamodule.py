@@ -165,7 +165,7 @@ class InMemoryDataModule(pl.LightningDataModule):
             )
             if self._resume_epoch is not None:
                 self._train_batches.set_epoch(self._resume_epoch, self._resume_skip)
-        return DataLoader(self._train_batches, batch_size=None)
+        return _loader(self._train_batches)
 
     def val_dataloader(self) -> DataLoader | list:
         return self.eval_dataloader("val") if self.has_val else []
@@ -178,7 +178,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         data = self.split_data(split)
         if data is None:
             raise ValueError(f"this data module has no {split} split")
-        return DataLoader(TensorBatches(data, self.eval_batch_size), batch_size=None)
+        return _loader(TensorBatches(data, self.eval_batch_size))
 
     def state_dict(self) -> dict[str, Any]:
         """Where the shuffled batches stand, saved in checkpoints: a resumed run, even one stopped
@@ -207,6 +207,13 @@ class InMemoryDataModule(pl.LightningDataModule):
         self._resume_skip = int(state_dict.get("train_batches_done", 0))
         if self._train_batches is not None:
             self._train_batches.set_epoch(self._resume_epoch, self._resume_skip)
+
+
+def _loader(batches: TensorBatches) -> DataLoader:
+    # A DataLoader draws a seed from the global torch RNG each time it is iterated, unless it has a
+    # generator of its own. The models sample from the global RNG (which checkpoints carry), so that
+    # draw would shift a run resumed mid-epoch, or one that validates, off the uninterrupted run's noise.
+    return DataLoader(batches, batch_size=None, generator=torch.Generator())
 
 
 def _as_float32(splits: Splits, owner: str) -> Splits:

@@ -22,6 +22,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from vae_collapse.config import ConfigError
 from vae_collapse.reporting.atomic import atomic_open
+from vae_collapse.training.rng import rng_state, set_rng_state
 
 CHECKPOINT_DIR = "checkpoints"
 LAST = "last.ckpt"
@@ -142,11 +143,10 @@ class RunMetadata(Callback):
         checkpoint[META_KEY] = {**self.meta, "host": socket.gethostname(), "pid": os.getpid()}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"torch_rng": torch.get_rng_state()}
+        return rng_state()
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        if "torch_rng" in state_dict:
-            torch.set_rng_state(state_dict["torch_rng"])
+        set_rng_state(state_dict)
 
 
 def make_run_metadata(config: dict, fingerprint: str, wandb_id: str | None) -> dict[str, Any]:

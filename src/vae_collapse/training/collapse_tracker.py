@@ -11,6 +11,7 @@ from vae_collapse.maths.collapse import count_active_dims
 from vae_collapse.reporting.artifacts import write_csv_atomic
 from vae_collapse.reporting.media import log_media
 from vae_collapse.training.evaluate import evaluate
+from vae_collapse.training.rng import measurement_rng
 
 
 class CollapseTracker(pl.Callback):
@@ -40,7 +41,8 @@ class CollapseTracker(pl.Callback):
         step = trainer.global_step
         model = pl_module.model
         x = self._examples(trainer).to(pl_module.device)
-        result = evaluate(model, [x], "track", step)
+        with measurement_rng(pl_module.device):
+            result = evaluate(model, [x], "track", step)
         kl_dim = result.kl_per_dim.double().mean(0)
         active = count_active_dims(result.kl_per_dim, self.eps, self.delta)
         beta = model.noise.beta(step)

@@ -11,6 +11,7 @@ from vae_collapse.config.errors import ConfigError
 from vae_collapse.data.datamodule import InMemoryDataModule
 from vae_collapse.maths.moments import DataMoments, data_moments
 from vae_collapse.models.vae import GaussianVAE
+from vae_collapse.training.rng import measurement_rng
 from vae_collapse.training.step_result import StepResult
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
@@ -144,7 +145,8 @@ class VAEModule(pl.LightningModule):
         return result.loss
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
-        result = self._step(batch)
+        with measurement_rng(self.device):
+            result = self._step(batch)
         self.log_dict(result.metrics("val"), on_step=False, on_epoch=True, batch_size=batch.shape[0])
 
     def parameter_groups(self):
