@@ -38,7 +38,7 @@ def _results(folder: Path) -> dict[str, str]:
     hashes = {}
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
-        if path.is_file() and rel.parts[0] != ".hydra" and rel.name != "cli.log":
+        if path.is_file() and rel.name != "cli.log":
             hashes[str(rel)] = hashlib.sha256(path.read_bytes()).hexdigest()
     return hashes
 

@@ -38,10 +38,12 @@ def test_a_rejected_sweep_job_is_not_sent_back_to_be_rerun(run_cli, tmp_path):
 
     # A job whose folder holds another run is refused, and counted so: it did not run (job 1 holds 0.5).
     before = (sweep / "1" / "summary.json").read_bytes()
+    hydra_files = _hydra_files(sweep / "1")
     clash = run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=0.2,0.7", f"hydra.sweep.dir={sweep}")
     assert clash.returncode == 1, clash.stderr[-2000:]
     assert "2 jobs: 1 completed, 1 rejected; rejected by bad input: 1" in clash.stderr.strip().splitlines()[-1]
     assert (sweep / "1" / "summary.json").read_bytes() == before  # the run there is untouched ...
+    assert _hydra_files(sweep / "1") == hydra_files
     assert load_run(sweep / "1").status == "completed"  # ... and still in reports
     # The command that made it, again: the job is skipped as completed, and the note goes.
     again = run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=0.2,0.5", f"hydra.sweep.dir={sweep}")
@@ -57,14 +59,26 @@ def test_a_job_without_summary_or_rejection_is_still_unfinished(tmp_path):
     assert load_run(job).status == "unfinished"
 
 
-def test_a_rejected_command_does_not_relabel_the_run_already_in_its_folder(run_cli, tmp_path):
+def _hydra_files(run_dir: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((run_dir / ".hydra").iterdir())}
+
+
+def test_a_rejected_command_leaves_the_run_already_in_its_folder_as_it_was(run_cli, tmp_path):
     run_dir = tmp_path / "run"
     assert run_cli(*QUICK, f"hydra.run.dir={run_dir}").returncode == 0
     before = load_run(run_dir).overrides
     assert "model.latent_dim=3" in before
-    assert run_cli(*QUICK, f"hydra.run.dir={run_dir}", "optimizer.lr=-1").returncode == 1
-    assert (run_dir / "summary.json").is_file()  # the completed run stays
-    assert load_run(run_dir).overrides == before  # summary.json's copy, not Hydra's rewritten .hydra/
+    files = _hydra_files(run_dir)
+    assert set(files) == {"config.yaml", "hydra.yaml", "overrides.yaml"}
+    assert b"model.latent_dim=3" in files["overrides.yaml"]
+    for refused in ("optimizer.lr=-1", "model.latent_dim=2"):  # bad input; another run
+        assert run_cli(*QUICK, f"hydra.run.dir={run_dir}", refused).returncode == 1
+        assert (run_dir / "summary.json").is_file()  # the completed run stays
+        assert load_run(run_dir).overrides == before
+        assert _hydra_files(run_dir) == files, refused  # Hydra's copy too, not the refused command's
+    # The same command again is skipped, and keeps them too.
+    assert run_cli(*QUICK, f"hydra.run.dir={run_dir}", "trainer.enable_model_summary=false").returncode == 0
+    assert _hydra_files(run_dir) == files
 
 
 def test_a_rejected_run_into_the_current_folder_keeps_the_folder(run_cli, tmp_path):

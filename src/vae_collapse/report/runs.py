@@ -175,7 +175,7 @@ def load_run(run_dir: Path) -> Run:
     if status == "completed" and DIVERGENCE_METRIC in metrics and not math.isfinite(metrics[DIVERGENCE_METRIC]):
         status, reason = "diverged", f"{DIVERGENCE_METRIC} = {metrics[DIVERGENCE_METRIC]}"
     config = summary.get("config") if isinstance(summary.get("config"), dict) else _hydra_config(run_dir)
-    if isinstance(summary.get("overrides"), list):  # the run's own; .hydra/ holds the latest command's
+    if isinstance(summary.get("overrides"), list):  # the run's own (older runs' .hydra/ may hold a later command's)
         overrides = [str(item) for item in summary["overrides"]]
     added, eval_overrides = _later_evaluation(run_dir, metrics) if status == "completed" else ({}, [])
     metrics.update(added)

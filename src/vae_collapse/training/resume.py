@@ -163,9 +163,10 @@ def plan_folder(cfg: DictConfig, run_dir: Path, checkpoint: Path | None, loaded:
     diff = first_difference(identity(existing), current)
     if diff and not same_folder:
         key, old, new = diff
+        resumable = f", or resume={run_dir} to continue that run" if own_checkpoint.is_file() else ""
         raise ConfigError(
             f"{run_dir} already holds another run ({key}={old} there, {new} here); choose a new output "
-            f"folder (hydra.run.dir=... or hydra.sweep.dir=...), or resume={run_dir} to continue that run"
+            f"folder (hydra.run.dir=... or hydra.sweep.dir=...){resumable}"
         )
     if not diff and summary and summary.get("status") == "completed":
         return RunPlan(cfg, skip=summary)

@@ -42,6 +42,7 @@ from vae_collapse.training.checkpoints import (
     make_run_metadata,
 )
 from vae_collapse.training.collapse_tracker import CollapseTracker
+from vae_collapse.training.hydra_files import holds_a_run, write_hydra_files
 from vae_collapse.training.lit_module import VAEModule
 from vae_collapse.training.measurements import final_measurements
 from vae_collapse.training.progress import StepProgressBar, parallel_job_number
@@ -274,6 +275,8 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     interrupts.install()
     run_dir = Path(cfg.paths.output_dir)
     _writable_run_dir(run_dir)
+    if _is_rank_zero() and not holds_a_run(run_dir):  # a folder with a run gets them once this one is accepted
+        write_hydra_files(run_dir, cfg)
     cfg, source, loaded = resume_source(cfg, _task_overrides())
     validate(cfg)
     _quiet_known_warnings()
@@ -304,6 +307,8 @@ def run_experiment(cfg: DictConfig) -> RunResult:
             "delete that folder to run it again")
         return RunResult("completed", dict(plan.skip.get("metrics", {})), run_dir, skipped=True)
     (run_dir / TRACEBACK_FILE).unlink(missing_ok=True)  # an earlier failure's; this run writes its own
+    if _is_rank_zero():
+        write_hydra_files(run_dir, cfg)
     meta = plan.meta or {}
     wandb_id = meta.get("wandb_id") or secrets.token_hex(4)
     group, run_name = run_identity(cfg, run_dir)
@@ -392,8 +397,8 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         if trainer is not None:  # also where it stopped early: how far it got
             metrics.setdefault("time/steps", trainer.global_step)
         metrics["time/seconds"] = round(time.time() - started, 3)
-        # The overrides too: Hydra rewrites .hydra/overrides.yaml on every command aimed at this
-        # folder, even one that bad input then stops, so only this copy is the run's own.
+        # The overrides too, so that summary.json alone says how the run was made (.hydra/ of a
+        # run made before hydra_files existed holds the latest command aimed at its folder).
         extra = {"run_dir": str(run_dir), "wandb_id": wandb_id,
                  "resumed_from": str(resume_from) if resume_from else None, "overrides": _task_overrides()}
         try:
