@@ -97,3 +97,13 @@ def test_a_folder_with_a_damaged_summary_is_not_written_over(run_cli, tmp_path):
         f"vae-collapse: error: {run_dir / 'summary.json'}: unreadable, so which run this folder holds is unknown; "
         "choose a new output folder (hydra.run.dir=... or hydra.sweep.dir=...), or delete that file to use this one"]
     assert (run_dir / "summary.json").read_text() == '{"status": "completed", "metrics": {'
+
+
+def test_resume_is_offered_only_for_a_folder_with_a_checkpoint(run_cli, tmp_path):
+    kept, unkept = tmp_path / "kept", tmp_path / "unkept"
+    assert run_cli(*QUICK, f"hydra.run.dir={kept}").returncode == 0
+    assert run_cli(*QUICK, "checkpoint.enabled=false", f"hydra.run.dir={unkept}").returncode == 0
+    for folder, offered in ((kept, True), (unkept, False)):
+        result = run_cli(*QUICK, "model.latent_dim=2", f"hydra.run.dir={folder}")
+        assert result.returncode == 1 and "already holds another run" in result.stderr
+        assert (f"resume={folder}" in result.stderr) == offered, result.stderr
