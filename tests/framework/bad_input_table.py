@@ -56,6 +56,8 @@ ROWS: tuple[BadInput, ...] = (
              "model.latent_dim=21 must be between 1 and the data dimension 20"),
     BadInput("deep-hidden-empty", "out of range", ("model=deep_vae", "model.hidden=[]"),
              "model.hidden=[] leaves the MLP VAE without hidden layers; for a linear VAE use model=linear_vae"),
+    BadInput("conv-on-flat-data", "out of range", ("model=conv_vae",),
+             "model: a convolutional model needs images (channels, height, width); this dataset's samples are 20 values"),
     BadInput("steps-negative", "out of range", ("trainer.max_steps=-5",),
              "trainer.max_steps=-5: must be a non-negative integer or -1"),
     BadInput("checkpoint-every-negative", "out of range", ("checkpoint.every_n_steps=-1",),

@@ -308,6 +308,8 @@ def test_validation_and_tracking_do_not_change_what_is_trained(run_cli, tmp_path
     assert result.returncode == 0, result.stderr[-3000:]
     a, b = _summary(plain)["metrics"], _summary(measured)["metrics"]
     assert "val/elbo" in b and (measured / "collapse_trajectory.csv").is_file()
+    listed = [line.split() for line in result.stdout.splitlines()]  # the Files list
+    assert ["collapse", "trajectory", str(measured / "collapse_trajectory.csv")] in listed
     # The test split differs (the validation rows are drawn before it); the last training step does not.
     for name in ("train/elbo", "train/kl", "train/recon"):
         assert a[name] == b[name], name

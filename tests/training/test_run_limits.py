@@ -61,3 +61,11 @@ def test_a_run_without_training_steps_says_so_instead_of_calling_itself_endless(
                           SimpleNamespace(track_every_n_steps=10))
     assert found == ["the run takes no training step (trainer.max_steps=0 or max_epochs=0): its results are those "
                      "of the initial model"]
+
+
+@pytest.mark.parametrize(("latent_dim", "warned"), [(19, False), (20, True), (64, True)])
+def test_a_latent_size_not_below_the_data_dimension_is_warned_about(latent_dim, warned):
+    cfg = _cfg({"latent_dim": latent_dim}, max_steps=10)
+    found = _run_warnings(cfg, FixedNoise(1.0), 10, SimpleNamespace(track_every_n_steps=0), data_dim=20)
+    assert found == ([f"model.latent_dim={latent_dim} is not below the data's 20 dimensions: the linear prediction "
+                      "ppca/* is for k=19, the most pPCA can fit"] if warned else [])

@@ -14,7 +14,9 @@ from vae_collapse.models.mlp import activation_layer
 
 def _final_size(sample_shape: tuple[int, ...], channels: list[int]) -> tuple[int, int]:
     if len(sample_shape) != 3:
-        raise ValueError(f"sample_shape={tuple(sample_shape)} must be (C, H, W) for a convolutional model")
+        shape = "x".join(str(n) for n in sample_shape)
+        raise ValueError(f"a convolutional model needs images (channels, height, width); this dataset's samples "
+                         f"are {shape} values (use model=deep_vae for them, or an image dataset such as mnist)")
     _, height, width = sample_shape
     factor = 2 ** len(channels)
     if not channels or any(c < 1 for c in channels):

@@ -15,6 +15,8 @@ SUMMARY_FILE = "summary.json"
 REJECTED_FILE = "rejected.txt"
 # Left by a run that a bug stopped: the traceback its one-line console message points to.
 TRACEBACK_FILE = "traceback.txt"
+# Written by a run with eval.track_every_n_steps (training.collapse_tracker): collapse along the way.
+TRAJECTORY_FILE = "collapse_trajectory.csv"
 # What Hydra writes into a run folder before the run itself starts.
 HYDRA_ONLY = frozenset({".hydra", "cli.log"})
 

@@ -35,6 +35,8 @@ def run_reference(eigvals: torch.Tensor, model: Any, noise: ObservationNoise, la
     except ppca.UnboundedLikelihood as exc:
         if getattr(model, "fit", "gradient") == "closed_form":
             raise ConfigError(f"model.latent_dim={model.latent_dim}: {exc}") from None
-        say(f"vae-collapse: warning: no pPCA optimum (ppca/log_px, ppca/sigma2, ppca/active_dims) for this run: {exc}",
-            err=True)
+        fitted = min(model.latent_dim, eigvals.shape[0] - 1)
+        as_k = f" (pPCA with k={fitted}, the most it can fit)" if fitted != model.latent_dim else ""
+        say(f"vae-collapse: warning: no pPCA optimum (ppca/log_px, ppca/sigma2, ppca/active_dims) for this "
+            f"run{as_k}: {exc}", err=True)
         return {}

@@ -22,7 +22,7 @@ from vae_collapse.maths import ppca
 from vae_collapse.maths.moments import covariance_eigenvalues, data_moments
 from vae_collapse.reporting.loggers import build_loggers, finish_loggers, log_config
 from vae_collapse.reporting.console import say
-from vae_collapse.reporting.summary import REJECTED_FILE, TRACEBACK_FILE, write_summary
+from vae_collapse.reporting.summary import REJECTED_FILE, TRACEBACK_FILE, TRAJECTORY_FILE, write_summary
 from vae_collapse.reporting.table import result_table
 from vae_collapse.training import interrupts
 from vae_collapse.training.run_identity import run_identity
@@ -209,10 +209,14 @@ def _last_step(cfg: DictConfig, batches_per_epoch: int) -> int | None:
     return min(limits) if limits else None
 
 
-def _run_warnings(cfg: DictConfig, noise, last_step: int | None, eval_settings) -> list[str]:
+def _run_warnings(cfg: DictConfig, noise, last_step: int | None, eval_settings, data_dim: int | None = None) -> list[str]:
     """What the user should know before a long run: schedules it cuts off, limits it lacks, settings it ignores."""
     found = []
     model = cfg.get("model") or {}
+    latent_dim = model.get("latent_dim")
+    if data_dim is not None and isinstance(latent_dim, int) and latent_dim >= data_dim:
+        found.append(f"model.latent_dim={latent_dim} is not below the data's {data_dim} dimensions: the linear "
+                     f"prediction ppca/* is for k={data_dim - 1}, the most pPCA can fit")
     if model.get("encoder") == "linear" and model.get("encoder_hidden") is not None:
         found.append(f"model.encoder_hidden={list(model.encoder_hidden)} is not used: model.encoder=linear has "
                      "no hidden layers (model.encoder=mlp or deep_linear has)")
@@ -298,7 +302,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     datamodule.setup("fit")
     module.check_data(datamodule)
     last_step = _last_step(cfg, len(datamodule.train_dataloader()))
-    for warning in _run_warnings(cfg, noise, last_step, eval_settings):
+    for warning in _run_warnings(cfg, noise, last_step, eval_settings, datamodule.data_dim):
         say(f"vae-collapse: warning: {warning}", err=True)
     plan = plan_folder(cfg, run_dir, source, loaded)
     (run_dir / REJECTED_FILE).unlink(missing_ok=True)  # an earlier attempt's: this one was accepted
@@ -333,6 +337,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     status, reason = "failed", None
     files: dict[str, Path] = {}
     last = run_dir / CHECKPOINT_DIR / LAST
+    trajectory = run_dir / TRAJECTORY_FILE
     summary = None
     metrics: dict[str, Any] = {}
     bad_input = False
@@ -353,7 +358,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         callbacks: list = [progress] if cfg.trainer.get("enable_progress_bar", True) else []
         if eval_settings.track_every_n_steps:
             callbacks.append(CollapseTracker(eval_settings.track_every_n_steps, eval_settings.eps, eval_settings.delta,
-                                             eval_settings.track_examples, run_dir / "collapse_trajectory.csv"))
+                                             eval_settings.track_examples, trajectory))
         callbacks.append(RunMetadata(run_meta))
         if ckpt_settings.enabled:
             callbacks.append(checkpoint_callback(run_dir, ckpt_settings))
@@ -407,6 +412,8 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         finally:  # even on a full disk: an unfinished W&B run would take the next sweep job's logs
             finish_loggers(loggers, status, reason)
     files = {"run directory": run_dir, "summary": summary, **files}
+    if trajectory.is_file():
+        files["collapse trajectory"] = trajectory
     if last.is_file():
         files["checkpoint"] = last
     wandb_dir = run_dir / "wandb"
