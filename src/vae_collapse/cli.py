@@ -141,15 +141,19 @@ def _resume_arguments(argv: list[str]) -> list[str]:
 
 
 def _name_of_run(where: Path) -> str | None:
-    """The experiment name in the summary.json of the run a checkpoint belongs to (None if unknown)."""
+    """The experiment name of the run a checkpoint belongs to (None if unknown): from its summary.json,
+    or from the checkpoint where there is none (a run killed with SIGKILL writes no summary)."""
     from vae_collapse.reporting.summary import SUMMARY_FILE
-    from vae_collapse.training.checkpoints import run_folder_of
+    from vae_collapse.training.checkpoints import META_KEY, checkpoint_file, read_checkpoint, run_folder_of
 
     run_dir = run_folder_of(where) if where.is_file() else where
     try:
         name = json.loads((run_dir / SUMMARY_FILE).read_text())["config"]["name"]
     except (TypeError, OSError, ValueError, KeyError):
-        return None
+        try:
+            name = read_checkpoint(checkpoint_file(where), str(where))[META_KEY]["config"]["name"]
+        except (ConfigError, TypeError, KeyError):  # the run itself says what is wrong with it
+            return None
     # A plain word only: it becomes part of a Hydra override and of a folder name.
     return name if isinstance(name, str) and re.fullmatch(r"[\w.-]+", name) else None
 

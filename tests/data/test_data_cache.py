@@ -59,3 +59,10 @@ def test_failure_leaves_nothing(tmp_path, failure):
     with pytest.raises((RuntimeError, DataError)):
         populate(final, NAMES, build, verify)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cache_folder_that_cannot_be_made_is_one_data_error(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(DataError, match=r"a_file/x: cannot write the data cache there .*dataset.cache_dir"):
+        populate(blocker / "x" / "celeba", ["a.npy"], lambda out, scratch: None, lambda path: None)

@@ -315,9 +315,12 @@ def test_validation_and_tracking_do_not_change_what_is_trained(run_cli, tmp_path
         assert a[name] == b[name], name
 
 
-def test_a_resumed_run_gets_a_folder_beside_the_run_it_continues(run_cli, tmp_path):
+@pytest.mark.parametrize("has_summary", [True, False], ids=["completed", "killed"])
+def test_a_resumed_run_gets_a_folder_beside_the_run_it_continues(run_cli, tmp_path, has_summary):
     first = tmp_path / "outputs" / "mine" / "first"
     assert run_cli(*BASE, "name=mine", "trainer.max_steps=5", f"hydra.run.dir={first}").returncode == 0
+    if not has_summary:  # a run killed with SIGKILL: its name is in the checkpoint only
+        (first / "summary.json").unlink()
     result = run_cli(f"resume={first}", "trainer.max_steps=10", "trainer.enable_progress_bar=false")
     assert result.returncode == 0, result.stderr[-3000:]
     (resumed,) = [p for p in (tmp_path / "outputs" / "mine").iterdir() if p != first]  # outputs/<name>/<time>

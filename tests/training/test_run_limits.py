@@ -8,7 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from vae_collapse.models import AnnealedNoise, FixedNoise, KLAnnealing
-from vae_collapse.training.run import _last_step, _run_warnings
+from vae_collapse.training.run import _last_step, _end_setting, _run_warnings
 
 
 def _cfg(model=None, **trainer):
@@ -69,3 +69,13 @@ def test_a_latent_size_not_below_the_data_dimension_is_warned_about(latent_dim, 
     found = _run_warnings(cfg, FixedNoise(1.0), 10, SimpleNamespace(track_every_n_steps=0), data_dim=20)
     assert found == ([f"model.latent_dim={latent_dim} is not below the data's 20 dimensions: the linear prediction "
                       "ppca/* is for k=19, the most pPCA can fit"] if warned else [])
+
+
+@pytest.mark.parametrize(("trainer", "last_step", "named"), [
+    ({"max_steps": 10, "max_epochs": None}, 10, "trainer.max_steps=10"),
+    ({"max_steps": -1, "max_epochs": 2}, 40, "trainer.max_epochs=2"),
+    ({"max_steps": 500, "max_epochs": 2}, 40, "trainer.max_epochs=2"),  # the epochs end it first
+    ({"max_steps": 30, "max_epochs": 2}, 30, "trainer.max_steps=30"),
+])
+def test_the_setting_that_ends_a_run_is_the_one_named(trainer, last_step, named):
+    assert _end_setting(OmegaConf.create({"trainer": trainer}), last_step) == named

@@ -30,8 +30,12 @@ def populate(final: Path, filenames: Sequence[str], build: Builder, verify: Veri
     """Build ``filenames`` in a staging folder, verify them, then move them into
     ``final``. Files already in ``final`` are kept (they were verified by the
     caller); only the missing ones are added."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{final.name}-", dir=final.parent))
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{final.name}-", dir=final.parent))
+    except OSError as err:
+        raise DataError(f"{final.parent}: cannot write the data cache there ({err.strerror or err}); "
+                        "give a writable dataset.cache_dir (or set VAE_COLLAPSE_DATA)") from None
     try:
         out_dir, scratch = staging / "files", staging / "scratch"
         out_dir.mkdir()

@@ -12,6 +12,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from vae_collapse.config import build
+from vae_collapse.reporting.atomic import atomic_open
 
 WANDB_TARGET = "vae_collapse.reporting.wandb_logger.RunWandbLogger"
 
@@ -38,7 +39,7 @@ class _ContinuedCSVWriter(ExperimentWriter):
     def save(self) -> None:
         if self._kept is not None and self.metrics:
             kept, self._kept = self._kept, None
-            with open(self.metrics_file_path, "w", newline="") as handle:
+            with atomic_open(self.metrics_file_path, newline="") as handle:  # a kill here keeps the old rows
                 writer = csv.DictWriter(handle, fieldnames=self.metrics_keys)
                 writer.writeheader()
                 writer.writerows(kept)

@@ -165,7 +165,7 @@ def _quiet_known_warnings() -> None:
         r".*Total length of .* across ranks is zero.*",  # no validation split configured
         r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",  # inside Lightning 2.6 with torch 2.13
         r".*does not have many workers which may be a bottleneck.*",  # in-memory tensors need no workers
-        r".*Checkpoint directory .* exists and is not empty.*",  # a resumed run writes where it left off
+        r".*Checkpoint directory .* exists and is not empty.*",  # a run resumed in its own folder saves over last.ckpt
         r".*Experiment logs directory .* exists and is not empty.*",  # ... and keeps its CSV log's rows (loggers.py)
         r".*The dirpath has changed from .*",  # resumed into a new folder: only last.ckpt matters here
         # optimizer=em: the state after the step is the one a resumed run must continue from
@@ -207,6 +207,14 @@ def _last_step(cfg: DictConfig, batches_per_epoch: int) -> int | None:
     if isinstance(epochs, int) and epochs >= 0:
         limits.append(epochs * batches_per_epoch)
     return min(limits) if limits else None
+
+
+def _end_setting(cfg: DictConfig, last_step: int) -> str:
+    """The trainer setting that ends the run at ``last_step`` (see _last_step), as key=value."""
+    steps, epochs = cfg.trainer.get("max_steps"), cfg.trainer.get("max_epochs")
+    if steps == last_step or not (isinstance(epochs, int) and epochs >= 0):
+        return f"trainer.max_steps={steps}"
+    return f"trainer.max_epochs={epochs}"
 
 
 def _run_warnings(cfg: DictConfig, noise, last_step: int | None, eval_settings, data_dim: int | None = None) -> list[str]:
@@ -310,7 +318,6 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         say(f"vae-collapse: skipped {run_dir}: already completed (its summary.json); "
             "delete that folder to run it again")
         return RunResult("completed", dict(plan.skip.get("metrics", {})), run_dir, skipped=True)
-    (run_dir / TRACEBACK_FILE).unlink(missing_ok=True)  # an earlier failure's; this run writes its own
     if _is_rank_zero():
         write_hydra_files(run_dir, cfg)
     meta = plan.meta or {}
@@ -318,9 +325,9 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     group, run_name = run_identity(cfg, run_dir)
     resume_step = int(plan.loaded.get("global_step", 0)) if plan.checkpoint is not None and plan.loaded else None
     if resume_step is not None and last_step is not None and resume_step > last_step:
-        raise ConfigError(f"trainer.max_steps={cfg.trainer.get('max_steps')}: the run would end at step {last_step}, "
-                          f"before its checkpoint's step {resume_step} ({plan.checkpoint}); give more steps, or "
-                          "measure that checkpoint again with vae-collapse-eval")
+        raise ConfigError(f"{_end_setting(cfg, last_step)}: the run would end at step {last_step}, before its checkpoint's step "
+                          f"{resume_step} ({plan.checkpoint}); give more steps, or measure that checkpoint again "
+                          "with vae-collapse-eval")
     fingerprint = data_fingerprint(datamodule.train_data)
     resume_from = plan.checkpoint
     if resume_from is not None:  # Lightning loads them again in fit(); this refuses a misfit in one line first
@@ -342,6 +349,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     metrics: dict[str, Any] = {}
     bad_input = False
     trainer = None
+    (run_dir / TRACEBACK_FILE).unlink(missing_ok=True)  # an earlier failure's, kept until this run is sure to start
     try:  # from here on every outcome, a failure too, ends in summary.json and finished loggers
         try:
             moments, eigvals, reference = _prepare_reference(module, datamodule, noise, last_step, closed_form)
