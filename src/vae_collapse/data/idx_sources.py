@@ -110,13 +110,17 @@ def find_file(folder: Path, name: str) -> Path | None:
     return None
 
 
-def verify_cached(dataset: str, path: Path, name: str) -> None:
+def _wrong_md5(dataset: str, name: str, actual: str) -> str | None:
+    """None for the official file's MD5; otherwise what is wrong, for the caller's message."""
     expected = OFFICIAL_MD5[dataset][name]
-    actual = md5_of_file(path)
-    if actual != expected:
+    return None if actual == expected else f"MD5 {actual}, expected {expected}"
+
+
+def verify_cached(dataset: str, path: Path, name: str) -> None:
+    wrong = _wrong_md5(dataset, name, md5_of_file(path))
+    if wrong:
         raise DataError(
-            f"{path}: MD5 {actual} is not that of the official "
-            f"{_source(dataset).title} {name} (expected {expected}); delete the file "
+            f"{path}: not the official {_source(dataset).title} {name} ({wrong}); delete the file "
             f"to fetch it again, or replace it with the official file (plain or .gz)"
         )
 
@@ -125,9 +129,9 @@ def _check_fetched(dataset: str, files: dict[str, bytes]) -> None:
     for name in IDX_FILES:
         if name not in files:
             raise FetchError(f"the fetch produced no {name}")
-        actual, expected = md5_of_bytes(files[name]), OFFICIAL_MD5[dataset][name]
-        if actual != expected:
-            raise FetchError(f"fetched {name} has MD5 {actual}, expected {expected}")
+        wrong = _wrong_md5(dataset, name, md5_of_bytes(files[name]))
+        if wrong:
+            raise FetchError(f"fetched {name} has {wrong}")
 
 
 def _builder(dataset: str, folder: Path, mirror_url: str | None, progress: _ProgressLine):
@@ -177,8 +181,7 @@ def ensure_idx_dataset(name: str, cache_dir: str | Path, mirror_url: str | None 
         return folder
 
     def verify_staged(path: Path) -> None:
-        expected = OFFICIAL_MD5[name][path.name]
-        if md5_of_file(path) != expected:
+        if _wrong_md5(name, path.name, md5_of_file(path)):
             raise FetchError(f"{path.name} does not match its MD5 once written to disk")
 
     progress = _ProgressLine()
