@@ -105,9 +105,11 @@ class LinearVAE(GaussianVAE):
         return ppca.log_likelihood(x, dec.W, dec.mu, self.noise.sigma2(step))
 
     @torch.no_grad()
-    def fit_closed_form(self, moments: DataMoments) -> ppca.PPCASolution:
-        """Set every parameter to the pPCA optimum (sigma^2 learned or the fixed value)."""
-        solution = ppca.ppca_ml(ppca.spectrum(moments), self.latent_dim, self.noise.reference_sigma2())
+    def fit_closed_form(self, moments: DataMoments, spec: ppca.Spectrum | None = None) -> ppca.PPCASolution:
+        """Set every parameter to the pPCA optimum (sigma^2 learned or the fixed value); ``spec`` is
+        ``ppca.spectrum(moments)`` where the caller already has it."""
+        spec = ppca.spectrum(moments) if spec is None else spec
+        solution = ppca.ppca_ml(spec, self.latent_dim, self.noise.reference_sigma2())
         if self.noise.learned:
             self.noise.set_sigma2(solution.sigma2)
         V, b, log_d = optimal_encoder(solution.W, solution.mu, solution.sigma2)

@@ -268,11 +268,15 @@ def _prepare_reference(module: VAEModule, datamodule, noise, last_step: int | No
     if num * dim * min(num, dim) > SLOW_REFERENCE_FLOP:  # full CelebA: ~10 min on 2 cores, before step 0
         say(f"vae-collapse: computing the pPCA reference from the {num:,} x {dim:,} training data "
             "(its covariance spectrum, in float64 on the CPU); this takes minutes", err=True)
-    moments = None
+    moments = spec = None
     if closed_form or getattr(model, "supports_moments", False):
         moments = module.precomputed_moments = data_moments(datamodule.train_data)
-    eigvals = ppca.eigenvalues(moments) if moments is not None else covariance_eigenvalues(datamodule.train_data)
-    return moments, eigvals, run_reference(eigvals, model, noise, last_step)
+    if closed_form:  # its fit needs the eigenvectors too: one decomposition serves both
+        spec = ppca.spectrum(moments)
+        eigvals = spec.eigvals
+    else:
+        eigvals = ppca.eigenvalues(moments) if moments is not None else covariance_eigenvalues(datamodule.train_data)
+    return moments, spec, eigvals, run_reference(eigvals, model, noise, last_step)
 
 
 def _save_closed_form(model, path: Path, meta: dict) -> None:
@@ -352,7 +356,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     (run_dir / TRACEBACK_FILE).unlink(missing_ok=True)  # an earlier failure's, kept until this run is sure to start
     try:  # from here on every outcome, a failure too, ends in summary.json and finished loggers
         try:
-            moments, eigvals, reference = _prepare_reference(module, datamodule, noise, last_step, closed_form)
+            moments, spec, eigvals, reference = _prepare_reference(module, datamodule, noise, last_step, closed_form)
         except ConfigError:
             bad_input = True  # found late (pPCA cannot be fitted to this data): one line, as before the run
             raise
@@ -373,7 +377,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         trainer = build(cfg.trainer, "trainer", logger=loggers or False, callbacks=callbacks,
                         plugins=[AtomicCheckpointIO()], **trainer_args)
         if closed_form:
-            model.fit_closed_form(moments)
+            model.fit_closed_form(moments, spec)
             if ckpt_settings.enabled and trainer.is_global_zero:
                 _save_closed_form(model, last, run_meta)
         else:
