@@ -29,6 +29,15 @@ def noise_kl(warmup: int, sigma2: float = 0.1) -> dict:
             "base": noise_fixed(sigma2)}
 
 
+def noise_anneal(shape: str = "linear") -> dict:
+    return {"_target_": "vae_collapse.models.AnnealedNoise", "start": 10.0, "end": 0.1, "steps": 50, "shape": shape,
+            "then": "learned", "min_sigma2": 1e-6}
+
+
+def noise_optimal() -> dict:
+    return {"_target_": "vae_collapse.models.OptimalNoise", "min_sigma2": 1e-6, "init": 1.0}
+
+
 def config(name: str, seed: int, run_dir: Path, noise: dict, model: str = MLP, k: int = 4,
            elbo: str = "analytic", steps: int = 100) -> dict:
     return {

@@ -155,6 +155,9 @@ def test_a_celeba_family_is_titled_with_its_image_size_and_folder():
                           "dataset.root": root, "dataset.subset": 5000, "model._target_": "vae_collapse.models.ConvVAE",
                           "model.latent_dim": 64, "trainer.max_steps": 100})
 
-    assert data_text(celeba("/data/celeba")) == "CelebA 64x64 (5000 train, from celeba/)"
+    assert data_text(celeba("/data/celeba")) == "CelebA 64x64 (5000 train, from data/celeba/)"
     assert data_text(celeba("/data/celeba-hq/")) != data_text(celeba("/data/celeba"))
+    # Two copies in folders of the same name, kept short: not the whole path.
+    assert data_text(celeba("/home/me/a/celeba")) == "CelebA 64x64 (5000 train, from a/celeba/)"
+    assert data_text(celeba("/home/me/b/celeba")) == "CelebA 64x64 (5000 train, from b/celeba/)"
     assert slug(celeba("/data/celeba")).startswith("celeba_n5000_convvae_k64")

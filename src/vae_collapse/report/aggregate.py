@@ -14,6 +14,7 @@ from typing import Any
 
 from vae_collapse.config.keys import PRESENTATION_ONLY, without_keys
 from vae_collapse.report.runs import Run
+from vae_collapse.reporting.summary import SUMMARY_FILE
 
 # Top-level keys that differ between repeats of one setting but do not change it:
 # where the run writes (paths, logger folders) and the seed itself.
@@ -151,14 +152,23 @@ def _sort_value(value: Any) -> tuple:
     return (1, 0.0, str(value))
 
 
-def _label_items(group: Group) -> list[tuple[str, Any]]:
-    """The varied keys worth reading in a label.
+def differing_keys(groups: Iterable[Group]) -> list[str]:
+    """The flattened keys whose values are not the same in all ``groups`` (a missing key counts as a value)."""
+    groups = list(groups)
+    keys = sorted({k for g in groups for k in g.flat})
+    return [k for k in keys if len({json.dumps(g.flat.get(k), default=str) for g in groups}) > 1]
+
+
+def label_with(group: Group, keys: Iterable[str]) -> str:
+    """The group's name, with its value of each of ``keys`` worth reading: "name [noise.sigma2=0.5]".
 
     Hydra's own flags (``_partial_``) go, and so do keys this group's config does not have (a run
     without ``lr_scheduler``, or with optimizer=em's keys, against one with them): the label of
     the group that has them still names them.
     """
-    return [(k, v) for k, v in group.varied.items() if k.rsplit(".", 1)[-1] not in HYDRA_FLAGS and k in group.flat]
+    parts = [f"{k}={_short(group.flat[k])}" for k in keys
+             if k.rsplit(".", 1)[-1] not in HYDRA_FLAGS and k in group.flat]
+    return group.name + (f" [{', '.join(parts)}]" if parts else "")
 
 
 def set_aside_repeats(runs: list[Run]) -> list[Run]:
@@ -187,7 +197,7 @@ def set_aside_repeats(runs: list[Run]) -> list[Run]:
 
 def _written(run: Run) -> tuple[float, str]:
     try:
-        return (run.run_dir.joinpath("summary.json").stat().st_mtime, str(run.run_dir))
+        return (run.run_dir.joinpath(SUMMARY_FILE).stat().st_mtime, str(run.run_dir))
     except OSError:
         return (0.0, str(run.run_dir))
 
@@ -206,12 +216,10 @@ def group_runs(runs: Iterable[Run]) -> list[Group]:
     for group in groups:
         by_name.setdefault(group.name, []).append(group)
     for siblings in by_name.values():
-        keys = sorted({k for g in siblings for k in g.flat})
-        differing = [k for k in keys if len({json.dumps(g.flat.get(k), default=str) for g in siblings}) > 1]
+        differing = differing_keys(siblings)
         for group in siblings:
             group.varied = {k: group.flat.get(k) for k in differing}
-            parts = [f"{k}={_short(v)}" for k, v in _label_items(group)]
-            group.label = group.name + (f" [{', '.join(parts)}]" if parts else "")
+            group.label = label_with(group, differing)
     groups.sort(key=lambda g: (g.name, [_sort_value(v) for v in g.varied.values()]))
     return groups
 

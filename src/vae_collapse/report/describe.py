@@ -89,6 +89,13 @@ def _data_name(group: Group) -> str:
     return group.get("dataset.name") or _cls(group.get("dataset._target_")).replace("DataModule", "").replace("Folder", "")
 
 
+def _folder_text(path: Any) -> str:
+    """The last two components of a folder ("data/celeba"): the last alone reads alike for two copies of
+    one data set (~/a/celeba, ~/b/celeba), and the whole path is long in a title."""
+    parts = Path(str(path)).parts
+    return str(Path(*parts[-2:])) if parts else str(path)
+
+
 def data_text(group: Group) -> str:
     name = _data_name(group)
     if group.get("dataset.image_size"):
@@ -96,7 +103,7 @@ def data_text(group: Group) -> str:
     subset = group.get("dataset.subset") or group.get("dataset.n_train")
     details = [f"{subset} train" if subset else "all train"]
     if group.get("dataset.root"):  # a user's folder: two of them must not read alike
-        details.append(f"from {Path(str(group.get('dataset.root'))).name or group.get('dataset.root')}/")
+        details.append(f"from {_folder_text(group.get('dataset.root'))}/")
     return f"{name} ({', '.join(details)})"
 
 

@@ -58,7 +58,8 @@ def _collapse_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
         p = policy(group)
         label = p.text
         if p.kind == "learned":
-            label += f" → σ² = {group.stat('train/sigma2').fmt(3)}"
+            # The seed count closes the label once, below: the stat's own "(n=...)" would repeat it.
+            label += f" → σ² = {group.stat('train/sigma2').fmt(3, show_n=False)}"
         band(ax, eps, mean, std, colour, f"{label} (n={n})", linestyle=line)
         at = float(np.interp(np.log(eps_mark), np.log(eps), mean))
         data["groups"].append({"label": group.label, "policy": p.text, "n": n, "seeds": group.seeds,
@@ -150,6 +151,34 @@ def _theory_curve(fam: list[Group], lo: float, hi: float):
     return None
 
 
+# At most this many labels along a sigma^2 axis: "0.0126" beside its neighbours stays apart.
+MAX_TICKS = 8
+# At least this many: a log axis spanning a decade or two labels only one or two powers of ten.
+MIN_TICKS = 3
+
+
+def _sigma2_ticks(swept: list[float | None], lo: float, hi: float) -> list[float]:
+    """Labelled sigma^2 ticks: the sweep's values (fixed ones first, in the order given), then, where
+    fewer than MIN_TICKS, the powers of ten in [lo, hi] and then their 2 and 5 multiples.
+
+    A value closer than 1/MAX_TICKS of the axis (in log) to one already kept is dropped: learned
+    values fall anywhere (0.0106 beside a fixed 0.01), and their labels would overlap.
+    """
+    gap = np.log10(hi / lo) / MAX_TICKS
+    kept: list[float] = []
+
+    def add(values) -> None:
+        for value in values:
+            if value and lo <= value <= hi and all(abs(np.log10(value / k)) >= gap for k in kept):
+                kept.append(float(value))
+
+    add(swept)
+    if len(kept) < MIN_TICKS:
+        decades = range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
+        add(step * 10.0 ** d for step in (1, 2, 5) for d in decades)  # a wide axis keeps its decades
+    return sorted(kept)
+
+
 def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
     fixed = [g for g in fam if policy(g).kind == "fixed"]
     learned = [g for g in fam if policy(g).kind == "learned"]
@@ -230,15 +259,11 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
         data["theory"] = {"sigma2": [float(v) for v in grid[::10]], "active_dims": [int(v) for v in count[::10]]}
         right.append("the linear theory's prediction, the number of the top k covariance eigenvalues of the "
                      "training data above σ² (black step)")
-    # Ticks at the fixed σ² values: a log axis spanning about a decade otherwise labels its minor
-    # ticks too ("3×10⁻¹"), and they overlap. Learned values fall anywhere (0.0106 beside 0.0163),
-    # so a learned-only sweep keeps the decades.
-    ticks = sorted({float(policy(g).sigma2) for g in fixed})
+    ticks = _sigma2_ticks([policy(g).sigma2 for g in fixed] + [_sigma2_of(g) for g in learned], lo, hi)
     for ax in (ax_elbo, ax_dims):
         ax.set_xscale("log")
         ax.set_xlim(lo, hi)
-        if ticks:
-            ax.set_xticks(ticks)
+        ax.set_xticks(ticks)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.3g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("σ² (fixed value, or final learned value)  [log scale]")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vae_collapse.report.aggregate import Group, Stat
+from vae_collapse.report.aggregate import Group, Stat, differing_keys, label_with
 from vae_collapse.report.describe import data_text, model_text, policy
 
 # The number columns are named by their metric (the names of summary.json and W&B).
@@ -12,23 +12,36 @@ COLUMNS = ("experiment", "data", "model", "noise policy", "train/elbo", "test/lo
            "collapse/collapsed_fraction", "n")
 
 
-def experiment_text(group: Group) -> str:
-    """The experiment name, plus what else (not the noise, which has its own column) tells it apart."""
-    extra = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-             for k, v in group.varied.items() if not k.startswith("noise.")]
-    return group.name + (f" [{', '.join(extra)}]" if extra else "")
+def _other_cells(group: Group) -> tuple[str, ...]:
+    """What a row says besides its experiment column: the name, data, model and noise policy."""
+    return (group.name, data_text(group), model_text(group), policy(group).text)
+
+
+def experiment_texts(groups: list[Group]) -> list[str]:
+    """Each row's experiment name, plus the keys that tell it from the rows that read alike in every other column.
+
+    Only rows that would otherwise read alike are compared: a key the other columns already tell
+    apart (sigma^2, the data, the model) is not said twice, nor is one that only another row has
+    (the schedule shape of an annealed sigma^2 beside an optimal one); a key they do not show
+    (noise.shape: linear against cosine) is named.
+    """
+    alike: dict[tuple[str, ...], list[Group]] = {}
+    for group in groups:
+        alike.setdefault(_other_cells(group), []).append(group)
+    return [label_with(group, differing_keys(alike[_other_cells(group)])) for group in groups]
 
 
 @dataclass
 class Row:
     group: Group
+    experiment: str  # the name and what tells the row from those that read alike (experiment_texts)
     train_elbo: Stat
     test_iwae: Stat
     collapsed: Stat
     eps: float
 
     def cells(self) -> list[str]:
-        return [experiment_text(self.group), data_text(self.group), model_text(self.group),
+        return [self.experiment, data_text(self.group), model_text(self.group),
                 policy(self.group).text, self.train_elbo.fmt(show_n=False, decimals=2),
                 self.test_iwae.fmt(show_n=False, decimals=2),
                 f"{self.collapsed.fmt(show_n=False, decimals=2)} (eps={self.eps:g})", str(self.group.n)]
@@ -44,5 +57,6 @@ class Row:
 def rows(groups: list[Group]) -> list[Row]:
     """One row per setting: grouped by data and model, then by noise policy and its value."""
     ordered = sorted(groups, key=lambda g: (data_text(g), model_text(g), policy(g).order, g.label))
-    return [Row(g, g.stat("train/elbo"), g.stat("test/log_px_iwae"), g.stat("collapse/collapsed_fraction"), float(g.get("eval.eps", 0.01)))
-            for g in ordered]
+    return [Row(g, text, g.stat("train/elbo"), g.stat("test/log_px_iwae"), g.stat("collapse/collapsed_fraction"),
+                float(g.get("eval.eps", 0.01)))
+            for g, text in zip(ordered, experiment_texts(ordered))]
