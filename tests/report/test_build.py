@@ -221,3 +221,16 @@ def test_a_setting_run_twice_with_one_seed_counts_once_the_newest(tmp_path):
     (repeat,) = report.excluded
     assert (repeat.run_dir, repeat.status) == (runs["first"], "repeat")
     assert repeat.reason == f"same setting and seed 0 as {runs['again']}, which is newer and is used"
+
+
+def test_rebuilding_with_fewer_runs_removes_the_figures_no_longer_drawn(tmp_path):
+    fakes.make_tree(tmp_path / "runs")
+    out = tmp_path / "report"
+    full = build_report([tmp_path / "runs"], out)
+    (out / "notes.png").write_bytes(b"the user's own file")
+    part = build_report([tmp_path / "runs" / "fixed"], out)  # only the fixed sigma^2 sweep now
+    kept = {f.file.name for f in part.figures}
+    gone = {f.file.name for f in full.figures} - kept
+    assert gone and kept
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(kept | {"notes.png"})  # only a report's own files go
+    assert not (out / "table1.csv").exists() or part.table

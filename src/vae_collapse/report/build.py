@@ -78,6 +78,7 @@ def build_report(
     spectrum = spectrum or spectrum_source.from_groups(groups)
     # Figure 1's settings are checked (--directions, --sigma2) before the folder is made, too.
     setting = figure1.choose(spectrum.eigvals, spectrum.description, directions, sigma2s) if spectrum else None
+    earlier = output.written_files(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
     figures: list[FigureResult] = []
@@ -97,6 +98,7 @@ def build_report(
     output.write_table_csv(report)
     markdown.write(report)
     output.write_json(report)
+    output.remove_stale(report, earlier)
     if wandb_mode != "disabled":
         from vae_collapse.report import wandb_out
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vae_collapse.reporting.artifacts import write_csv_atomic
@@ -15,6 +17,7 @@ if TYPE_CHECKING:
     from vae_collapse.report.build import Report
 
 FORMAT = "vae-collapse-report/1"
+TABLE_FILE = "table1.csv"
 
 
 def _rel(report: Report, path) -> str:
@@ -54,4 +57,28 @@ def write_json(report: Report) -> None:
 
 def write_table_csv(report: Report) -> None:
     if report.table:
-        write_csv_atomic(report.out_dir / "table1.csv", list(COLUMNS), [row.cells() for row in report.table])
+        write_csv_atomic(report.out_dir / TABLE_FILE, list(COLUMNS), [row.cells() for row in report.table])
+
+
+def written_files(out_dir: Path) -> set[Path]:
+    """The figures and table an earlier report in ``out_dir`` wrote, by its report.json (none if unreadable)."""
+    try:
+        earlier = json.loads((out_dir / "report.json").read_text())
+        names = [f["file"] for f in earlier.get("figures", [])] + ([TABLE_FILE] if earlier.get("table1") else [])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return set()
+    inside = out_dir.resolve()
+    paths = {(out_dir / str(name)).resolve() for name in names}
+    return {p for p in paths if inside in p.parents}  # never a file outside the report's folder
+
+
+def remove_stale(report: Report, earlier: set[Path]) -> list[Path]:
+    """Delete what an earlier report wrote and this one did not (a figure whose runs are gone), so the
+    folder never shows a figure that REPORT.md does not describe. Only files a report wrote are touched."""
+    now = {Path(f.file).resolve() for f in report.figures}
+    if report.table:
+        now.add((report.out_dir / TABLE_FILE).resolve())
+    stale = sorted(earlier - now)
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
