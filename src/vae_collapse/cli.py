@@ -100,7 +100,7 @@ def _mark_rejected(run_dir: Path, message: str, multirun: bool) -> None:
         if multirun:
             (run_dir / REJECTED_FILE).write_text(message + "\n")
             return
-        if not {p.name for p in run_dir.iterdir()} <= HYDRA_ONLY:
+        if not {p.name for p in run_dir.iterdir()} <= HYDRA_ONLY or (run_dir / ".hydra").is_file():
             return
         if run_dir.resolve() == Path.cwd().resolve() or run_dir.resolve() in Path.cwd().resolve().parents:
             # hydra.run.dir=. : take back only what Hydra wrote, never the folder the user is in

@@ -107,3 +107,29 @@ def test_resume_is_offered_only_for_a_folder_with_a_checkpoint(run_cli, tmp_path
         result = run_cli(*QUICK, "model.latent_dim=2", f"hydra.run.dir={folder}")
         assert result.returncode == 1 and "already holds another run" in result.stderr
         assert (f"resume={folder}" in result.stderr) == offered, result.stderr
+
+
+def test_refusals_found_after_the_folder_check_keep_the_runs_hydra_files_too(run_cli, tmp_path):
+    run_dir = tmp_path / "run"
+    assert run_cli(*QUICK, "checkpoint.every_n_steps=5", f"hydra.run.dir={run_dir}").returncode == 0
+    files = _hydra_files(run_dir)
+    # Accepted as the same run, then refused: it would end before its checkpoint's step.
+    refused = run_cli(f"resume={run_dir}", "trainer.max_steps=2", f"hydra.run.dir={run_dir}")
+    assert refused.returncode == 1 and "before its checkpoint's step 5" in refused.stderr
+    assert _hydra_files(run_dir) == files
+    # A run killed before its first checkpoint has only its .hydra/ to say what it was.
+    (run_dir / "summary.json").unlink()
+    (run_dir / "checkpoints" / "last.ckpt").unlink()
+    assert run_cli(*QUICK, "optimizer.lr=-1", f"hydra.run.dir={run_dir}").returncode == 1
+    assert _hydra_files(run_dir) == files
+    assert load_run(run_dir).config["model"]["latent_dim"] == 3
+
+
+def test_a_hydra_record_that_cannot_be_written_is_one_line(run_cli, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / ".hydra").write_text("a file where the folder goes")
+    result = run_cli(*QUICK, f"hydra.run.dir={run_dir}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"vae-collapse: error: cannot write {run_dir / '.hydra'}")
+    assert (run_dir / ".hydra").read_text() == "a file where the folder goes"

@@ -76,6 +76,7 @@ def test_a_latent_size_not_below_the_data_dimension_is_warned_about(latent_dim, 
     ({"max_steps": -1, "max_epochs": 2}, 40, "trainer.max_epochs=2"),
     ({"max_steps": 500, "max_epochs": 2}, 40, "trainer.max_epochs=2"),  # the epochs end it first
     ({"max_steps": 30, "max_epochs": 2}, 30, "trainer.max_steps=30"),
+    ({"max_steps": -1, "max_epochs": None}, 20000, "trainer.max_epochs=null (Lightning's default of 1000 epochs)"),
 ])
 def test_the_setting_that_ends_a_run_is_the_one_named(trainer, last_step, named):
     assert _end_setting(OmegaConf.create({"trainer": trainer}), last_step) == named

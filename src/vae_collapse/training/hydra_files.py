@@ -14,15 +14,20 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from vae_collapse.config import ConfigError
 from vae_collapse.reporting.atomic import atomic_open
-from vae_collapse.reporting.summary import SUMMARY_FILE
+from vae_collapse.reporting.summary import REJECTED_FILE, SUMMARY_FILE
 from vae_collapse.training.checkpoints import CHECKPOINT_DIR, LAST
 
 HYDRA_DIR = ".hydra"
 
 
 def holds_a_run(run_dir: Path) -> bool:
-    return (run_dir / SUMMARY_FILE).is_file() or (run_dir / CHECKPOINT_DIR / LAST).is_file()
+    """Whether the folder has a run's records: its summary, its checkpoint, or (a run killed before
+    either) its config; not the config of an attempt that bad input stopped (rejected.txt)."""
+    if (run_dir / SUMMARY_FILE).is_file() or (run_dir / CHECKPOINT_DIR / LAST).is_file():
+        return True
+    return (run_dir / HYDRA_DIR / "config.yaml").is_file() and not (run_dir / REJECTED_FILE).is_file()
 
 
 def write_hydra_files(run_dir: Path, task_config: DictConfig) -> None:
@@ -40,5 +45,10 @@ def write_hydra_files(run_dir: Path, task_config: DictConfig) -> None:
         "overrides.yaml": full.hydra.overrides.task,
     }
     for name, content in files.items():
-        with atomic_open(run_dir / HYDRA_DIR / name) as handle:
-            handle.write(OmegaConf.to_yaml(content))
+        path = run_dir / HYDRA_DIR / name
+        try:
+            with atomic_open(path) as handle:
+                handle.write(OmegaConf.to_yaml(content))
+        except OSError as exc:  # a full disk, or a .hydra that is not a writable folder
+            raise ConfigError(f"cannot write {path} ({exc.strerror or exc}); give a writable folder with "
+                              "hydra.run.dir=... or hydra.sweep.dir=...") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import lightning.pytorch as pl
@@ -36,6 +37,7 @@ class VAEModule(pl.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = lr_scheduler
         self.train_moments: DataMoments | None = None
+        self._validation_rng = contextlib.ExitStack()
         self.precomputed_moments: DataMoments | None = None  # of datamodule.train_data, where the caller has them
         # A closed-form optimiser (optimizer=em) updates the weights itself: no backward pass.
         self.closed_form_steps = not getattr(getattr(optimizer, "func", optimizer), "needs_gradients", True)
@@ -144,9 +146,17 @@ class VAEModule(pl.LightningModule):
         optimizer.step()
         return result.loss
 
+    # A whole validation pass samples from a fork of the training RNG (one fork, so its batches draw
+    # different noise), and training goes on from where it stood before the pass.
+    def on_validation_start(self) -> None:
+        self._validation_rng = contextlib.ExitStack()
+        self._validation_rng.enter_context(measurement_rng(self.device))
+
+    def on_validation_end(self) -> None:
+        self._validation_rng.close()
+
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
-        with measurement_rng(self.device):
-            result = self._step(batch)
+        result = self._step(batch)
         self.log_dict(result.metrics("val"), on_step=False, on_epoch=True, batch_size=batch.shape[0])
 
     def parameter_groups(self):

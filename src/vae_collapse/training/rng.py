@@ -24,10 +24,16 @@ def measurement_rng(device: torch.device) -> Iterator[None]:
 
 
 def rng_state() -> dict[str, Any]:
-    """The global RNG streams a run samples from (CUDA's where there is one)."""
+    """The global RNG streams a run samples from: the CPU's, and its own GPU's where it has one.
+
+    Only the current device's: under DDP rank 0 writes the checkpoint and every rank loads it, so
+    each rank restores the stream of rank 0's device, which is where all of them stood (they are
+    seeded alike and draw alike). Every device's state, as rank 0's process holds it, would put the
+    others back to their untouched seeded state.
+    """
     state: dict[str, Any] = {"torch_rng": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda_rng"] = torch.cuda.get_rng_state_all()
+        state["cuda_rng"] = torch.cuda.get_rng_state(torch.cuda.current_device())
     return state
 
 
@@ -35,5 +41,5 @@ def set_rng_state(state: dict[str, Any]) -> None:
     if "torch_rng" in state:
         torch.set_rng_state(state["torch_rng"])
     cuda = state.get("cuda_rng")
-    if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)
+    if isinstance(cuda, torch.Tensor) and torch.cuda.is_available():  # a checkpoint from a GPU, resumed on one
+        torch.cuda.set_rng_state(cuda, torch.cuda.current_device())

@@ -212,8 +212,10 @@ def _last_step(cfg: DictConfig, batches_per_epoch: int) -> int | None:
 def _end_setting(cfg: DictConfig, last_step: int) -> str:
     """The trainer setting that ends the run at ``last_step`` (see _last_step), as key=value."""
     steps, epochs = cfg.trainer.get("max_steps"), cfg.trainer.get("max_epochs")
-    if steps == last_step or not (isinstance(epochs, int) and epochs >= 0):
+    if steps == last_step:
         return f"trainer.max_steps={steps}"
+    if epochs is None:
+        return f"trainer.max_epochs=null (Lightning's default of {LIGHTNING_DEFAULT_EPOCHS} epochs)"
     return f"trainer.max_epochs={epochs}"
 
 
@@ -322,8 +324,6 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         say(f"vae-collapse: skipped {run_dir}: already completed (its summary.json); "
             "delete that folder to run it again")
         return RunResult("completed", dict(plan.skip.get("metrics", {})), run_dir, skipped=True)
-    if _is_rank_zero():
-        write_hydra_files(run_dir, cfg)
     meta = plan.meta or {}
     wandb_id = meta.get("wandb_id") or secrets.token_hex(4)
     group, run_name = run_identity(cfg, run_dir)
@@ -353,13 +353,16 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     metrics: dict[str, Any] = {}
     bad_input = False
     trainer = None
-    (run_dir / TRACEBACK_FILE).unlink(missing_ok=True)  # an earlier failure's, kept until this run is sure to start
     try:  # from here on every outcome, a failure too, ends in summary.json and finished loggers
         try:
             moments, spec, eigvals, reference = _prepare_reference(module, datamodule, noise, last_step, closed_form)
         except ConfigError:
             bad_input = True  # found late (pPCA cannot be fitted to this data): one line, as before the run
             raise
+        # The run is accepted: nothing refuses it from here, so the folder's records become this run's.
+        (run_dir / TRACEBACK_FILE).unlink(missing_ok=True)
+        if _is_rank_zero():
+            write_hydra_files(run_dir, cfg)
         # From the start, so that a run that fails or diverges still has them in summary.json (W&B has them at step 0).
         metrics.update(reference)
         log_config(loggers, {**resolved, "overrides": _task_overrides()})
