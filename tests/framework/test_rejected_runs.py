@@ -133,3 +133,19 @@ def test_a_hydra_record_that_cannot_be_written_is_one_line(run_cli, tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(f"vae-collapse: error: cannot write {run_dir / '.hydra'}")
     assert (run_dir / ".hydra").read_text() == "a file where the folder goes"
+
+
+def test_a_completed_run_is_not_resumed_over_itself(run_cli, tmp_path):
+    run_dir = tmp_path / "run"
+    assert run_cli(*QUICK, f"hydra.run.dir={run_dir}").returncode == 0
+    before = (run_dir / "summary.json").read_bytes()
+    result = run_cli(f"resume={run_dir}", "trainer.max_steps=8", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines() == [
+        f"vae-collapse: error: {run_dir} holds a completed run (trainer.max_steps=5 there, 8 here): resumed in its "
+        "own folder it would replace that run's results; leave out hydra.run.dir, and the resumed run gets a folder "
+        "of its own beside it"]
+    assert (run_dir / "summary.json").read_bytes() == before
+    # The same command again, in its own folder, is still a skip.
+    again = run_cli(f"resume={run_dir}", f"hydra.run.dir={run_dir}")
+    assert again.returncode == 0 and "skipped" in again.stdout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vae_collapse.config.keys import PRESENTATION_ONLY, without_keys
 from vae_collapse.report.aggregate import setting
-from vae_collapse.training.resume import first_difference, identity
+from vae_collapse.training.resume import first_difference, identity, telling_differences
 
 RUN = {"seed": 0, "paths": {"output_dir": "/a"}, "noise": {"sigma2": 1.0},
        "trainer": {"max_steps": 100, "log_every_n_steps": 10, "enable_progress_bar": True}, "checkpoint": {"every_n_steps": 5}}
@@ -30,3 +30,21 @@ def test_without_keys_copies_and_skips_missing_parents():
     stripped = without_keys(RUN, (*PRESENTATION_ONLY, "model.hidden"))
     assert stripped["trainer"] == {"max_steps": 100} and "checkpoint" not in stripped
     assert RUN["trainer"]["log_every_n_steps"] == 10  # the original is untouched
+
+
+def test_the_difference_named_is_the_one_a_command_line_set():
+    old = {"seed": 0, "dataset": {"seed": 0, "batch_size": 128}, "noise": {"sigma2": 2.0}}
+    new = {"seed": 2, "dataset": {"seed": 2, "batch_size": 128}, "noise": {"sigma2": 0.5}}
+    # dataset.seed comes first in key order, but it only follows from seed.
+    assert telling_differences(old, new, ["noise.sigma2=0.5", "seed=2"]) == (
+        "seed=0 there, 2 here; noise.sigma2=2.0 there, 0.5 here; and 1 more")
+    assert telling_differences(old, new, []) == "seed=0 there, 2 here; dataset.seed=0 there, 2 here; and 1 more"
+    # A group chosen on the command line names its keys before a batch size that follows from it.
+    deep = {"model": {"_target_": "MLPVAE", "hidden": [16]}, "dataset": {"batch_size": 128}}
+    linear = {"model": {"_target_": "LinearVAE"}, "dataset": {"batch_size": None}}
+    assert telling_differences(deep, linear, ["model=linear_vae"], most=1).startswith("model._target_=MLPVAE there")
+
+
+def test_a_resumed_run_is_the_same_setting_as_its_seed_mates():
+    resumed = {**_changed(), "seed": 1, "resume": "/a/checkpoints/last.ckpt"}
+    assert setting({**RUN, "resume": None}) == setting(resumed)

@@ -16,9 +16,10 @@ from vae_collapse.config.keys import PRESENTATION_ONLY, without_keys
 from vae_collapse.report.runs import Run
 from vae_collapse.reporting.summary import SUMMARY_FILE
 
-# Top-level keys that differ between repeats of one setting but do not change it:
-# where the run writes (paths, logger folders) and the seed itself.
-NOT_THE_SETTING = ("seed", "paths", "logger")
+# Top-level keys that differ between repeats of one setting but do not change it: where the run
+# writes (paths, logger folders), the seed itself, and the checkpoint a run was resumed from (a
+# resumed run computes what the uninterrupted one would).
+NOT_THE_SETTING = ("seed", "paths", "logger", "resume")
 # Hydra's instantiation flags: not settings of the run.
 HYDRA_FLAGS = frozenset({"_partial_", "_recursive_", "_convert_"})
 

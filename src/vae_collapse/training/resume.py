@@ -50,14 +50,40 @@ def identity(config: dict) -> dict:
     return without_keys(config, IDENTITY_IGNORED)
 
 
-def first_difference(old: Any, new: Any, prefix: str = "") -> tuple[str, Any, Any] | None:
+def differences(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """Every (dotted key, old value, new value) where two configs differ, in key order."""
     if isinstance(old, dict) and isinstance(new, dict):
+        found = []
         for key in sorted(set(old) | set(new), key=str):
-            found = first_difference(old.get(key, "<absent>"), new.get(key, "<absent>"), f"{prefix}{key}.")
-            if found:
-                return found
-        return None
-    return None if old == new else (prefix.rstrip("."), old, new)
+            found += differences(old.get(key, "<absent>"), new.get(key, "<absent>"), f"{prefix}{key}.")
+        return found
+    return [] if old == new else [(prefix.rstrip("."), old, new)]
+
+
+def first_difference(old: Any, new: Any, prefix: str = "") -> tuple[str, Any, Any] | None:
+    found = differences(old, new, prefix)
+    return found[0] if found else None
+
+
+def _override_keys(overrides: list[str]) -> set[str]:
+    return {_override_key(text).replace("/", ".").split("@")[0] for text in overrides}
+
+
+def telling_differences(old: dict, new: dict, overrides: list[str], most: int = 2) -> str:
+    """What tells two runs apart, for a message: the differing keys that a command line set first
+    (seed, not the dataset.seed it feeds; model=..., not a batch size that follows from it), then
+    the shallowest; at most ``most`` of them, as "key=old there, new here"."""
+    given = _override_keys(overrides)
+
+    def rank(found: tuple[str, Any, Any]) -> tuple:
+        key = found[0]
+        named = any(key == g or key.startswith(g + ".") or g.startswith(key + ".") for g in given)
+        return (not named, key.count("."), key)
+
+    ranked = sorted(differences(old, new), key=rank)
+    parts = [f"{key}={a} there, {b} here" for key, a, b in ranked[:most]]
+    more = len(ranked) - most
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
 def _container(value: Any) -> Any:
@@ -140,9 +166,11 @@ def resume_source(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, Pa
     return resumed_config(cfg, loaded[META_KEY]["config"], overrides, what), checkpoint, loaded
 
 
-def plan_folder(cfg: DictConfig, run_dir: Path, checkpoint: Path | None, loaded: dict | None) -> RunPlan:
+def plan_folder(cfg: DictConfig, run_dir: Path, checkpoint: Path | None, loaded: dict | None,
+                overrides: list[str] | None = None) -> RunPlan:
     """Decide what to do in ``run_dir`` given what is there. Called after the config is validated
-    and built, so a bad value is reported as such and not as a clash with an earlier run."""
+    and built, so a bad value is reported as such and not as a clash with an earlier run.
+    ``overrides`` (this command's) and the earlier run's say which difference to name first."""
     meta = loaded[META_KEY] if loaded else None
     source_dir = run_folder_of(checkpoint) if checkpoint is not None and checkpoint.name == LAST else None
     current = identity(OmegaConf.to_container(cfg, resolve=True))
@@ -161,14 +189,19 @@ def plan_folder(cfg: DictConfig, run_dir: Path, checkpoint: Path | None, loaded:
         return RunPlan(cfg, checkpoint, meta, loaded)
     same_folder = source_dir is not None and source_dir.resolve() == run_dir.resolve()
     diff = first_difference(identity(existing), current)
-    if diff and not same_folder:
-        key, old, new = diff
-        resumable = f", or resume={run_dir} to continue that run" if own_checkpoint.is_file() else ""
-        raise ConfigError(
-            f"{run_dir} already holds another run ({key}={old} there, {new} here); choose a new output "
-            f"folder (hydra.run.dir=... or hydra.sweep.dir=...){resumable}"
-        )
-    if not diff and summary and summary.get("status") == "completed":
+    completed = bool(summary and summary.get("status") == "completed")
+    if diff:
+        given = [*(overrides or []), *((summary or {}).get("overrides") or [])]
+        told = telling_differences(identity(existing), current, given)
+        if not same_folder:
+            resumable = f", or resume={run_dir} to continue that run" if own_checkpoint.is_file() else ""
+            raise ConfigError(f"{run_dir} already holds another run ({told}); choose a new output "
+                              f"folder (hydra.run.dir=... or hydra.sweep.dir=...){resumable}")
+        if completed:  # continuing an unfinished run in its own folder is how a sweep is finished; not this
+            raise ConfigError(f"{run_dir} holds a completed run ({told}): resumed in its own folder it would "
+                              "replace that run's results; leave out hydra.run.dir, and the resumed run gets a "
+                              "folder of its own beside it")
+    if not diff and completed:
         return RunPlan(cfg, skip=summary)
     if checkpoint is None and own is not None:
         return RunPlan(cfg, own_checkpoint, own[META_KEY], own)

@@ -318,7 +318,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     last_step = _last_step(cfg, len(datamodule.train_dataloader()))
     for warning in _run_warnings(cfg, noise, last_step, eval_settings, datamodule.data_dim):
         say(f"vae-collapse: warning: {warning}", err=True)
-    plan = plan_folder(cfg, run_dir, source, loaded)
+    plan = plan_folder(cfg, run_dir, source, loaded, _task_overrides())
     (run_dir / REJECTED_FILE).unlink(missing_ok=True)  # an earlier attempt's: this one was accepted
     if plan.skip is not None:  # before any logger exists: a skipped job opens no W&B run
         say(f"vae-collapse: skipped {run_dir}: already completed (its summary.json); "
