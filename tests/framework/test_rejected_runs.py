@@ -149,3 +149,16 @@ def test_a_completed_run_is_not_resumed_over_itself(run_cli, tmp_path):
     # The same command again, in its own folder, is still a skip.
     again = run_cli(f"resume={run_dir}", f"hydra.run.dir={run_dir}")
     assert again.returncode == 0 and "skipped" in again.stdout
+
+
+def test_a_sweep_command_that_bad_input_stops_keeps_the_sweeps_record(run_cli, tmp_path):
+    sweep = tmp_path / "sweep"
+    assert run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=0.2,0.5", f"hydra.sweep.dir={sweep}").returncode == 0
+    record = (sweep / "multirun.yaml").read_bytes()
+    assert b"noise.sigma2=0.2,0.5" in record
+    refused = run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=-1,-2", f"hydra.sweep.dir={sweep}")
+    assert refused.returncode == 1 and "2 rejected" in refused.stderr
+    assert (sweep / "multirun.yaml").read_bytes() == record
+    # A command that runs something is the sweep's latest: its record stays.
+    assert run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=0.2,0.7", f"hydra.sweep.dir={sweep}").returncode == 1
+    assert b"noise.sigma2=0.2,0.7" in (sweep / "multirun.yaml").read_bytes()

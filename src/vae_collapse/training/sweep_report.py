@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,8 @@ from omegaconf import DictConfig
 from vae_collapse.reporting.summary import REJECTED_FILE, SUMMARY_FILE
 
 REJECTED = "rejected"
+# Hydra's record of the sweep's command, in the sweep folder.
+RECORD_FILE = "multirun.yaml"
 
 
 @dataclass
@@ -90,12 +93,61 @@ def _listed(jobs: list[str]) -> str:
     return ", ".join(jobs[:10]) + (" ..." if len(jobs) > 10 else "")
 
 
+@dataclass
+class SweepStart:
+    """What the sweep folder held before this command: Hydra writes its multirun.yaml over the
+    earlier sweep's before any job runs, also for a command that bad input then stops."""
+
+    started: float
+    record: bytes | None  # the earlier multirun.yaml; None where there was none
+    job_log: str  # each job's log file name (<hydra.job.name>.log): every attempt at a job writes a line
+
+
+START: SweepStart | None = None
+
+
+def _this_commands_jobs(outcome: SweepOutcome, start: SweepStart) -> dict[str, str]:
+    """The jobs this command tried (their log has a line from it), with their status."""
+    jobs = {}
+    for job, status in outcome.statuses.items():
+        log = outcome.sweep_dir / job / start.job_log
+        if log.is_file() and log.stat().st_mtime >= start.started:
+            jobs[job] = status
+    return jobs
+
+
+def keep_earlier_record(sweep_dir: Path, outcome: SweepOutcome | None) -> None:
+    """Where a command changed nothing (every job it tried was refused as bad input, or its jobs could
+    not even be composed), the sweep folder gets its earlier multirun.yaml back, or, where it had
+    none, loses the one this command made (and so does the folder, if that was all it held)."""
+    start = START
+    if start is None:
+        return
+    tried = _this_commands_jobs(outcome, start) if outcome is not None else {}
+    if any(status != REJECTED for status in tried.values()):
+        return
+    record = sweep_dir / RECORD_FILE
+    try:
+        if start.record is not None:
+            record.write_bytes(start.record)
+        elif not tried:
+            record.unlink(missing_ok=True)
+            if sweep_dir.is_dir() and not any(sweep_dir.iterdir()):
+                sweep_dir.rmdir()
+    except OSError:
+        pass  # tidying up must never hide the error the user needs to see
+
+
 class SweepReport(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        global CURRENT_DIR
+        global CURRENT_DIR, START
         CURRENT_DIR = Path(config.hydra.sweep.dir)
+        record = CURRENT_DIR / RECORD_FILE
+        START = SweepStart(time.time(), record.read_bytes() if record.is_file() else None,
+                           f"{config.hydra.job.name}.log")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         global LAST
         LAST = collect(Path(config.hydra.sweep.dir))
+        keep_earlier_record(Path(config.hydra.sweep.dir), LAST)
         print(describe(LAST), file=sys.stdout if LAST.all_completed else sys.stderr, flush=True)
