@@ -7,12 +7,15 @@ media. The numbers equal what the run reported (the IWAE draws are seeded the sa
 go to ``<run dir>/eval/`` (or ``--out``), never over the run's own files.
 
 ``eval.*`` settings may be changed, e.g. ``eval.eps=0.1 eval.iwae_samples=1000``: the same model
-measured with another collapse threshold or a tighter bound, without training again.
+measured with another collapse threshold or a tighter bound, without training again. Each key
+is given once. Measuring again into the same folder replaces its eval.json (the one
+``vae-collapse-report`` reads), and says so, with the settings of the measurement it replaces.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -25,8 +28,12 @@ def _apply_overrides(cfg, overrides: list[str]):
     from vae_collapse.config import ConfigError
     from vae_collapse.training.resume import RELOCATABLE_KEYS
 
+    seen: dict[str, str] = {}
     for item in overrides:
         key = item.split("=", 1)[0]
+        if key in seen:  # OmegaConf would keep the last one without a word
+            raise ConfigError(f"{key} is given twice ({seen[key]}, {item}); give it once")
+        seen[key] = item
         if key in RELOCATABLE_KEYS and "=" in item and OmegaConf.select(cfg, key, default="<absent>") != "<absent>":
             continue  # the data has moved; the fingerprint check still refuses other data
         if "=" not in item or not key.startswith("eval."):
@@ -36,6 +43,17 @@ def _apply_overrides(cfg, overrides: list[str]):
         if key.split(".")[1] not in cfg.eval:
             raise ConfigError(f"{key}: unknown key; eval's keys: {', '.join(k for k in cfg.eval if k != '_target_')}")
     return OmegaConf.merge(cfg, OmegaConf.from_dotlist(overrides))
+
+
+def _earlier_settings(results: Path) -> str:
+    """The overrides of the measurement in ``results`` (an eval.json), in words."""
+    try:
+        overrides = json.loads(results.read_text()).get("overrides")
+    except (OSError, ValueError, AttributeError):
+        return "an unreadable eval.json"
+    if not isinstance(overrides, list):
+        return "settings not recorded"
+    return " ".join(map(str, overrides)) or "the run's own eval settings"
 
 
 def evaluate_checkpoint(where: str, out: Path | None = None,
@@ -77,13 +95,17 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
     step = int(checkpoint.get("global_step", 0))
     eigvals = covariance_eigenvalues(datamodule.train_data)
     metrics = dict(run_reference(eigvals, model, noise, step or None))
+    results = out / "eval.json"
+    if results.is_file():  # re-measuring is what this is for, but the report reads only the latest
+        print(f"{PROG}: replacing the earlier measurement in {out} ({_earlier_settings(results)})",
+              file=sys.stderr, flush=True)
     out.mkdir(parents=True, exist_ok=True)  # only now: a refused checkpoint or missing data leaves no folder
     torch.manual_seed(cfg.seed)  # as the run did before its final measurements
     final, files = final_measurements(model, datamodule, eval_settings, out, [], step, eigvals, metrics.get("ppca/sigma2"))
     metrics.update(final)
-    write_json_atomic(out / "eval.json", {"checkpoint": str(path), "global_step": step, "overrides": list(overrides),
+    write_json_atomic(results, {"checkpoint": str(path), "global_step": step, "overrides": list(overrides),
                                           "metrics": dict(sorted(metrics.items()))})
-    return metrics, {"results": out / "eval.json", **files}
+    return metrics, {"results": results, **files}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
+
 from vae_collapse.training.progress import StepProgressBar
 
 
@@ -31,3 +33,60 @@ def test_a_resumed_parallel_job_goes_on_from_its_step(capsys):
     lines = capsys.readouterr().err.splitlines()
     assert [line.split(" (")[0] for line in lines] == [
         "vae-collapse: job 0: step 160/200", "vae-collapse: job 0: step 180/200", "vae-collapse: job 0: step 200/200"]
+
+
+def _logging_trainer(step: int, values_at: int, max_steps: int = 100, every: int = 50):
+    """A trainer whose module logged its ELBO last at step ``values_at`` (as metrics.csv numbers steps)."""
+    epoch_loop = SimpleNamespace(_batches_that_stepped=step - 1)  # not yet advanced at on_train_batch_end
+    return SimpleNamespace(global_step=step, max_steps=max_steps, global_rank=0, log_every_n_steps=every,
+                           fit_loop=SimpleNamespace(epoch_loop=epoch_loop),
+                           progress_bar_metrics={"elbo": -float(values_at), "sigma2": 0.1})
+
+
+def test_a_line_between_logging_steps_says_which_step_its_values_are_from(capsys):
+    bar = StepProgressBar(job=1)
+    bar.on_train_start(_logging_trainer(0, 0), None)
+    for step in range(1, 101):
+        logged = max((s for s in range(step) if (s + 1) % 50 == 0 or s == 99), default=0)
+        bar.on_train_batch_end(_logging_trainer(step, logged), None, None, None, step - 1)
+    lines = [line.split(";")[0] for line in capsys.readouterr().err.splitlines()]
+    assert lines[5] == "vae-collapse: job 1: step 60/100 (60%), elbo=-49, sigma2=0.1 (at step 49)"
+    assert lines[4] == "vae-collapse: job 1: step 50/100 (50%), elbo=-49, sigma2=0.1"  # logged by the step just done
+    assert lines[9] == "vae-collapse: job 1: step 100/100 (100%), elbo=-99, sigma2=0.1"
+
+
+def test_the_lines_of_a_real_run_show_the_values_metrics_csv_has_at_that_step(tmp_path, capsys):
+    """Fit a linear VAE 100 steps, logging every 50: each line's ELBO is metrics.csv's at the step it names."""
+    import csv
+    import functools
+    import re
+
+    import lightning.pytorch as pl
+    import torch
+    from lightning.pytorch.loggers import CSVLogger
+
+    from vae_collapse.data import SyntheticPPCADataModule
+    from vae_collapse.models import FixedNoise, LinearVAE
+    from vae_collapse.training.lit_module import VAEModule
+
+    torch.manual_seed(0)
+    module = VAEModule(LinearVAE(6, 3, FixedNoise(0.5)), functools.partial(torch.optim.Adam, lr=1e-2))
+    trainer = pl.Trainer(max_steps=100, log_every_n_steps=50, logger=CSVLogger(tmp_path),
+                         callbacks=[StepProgressBar(job=0)], enable_checkpointing=False, enable_model_summary=False,
+                         num_sanity_val_steps=0)
+    trainer.fit(module, datamodule=SyntheticPPCADataModule(data_dim=6, spectrum=[4.0, 1.0], sigma2=0.1, n_train=200,
+                                                           n_test=50, seed=0))
+    with open(next(tmp_path.rglob("metrics.csv")), newline="") as handle:
+        elbo = {int(r["step"]): float(r["train/elbo"]) for r in csv.DictReader(handle) if r.get("train/elbo")}
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("vae-collapse: job 0: step")]
+    assert len(lines) == 10
+    for line in lines:
+        done = int(re.search(r"step (\d+)/100", line).group(1))
+        shown = re.search(r"elbo=(\S+?),", line)
+        at = re.search(r"\(at step (\d+)\)", line)
+        if done < 50:
+            assert shown is None, line  # nothing logged yet
+            continue
+        step = int(at.group(1)) if at else done - 1
+        assert step == max(s for s in elbo if s < done), line
+        assert float(shown.group(1)) == pytest.approx(elbo[step], rel=1e-3), line

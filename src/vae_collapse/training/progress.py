@@ -6,6 +6,12 @@ thousands of times; this one shows the whole run with the current ELBO and sigma
 Jobs of a sweep that run side by side (joblib, submitit) share one terminal or write to log
 files, where bars that redraw one line would overwrite each other; there each job prints a
 whole line at every tenth of its run instead, named by its job number.
+
+The module logs its ELBO and sigma^2 only on the steps the loggers write (every
+``log_every_n_steps``, and the last step): a line printed between those says which step its
+values are from, e.g. "step 60/100 (60%), elbo=-68.34, sigma2=0.1 (at step 49)", step 49 being
+the 50th step (the step metrics.csv logs them at). The bar moves on those steps only, so the
+values beside it are always those of the last step it counts.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ class StepProgressBar(ProgressBar):
         self._bar = None
         self._lines_done = 0
         self._enabled = True
+        self._values_at: int | None = None  # the step the shown ELBO and sigma^2 were logged at
 
     def disable(self) -> None:
         self._enabled = False
@@ -65,6 +72,7 @@ class StepProgressBar(ProgressBar):
     def on_train_start(self, trainer, pl_module) -> None:
         if not self._enabled or trainer.global_rank != 0:
             return
+        self._values_at = None
         if self.job is not None:
             total = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else 0
             self._lines_done = 10 * trainer.global_step // total if total else 0  # a resumed run goes on
@@ -72,12 +80,33 @@ class StepProgressBar(ProgressBar):
             return
         from tqdm.auto import tqdm
 
-        # The module logs on the steps the loggers write, so refresh on those (see VAEModule).
-        self._every = max(1, trainer.log_every_n_steps)
         total = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else None
         # A resumed run starts at its checkpoint's step: count from there, so the rate is this run's.
         self._bar = tqdm(total=total, initial=trainer.global_step, desc="train", unit="step", dynamic_ncols=True,
                          file=sys.stderr, mininterval=1.0 if sys.stderr.isatty() else 30.0)
+
+    def _logged_now(self, trainer) -> bool:
+        """Whether the batch that just ended logged the ELBO and sigma^2 (see VAEModule._log_this_step).
+
+        The module logs on the steps the loggers write: Lightning's count of batches that stepped,
+        not yet advanced here, + 1 a multiple of ``log_every_n_steps`` (a resumed run counts one
+        ahead of global_step), and on the last step.
+        """
+        step = trainer.global_step  # steps done, this one included
+        stepped = getattr(getattr(getattr(trainer, "fit_loop", None), "epoch_loop", None), "_batches_that_stepped",
+                          step - 1)
+        every = max(1, int(getattr(trainer, "log_every_n_steps", 1) or 1))
+        if (stepped + 1) % every == 0 or (trainer.max_steps and 0 < trainer.max_steps <= step):
+            self._values_at = step - 1  # the step just done, as metrics.csv numbers it
+            return True
+        return False
+
+    def _values(self, trainer, step: int) -> str:
+        metrics = trainer.progress_bar_metrics
+        values = "".join(f", {k}={float(v):.4g}" for k, v in metrics.items() if k in ("elbo", "sigma2"))
+        if values and self._values_at is not None and self._values_at != step - 1:
+            values += f" (at step {self._values_at:,})"  # logged some steps ago, not by the step just done
+        return values
 
     def _line(self, trainer) -> None:
         """One whole line at each tenth of the run (needs max_steps; without it, none)."""
@@ -88,8 +117,7 @@ class StepProgressBar(ProgressBar):
         if tenth <= self._lines_done:
             return
         self._lines_done = tenth
-        metrics = trainer.progress_bar_metrics
-        values = "".join(f", {k}={float(v):.4g}" for k, v in metrics.items() if k in ("elbo", "sigma2"))
+        values = self._values(trainer, step)
         began, first = self._started
         elapsed = time.monotonic() - began
         left = elapsed / max(step - first, 1) * (total - step)
@@ -97,20 +125,26 @@ class StepProgressBar(ProgressBar):
         say(f"vae-collapse: job {self.job}: step {step:,}/{total:,} ({100 * step // total}%){values}; {timing}", err=True)
 
     def on_train_batch_end(self, trainer, pl_module, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if not self._enabled or trainer.global_rank != 0:
+            return
+        logged = self._logged_now(trainer)
         if self.job is not None:
             self._line(trainer)
             return
         if self._bar is None:
             return
         step = trainer.global_step
-        if step % self._every == 0 or step == trainer.max_steps:
+        if logged:  # the bar moves only with its values, so they are always those of its last step
             metrics = trainer.progress_bar_metrics
             postfix = {k: f"{float(v):.4g}" for k, v in metrics.items() if k in ("elbo", "sigma2")}
             self._bar.set_postfix(postfix, refresh=False)
             self._bar.update(step - self._bar.n)
 
     def on_train_end(self, trainer, pl_module) -> None:
-        if self._bar is not None:
+        if self._bar is not None:  # a run that ends on max_epochs logs its last step too
+            postfix = {k: f"{float(v):.4g}" for k, v in trainer.progress_bar_metrics.items() if k in ("elbo", "sigma2")}
+            if postfix:
+                self._bar.set_postfix(postfix, refresh=False)
             self._bar.update(trainer.global_step - self._bar.n)
         self._close()
 

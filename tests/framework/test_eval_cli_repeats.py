@@ -1,0 +1,68 @@
+"""``vae-collapse-eval`` run again: it says which measurement it replaces, and refuses a key given twice."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vae_collapse.eval_cli import main
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A 5-step run on synthetic data, trained once for every test here."""
+    import os
+    import subprocess
+
+    from tests.conftest import SCRIPT
+
+    root = tmp_path_factory.mktemp("eval-repeats")
+    run_dir = root / "run"
+    env = {**os.environ, "WANDB_MODE": "disabled", "VAE_COLLAPSE_DATA": str(root / "data")}
+    done = subprocess.run([str(SCRIPT), "dataset=synthetic_ppca", "model.latent_dim=3", "trainer.max_steps=5",
+                           "logger=csv", "trainer.enable_progress_bar=false", "eval.iwae_samples=0",
+                           f"hydra.run.dir={run_dir}"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return run_dir
+
+
+def _eval(capsys, *args: str) -> tuple[int, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().err
+
+
+def test_a_second_eval_says_which_measurement_it_replaces(trained_run, tmp_path, capsys):
+    out = tmp_path / "e"
+    code, err = _eval(capsys, str(trained_run), "eval.eps=0.1", "--out", str(out))
+    assert code == 0 and "replacing" not in err, err
+    code, err = _eval(capsys, str(trained_run), "eval.eps=0.2", "--out", str(out))
+    assert code == 0, err
+    said = [line for line in err.splitlines() if "replacing" in line]
+    assert said == [f"vae-collapse-eval: replacing the earlier measurement in {out} (eval.eps=0.1)"]
+    assert json.loads((out / "eval.json").read_text())["overrides"] == ["eval.eps=0.2"]  # and it went on
+    code, err = _eval(capsys, str(trained_run), "--out", str(out))
+    assert code == 0 and f"replacing the earlier measurement in {out} (eval.eps=0.2)" in err, err
+
+
+def test_the_default_folder_too(trained_run, capsys):
+    code, err = _eval(capsys, str(trained_run))
+    assert code == 0, err
+    code, err = _eval(capsys, str(trained_run), "eval.eps=0.05")
+    assert code == 0, err
+    assert (f"vae-collapse-eval: replacing the earlier measurement in {trained_run / 'eval'} "
+            "(the run's own eval settings)") in err.splitlines()
+
+
+def test_a_key_given_twice_is_refused_and_nothing_is_written(trained_run, tmp_path, capsys):
+    out = tmp_path / "twice"
+    code, err = _eval(capsys, str(trained_run), "eval.eps=0.1", "eval.eps=0.2", "--out", str(out))
+    assert code == 1
+    assert err.splitlines() == ["vae-collapse-eval: error: eval.eps is given twice (eval.eps=0.1, eval.eps=0.2); "
+                                "give it once"]
+    assert not out.exists()
