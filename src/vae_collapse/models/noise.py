@@ -49,6 +49,7 @@ class ObservationNoise(nn.Module):
         return self.sigma2(step)
 
     def beta(self, step: int = 0) -> float:
+        """The KL weight in the loss of training step ``step``: the step taken after ``step`` updates (global_step)."""
         return 1.0
 
     def reference_sigma2(self, last_step: int | None = None) -> float | None:
@@ -280,7 +281,8 @@ class KLAnnealing(ObservationNoise):
         if last_step > self.warmup_steps or self.start == 1.0:
             return self.base.unfinished_schedule(last_step)
         return (f"noise.warmup_steps={self.warmup_steps} is not shorter than the run ({last_step} steps): its "
-                f"last step trains with beta = {self.beta(last_step - 1):.3g}, so the run never trains the plain ELBO")
+                f"schedule ends at beta = {self.beta(last_step):.3g} (summary.json's train/beta; its last step trains "
+                f"with {self.beta(last_step - 1):.3g}), so the run never trains the plain ELBO")
 
     def set_sigma2(self, value: float) -> None:
         self.base.set_sigma2(value)

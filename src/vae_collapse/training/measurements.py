@@ -110,6 +110,7 @@ def final_measurements(
     if datamodule.has_val:
         collapse_split = evaluate(model, datamodule.eval_dataloader("val"), "val", step)
         metrics.update(collapse_split.metrics)
+        metrics["val/beta"] = metrics["train/beta"]  # val/* are the final model's too, not the last validation's
     collapse = measure_collapse(collapse_split, eval_cfg.eps, eval_cfg.delta, eval_cfg.eps_grid())
     metrics.update(collapse.metrics)
     if datamodule.has_test:
