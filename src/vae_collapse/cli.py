@@ -232,46 +232,109 @@ def _plugin_hint(message: str) -> str:
     return ""
 
 
-def _missing_key(message: str, argv: list[str] | None = None) -> str | None:
-    """Where Hydra says "Could not override 'noise.sigma2'", say which keys the selected option has.
+def _user_argument(path: str, argv: list[str]) -> str | None:
+    """The user's own ``path=value`` on the command line, sweep values and all (``noise.sigma=1,2``):
+    Hydra's message has only the value of the job it composed."""
+    return next((arg for arg in argv if arg.split("=", 1)[0] == path and "=" in arg), None)
 
-    The usual cause is a key of another option of the group (sigma2 is fixed noise's; the default
-    is learned), where Hydra's own advice, "use +noise.sigma2", only leads to a second error.
+
+def _close_match(key: str, candidates) -> tuple[str, float] | None:
+    """The candidate most like ``key`` (difflib), with its ratio; None where none is close."""
+    import difflib
+
+    candidates = [str(c) for c in candidates]
+    found = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+    if found:
+        return found[0], difflib.SequenceMatcher(None, key, found[0]).ratio()
+    # A key cut short (checkpoint.every for every_n_steps) is obvious too, where only one key starts so.
+    longer = [c for c in candidates if len(key) >= 3 and c.startswith(key)]
+    return (longer[0], 0.6) if len(longer) == 1 else None
+
+
+def _selected_choices(argv: list[str], path: str) -> list[str]:
+    """The group choices of a command line (noise=fixed, experiment=...): enough to know which option
+    is selected. A swept choice (noise=fixed,learned) counts as its first value, Hydra's first job.
+    The failed override ``path=...`` itself is left out."""
+    choices = []
+    for arg in argv:
+        if arg.split("=", 1)[0] == path:
+            continue
+        found = re.match(r"^(\+?[\w/]+)=([^,()\[\]{}]*)(,[^()\[\]{}]*)?$", arg)
+        if found:
+            choices.append(f"{found.group(1)}={found.group(2)}")
+    # A user's own config folder (docs/extending.md) may hold the selected option.
+    return choices + [arg for arg in argv if arg.startswith("hydra.searchpath=")]
+
+
+def _missing_key(message: str, argv: list[str] | None = None) -> str | None:
+    """Where Hydra says "Could not override 'noise.sigma2'", say which keys the node has instead.
+
+    The usual cause is a typo, or a key of another option of the group (sigma2 is fixed noise's; the
+    default is learned), where Hydra's own advice, "use +noise.sigma2", only leads to a second error.
+    The same holds for nodes that are no group (eval., checkpoint.): their keys, and the closest one.
     """
-    found = re.match(r"Could not override '((\w+)\.(\w+)[\w.]*)'.*? use (\+\S+)", message, flags=re.S)
+    found = re.match(r"Could not override '([^'\s]+)'.*? use (\+\S+)", message, flags=re.S)
     if not found:
         return None
-    path, group, key, append = found.groups()
-    group_dir = Path(_config_dir()) / group
-    if not group_dir.is_dir():
-        return None
+    path, hydra_append = found.groups()
+    argv = sys.argv[1:] if argv is None else argv
+    mine = _user_argument(path, argv)
+    append = f"+{mine}" if mine else hydra_append
+    value = mine.split("=", 1)[1] if mine else None
+    parts = path.split(".")
+    group_dir = Path(_config_dir()) / parts[0]
+    is_group = len(parts) > 1 and group_dir.is_dir()
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
-    from omegaconf import OmegaConf
+    from omegaconf import DictConfig as Node, OmegaConf
 
-    # Group choices only (noise=fixed, experiment=...): enough to know which option is selected.
-    argv = sys.argv[1:] if argv is None else argv
-    choices = [arg for arg in argv if re.match(r"^\+?[\w/]+=[^,]*$", arg)]
-    # A user's own config folder (docs/extending.md) may hold the selected option.
-    choices += [arg for arg in argv if arg.startswith("hydra.searchpath=")]
     try:
         GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=str(group_dir.parent), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=choices, return_hydra_config=True)
-        selected = cfg.hydra.runtime.choices.get(group)
-        keys = [k for k in cfg[group] if not str(k).startswith("_")]
-        if key in keys:  # logger.wandb.foo with logger=wandb: the missing key is deeper, Hydra's line says it
+        with initialize_config_dir(config_dir=_config_dir(), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=_selected_choices(argv, path), return_hydra_config=True)
+        selected = cfg.hydra.runtime.choices.get(parts[0]) if is_group else None
+        # Walk down to the node that lacks the next key (or is a value, not a node with keys).
+        node, depth = cfg, 0
+        while depth < len(parts) - 1 and isinstance(node, Node) and parts[depth] in node:
+            node, depth = node._get_node(parts[depth]), depth + 1
+        key = parts[depth]
+        where = ".".join(parts[:depth])
+        if not isinstance(node, Node):
+            raw = node._value()
+            shown = "null" if raw is None else str(raw)
+            return f"cannot override {path}: {where} is a value ({shown}), not a node with keys"
+        if key in node:  # Hydra says why itself (e.g. a key of a struct that is null)
             return None
+        keys = [str(k) for k in node if not str(k).startswith("_") and not (depth == 0 and k == "hydra")]
+        named = f"{parts[0]}={selected}" if is_group and depth == 1 else (where or "the config")
+        line = f"cannot override {path}: {named} has no {'top-level ' if depth == 0 else ''}key {key} (its keys: {', '.join(keys)})"
+        close = _close_match(key, keys)
+        def suggest(k: str) -> str:  # the user's path with the missing key swapped for k, and their value
+            return ".".join([*parts[:depth], k, *parts[depth + 1:]]) + (f"={value}" if value is not None else "")
+
+        if is_group and depth == 1:
+            others = {p.stem: (OmegaConf.load(p) or {}) for p in sorted(group_dir.glob("*.yaml")) if p.stem != selected}
+            having = [stem for stem, option in others.items() if key in option]
+            if having:
+                options = [f"{parts[0]}={o}" for o in having]
+                return line + f"; {key} is a key of {' and '.join(options)} (select {'it' if len(options) == 1 else 'one'} first)"
+            elsewhere = {}
+            for stem, option in others.items():
+                match = _close_match(key, [k for k in option if not str(k).startswith("_")])
+                if match and match[1] > elsewhere.get(match[0], (None, 0.0))[1]:
+                    elsewhere[match[0]] = (stem, match[1])
+            best = max(elsewhere.items(), key=lambda item: item[1][1], default=None)
+            if best and (close is None or best[1][1] > close[1]):
+                return line + f"; did you mean {suggest(best[0])}? (a key of {parts[0]}={best[1][0]}, select it first)"
+        if close:
+            return line + f"; did you mean {suggest(close[0])}?"
+        if is_group and depth == 1 or (depth > 0 and "_target_" not in node):
+            return line + f"; to add a new key write {append}"
+        return line
     except Exception:  # noqa: BLE001 - a hint must never replace the error it explains
         return None
     finally:
         GlobalHydra.instance().clear()
-    having = sorted(p.stem for p in group_dir.glob("*.yaml") if key in (OmegaConf.load(p) or {}))
-    line = f"cannot override {path}: {group}={selected} has no key {key} (its keys: {', '.join(keys)})"
-    if having:
-        options = [f"{group}={o}" for o in having]
-        return line + f"; {key} is a key of {' and '.join(options)} (select {'it' if len(options) == 1 else 'one'} first)"
-    return line + f"; to add a new key write {append}"
 
 
 def _raised_in_hydra(exc: BaseException) -> bool:
