@@ -113,6 +113,22 @@ def _mark_rejected(run_dir: Path, message: str, multirun: bool) -> None:
         pass  # tidying up must never hide the error the user needs to see
 
 
+def _forget_sweep_folder() -> None:
+    """A sweep whose jobs could not be composed changed nothing: its earlier multirun.yaml comes back,
+    or the folder Hydra made for it goes (with the empty multirun/<name>/ above it)."""
+    from vae_collapse.training import sweep_report
+
+    where = sweep_report.CURRENT_DIR
+    if where is None:
+        return
+    sweep_report.keep_earlier_record(where, None)
+    if not where.exists():
+        try:
+            _remove_empty_parents(where.parent, Path.cwd().resolve())
+        except OSError:
+            pass
+
+
 def _remove_empty_parents(folder: Path, stop: Path) -> None:
     """Hydra's default run folder is outputs/<name>/<time>: drop the levels it made, inside ``stop`` only."""
     folder = folder.resolve()
@@ -431,6 +447,7 @@ def main() -> None:
     except (HydraException, OmegaConfBaseException) as exc:
         print(f"vae-collapse: error: {_missing_key(str(exc)) or _one_line(exc)}{_plugin_hint(str(exc))}",
               file=sys.stderr, flush=True)
+        _forget_sweep_folder()
         sys.exit(1)
     except OSError as exc:  # Hydra makes the run folder before the run starts
         if not _raised_in_hydra_setup(exc):
@@ -443,6 +460,7 @@ def main() -> None:
             raise
         hint = " (to drop a config group, write ~group, e.g. '~lr_scheduler')" if "Got NoneType" in str(exc) else ""
         print(f"vae-collapse: error: {_one_line(exc)}{hint}", file=sys.stderr, flush=True)
+        _forget_sweep_folder()
         sys.exit(1)
     except Exception as exc:
         if not _lost_a_job(exc):

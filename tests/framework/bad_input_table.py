@@ -36,6 +36,7 @@ ROWS: tuple[BadInput, ...] = (
     BadInput("type-float", "wrong type", ("noise.init=big",), "noise.init='big': expected float"),
     BadInput("type-int", "wrong type", ("model.latent_dim=abc",), "model.latent_dim='abc': expected int"),
     BadInput("type-seed", "wrong type", ("seed=abc",), "seed='abc': expected int"),
+    BadInput("type-node-value", "wrong type", ("eval=1",), "eval=1: eval holds settings, not a value"),
     BadInput("type-literal", "wrong type", ("model.elbo=exact",), "model.elbo='exact': expected 'analytic' | 'stochastic'"),
     BadInput("wandb-tags-not-a-list", "wrong type", ("logger=wandb", "logger.wandb.tags=baseline"),
              "logger.wandb.tags='baseline': expected list of str | null"),

@@ -162,3 +162,14 @@ def test_a_sweep_command_that_bad_input_stops_keeps_the_sweeps_record(run_cli, t
     # A command that runs something is the sweep's latest: its record stays.
     assert run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=0.2,0.7", f"hydra.sweep.dir={sweep}").returncode == 1
     assert b"noise.sigma2=0.2,0.7" in (sweep / "multirun.yaml").read_bytes()
+
+
+def test_a_sweep_whose_jobs_cannot_be_composed_leaves_nothing_behind(run_cli, tmp_path):
+    result = run_cli("-m", *QUICK, "eval.epz=1,2")  # Hydra's default folder, multirun/<name>/<time>
+    assert result.returncode == 1 and "eval has no key epz" in result.stderr
+    assert not (tmp_path / "multirun").exists()
+    sweep = tmp_path / "sweep"
+    assert run_cli("-m", *QUICK, "seed=0,1", f"hydra.sweep.dir={sweep}").returncode == 0
+    record = (sweep / "multirun.yaml").read_bytes()
+    assert run_cli("-m", *QUICK, "seed=0,1", "eval.epz=1,2", f"hydra.sweep.dir={sweep}").returncode == 1
+    assert (sweep / "multirun.yaml").read_bytes() == record

@@ -164,7 +164,9 @@ def check_node(node: DictConfig, path: str, supplied: tuple[str, ...] = ()) -> N
 
     ``supplied`` are the parameters the caller passes at build time (e.g. ``data_dim``).
     """
-    if not isinstance(node, DictConfig) or "_target_" not in node:
+    if not isinstance(node, DictConfig):  # `eval=1`: a plain value where settings belong
+        raise ConfigError(f"{path}={node}: {path} holds settings, not a value; set one of them, e.g. {path}.<key>=...")
+    if "_target_" not in node:
         raise ConfigError(f"{path}: expected a config with a _target_, got {OmegaConf.to_yaml(node).strip()!r}")
     target_name = node._target_
     target = _import_target(target_name, path)
