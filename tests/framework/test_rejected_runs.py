@@ -113,12 +113,12 @@ def test_refusals_found_after_the_folder_check_keep_the_runs_hydra_files_too(run
     run_dir = tmp_path / "run"
     assert run_cli(*QUICK, "checkpoint.every_n_steps=5", f"hydra.run.dir={run_dir}").returncode == 0
     files = _hydra_files(run_dir)
-    # Accepted as the same run, then refused: it would end before its checkpoint's step.
+    (run_dir / "summary.json").unlink()  # killed: its checkpoint is what says what it was
+    # Accepted as the run to continue in its folder, then refused: it would end before its checkpoint's step.
     refused = run_cli(f"resume={run_dir}", "trainer.max_steps=2", f"hydra.run.dir={run_dir}")
-    assert refused.returncode == 1 and "before its checkpoint's step 5" in refused.stderr
+    assert refused.returncode == 1 and "before its checkpoint's step 5" in refused.stderr, refused.stderr
     assert _hydra_files(run_dir) == files
     # A run killed before its first checkpoint has only its .hydra/ to say what it was.
-    (run_dir / "summary.json").unlink()
     (run_dir / "checkpoints" / "last.ckpt").unlink()
     assert run_cli(*QUICK, "optimizer.lr=-1", f"hydra.run.dir={run_dir}").returncode == 1
     assert _hydra_files(run_dir) == files

@@ -139,7 +139,7 @@ def test_a_run_that_stops_mid_schedule_is_measured_where_it_stopped():
     assert warm.reference_sigma2(last_step=10) == pytest.approx(0.3)
     assert ("schedule ends at beta = 0.1 (summary.json's train/beta; its last step trains with 0.09), so the run "
             "never trains the plain ELBO") in warm.unfinished_schedule(10)
-    assert "beta = 0.99" in warm.unfinished_schedule(100)  # beta reaches 1 only at the step after the last
+    assert "its last step trains with 0.99" in warm.unfinished_schedule(100)  # beta is 1 only after the last step
     assert warm.unfinished_schedule(101) is None
     assert KLAnnealing(FixedNoise(0.3), warmup_steps=100, start=1.0).unfinished_schedule(5) is None
     assert FixedNoise(0.3).unfinished_schedule(1) is None
