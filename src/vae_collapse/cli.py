@@ -22,6 +22,11 @@ from omegaconf import DictConfig
 
 from vae_collapse.config import ConfigError
 from vae_collapse.reporting.console import say
+from vae_collapse.training.sweep_jobs import register_resolver
+
+# Before Hydra composes anything: conf/hydra/default.yaml names sweep job folders with it. A joblib or
+# submitit worker imports this module to run a job, so it registers there too.
+register_resolver()
 
 
 def _config_dir() -> str:
@@ -43,15 +48,11 @@ PENALTY = 1.0e12
 
 
 def _multirun_job() -> tuple[bool, str]:
-    """(is this a job of a multirun, its number)."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
+    """(is this a job of a multirun, its name: its folder in the sweep folder)."""
+    from vae_collapse.training.sweep_jobs import current_job
 
-    try:
-        hydra_cfg = HydraConfig.get()
-    except ValueError:
-        return False, ""
-    return hydra_cfg.mode == RunMode.MULTIRUN, str(hydra_cfg.job.get("num", ""))
+    job = current_job()
+    return job is not None, job or ""
 
 
 def _penalty() -> float:
@@ -146,11 +147,11 @@ def _resume_arguments(argv: list[str]) -> list[str]:
     The run's ``name`` is given too, so that the new folder is outputs/<its name>/<time>, beside it,
     not outputs/default/<time>.
     """
-    from vae_collapse.training.resume import RELOCATABLE_KEYS
-
     resume = next((arg.split("=", 1)[1] for arg in argv if arg.startswith("resume=")), None)
     if not resume:
         return argv
+    from vae_collapse.training.resume import RELOCATABLE_KEYS  # imports Lightning: only where it is needed
+
     argv = [f"++{arg}" if arg.split("=", 1)[0] in RELOCATABLE_KEYS else arg for arg in argv]
     name = None if any(arg.startswith("name=") for arg in argv) else _name_of_run(Path(resume).expanduser())
     return [f"name={name}", *argv] if name else argv

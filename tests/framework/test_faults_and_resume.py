@@ -33,18 +33,19 @@ def test_failing_and_diverging_jobs_end_cleanly_and_the_others_run(run_cli, tmp_
     result = run_cli(*args)
     assert result.returncode == 1, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
-    ok, diverged, failed, _ = (_summary(sweep / str(i)) for i in range(4))
+    jobs = [f"+optimizer.capturable={c},optimizer.lr={lr}" for c in ("False", "True") for lr in ("0.001", "30")]  # Hydra writes the booleans so
+    ok, diverged, failed, _ = (_summary(sweep / job) for job in jobs)
     assert ok["config"]["optimizer"] == {**ok["config"]["optimizer"], "lr": 0.001, "capturable": False}
     assert diverged["config"]["optimizer"] == {**diverged["config"]["optimizer"], "lr": 30, "capturable": False}
     assert ok["status"] == "completed" and ok["reason"] is None
     assert diverged["status"] == "diverged" and "non-finite loss" in diverged["reason"]
     assert failed["status"] == "failed" and "capturable=True" in failed["reason"]
-    assert (sweep / "2" / "traceback.txt").is_file()
+    assert (sweep / jobs[2] / "traceback.txt").is_file()
     for summary in (diverged, failed):  # the pPCA reference was known before training: kept, as in W&B
         assert summary["metrics"]["ppca/active_dims"] == ok["metrics"]["ppca/active_dims"]
     # The diverged job keeps its last good checkpoint. The one written at step 10 holds the weights
     # whose loss was not finite, so it moves aside and the step-5 one is last.ckpt again.
-    checkpoints = sweep / "1" / "checkpoints"
+    checkpoints = sweep / jobs[1] / "checkpoints"
     checkpoint = torch.load(checkpoints / "last.ckpt", weights_only=True)
     bad_step = int(diverged["reason"].split(" at step ")[1].split(";")[0])
     assert bad_step == 10 and checkpoint["global_step"] == 5
@@ -54,18 +55,18 @@ def test_failing_and_diverging_jobs_end_cleanly_and_the_others_run(run_cli, tmp_
     assert torch.load(checkpoints / "diverged.ckpt", weights_only=True)["global_step"] == bad_step
     assert all(torch.isfinite(v).all() for v in checkpoint["state_dict"].values())
     job_lines = [line for line in result.stderr.splitlines() if line.startswith("vae-collapse: job")]
-    assert len(job_lines) == 3 and "job 1: diverged" in job_lines[0] and "job 2: failed" in job_lines[1]
+    assert len(job_lines) == 3 and f"job {jobs[1]}: diverged" in job_lines[0] and f"job {jobs[2]}: failed" in job_lines[1]
     assert "4 jobs: 1 completed, 1 diverged, 2 failed" in result.stderr
-    assert "; failed: 2, 3 (each job's traceback.txt says why" in result.stderr
-    assert "; diverged: 1 (a re-run repeats the same seed and settings" in result.stderr
+    assert f"; failed: [{jobs[2]}], [{jobs[3]}] (each job's traceback.txt says why" in result.stderr
+    assert f"; diverged: [{jobs[1]}] (a re-run repeats the same seed and settings" in result.stderr
     assert "finish them" not in result.stderr  # nothing was interrupted
 
     # Re-running the same command skips the completed job (its files untouched) and retries the others.
-    before = (sweep / "0" / "summary.json").read_bytes()
+    before = (sweep / jobs[0] / "summary.json").read_bytes()
     again = run_cli(*args)
     assert again.returncode == 1
-    assert f"skipped {sweep / '0'}: already completed" in again.stdout
-    assert (sweep / "0" / "summary.json").read_bytes() == before
+    assert f"skipped {sweep / jobs[0]}: already completed" in again.stdout
+    assert (sweep / jobs[0] / "summary.json").read_bytes() == before
 
 
 def _wait_for_checkpoint(path: Path, step: int, proc: subprocess.Popen, timeout: float = 240) -> None:

@@ -19,36 +19,41 @@ def test_a_rejected_single_run_leaves_no_folder(run_cli, tmp_path):
 
 def test_a_rejected_sweep_job_is_not_sent_back_to_be_rerun(run_cli, tmp_path):
     sweep = tmp_path / "sweep"
+    bad, good, added = (sweep / f"noise.sigma2={v}" for v in ("-1", "0.5", "0.2"))
     result = run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=-1,0.5", f"hydra.sweep.dir={sweep}")
     assert result.returncode == 1, result.stderr[-2000:]
-    assert "job 0: error: noise.sigma2=-1 must be > 0" in result.stderr
+    assert "job noise.sigma2=-1: error: noise.sigma2=-1 must be > 0" in result.stderr
     last = result.stderr.strip().splitlines()[-1]
-    assert "2 jobs: 1 completed, 1 rejected; rejected by bad input: 0" in last, last
+    assert "2 jobs: 1 completed, 1 rejected; rejected by bad input: noise.sigma2=-1" in last, last
     assert "re-run the same command to finish them" not in last
-    assert (sweep / "0" / REJECTED_FILE).read_text().strip() == "noise.sigma2=-1 must be > 0 and finite"
-    assert (sweep / "1" / "summary.json").is_file()
-    run = load_run(sweep / "0")
+    assert (bad / REJECTED_FILE).read_text().strip() == "noise.sigma2=-1 must be > 0 and finite"
+    assert (good / "summary.json").is_file()
+    run = load_run(bad)
     assert (run.status, run.reason) == ("rejected", "stopped by bad input: noise.sigma2=-1 must be > 0 and finite")
 
-    # The input fixed, the job runs in the same folder: the earlier rejection no longer describes it.
+    # The input fixed, the sweep re-run into its folder: the new value gets a folder of its own, the
+    # completed job is skipped, and the line counts this command's jobs only.
     fixed = run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=0.2,0.5", f"hydra.sweep.dir={sweep}")
     assert fixed.returncode == 0, fixed.stderr[-2000:]
-    assert not (sweep / "0" / REJECTED_FILE).exists()
-    assert load_run(sweep / "0").status == "completed"
+    assert f"skipped {good}: already completed" in fixed.stdout
+    assert load_run(added).status == "completed"
+    assert "2 jobs: 2 completed (and 1 earlier job in the folder, not counted)" in fixed.stdout.strip().splitlines()[-1]
 
-    # A job whose folder holds another run is refused, and counted so: it did not run (job 1 holds 0.5).
-    before = (sweep / "1" / "summary.json").read_bytes()
-    hydra_files = _hydra_files(sweep / "1")
-    clash = run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=0.2,0.7", f"hydra.sweep.dir={sweep}")
+    # A job whose folder holds another run is refused, and counted so: it did not run (seed 1 is not
+    # swept, so it does not name the folder, which holds seed 0).
+    before = (good / "summary.json").read_bytes()
+    hydra_files = _hydra_files(good)
+    clash = run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=0.5,0.7", "seed=1", f"hydra.sweep.dir={sweep}")
     assert clash.returncode == 1, clash.stderr[-2000:]
-    assert "2 jobs: 1 completed, 1 rejected; rejected by bad input: 1" in clash.stderr.strip().splitlines()[-1]
-    assert (sweep / "1" / "summary.json").read_bytes() == before  # the run there is untouched ...
-    assert _hydra_files(sweep / "1") == hydra_files
-    assert load_run(sweep / "1").status == "completed"  # ... and still in reports
+    assert "2 jobs: 1 completed, 1 rejected" in clash.stderr.strip().splitlines()[-1]
+    assert "rejected by bad input: noise.sigma2=0.5 " in clash.stderr.strip().splitlines()[-1]
+    assert (good / "summary.json").read_bytes() == before  # the run there is untouched ...
+    assert _hydra_files(good) == hydra_files
+    assert load_run(good).status == "completed"  # ... and still in reports
     # The command that made it, again: the job is skipped as completed, and the note goes.
     again = run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=0.2,0.5", f"hydra.sweep.dir={sweep}")
     assert again.returncode == 0 and "2 jobs: 2 completed" in again.stdout + again.stderr
-    assert not (sweep / "1" / REJECTED_FILE).exists()
+    assert not (good / REJECTED_FILE).exists()
 
 
 def test_a_job_without_summary_or_rejection_is_still_unfinished(tmp_path):
@@ -159,8 +164,10 @@ def test_a_sweep_command_that_bad_input_stops_keeps_the_sweeps_record(run_cli, t
     refused = run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=-1,-2", f"hydra.sweep.dir={sweep}")
     assert refused.returncode == 1 and "2 rejected" in refused.stderr
     assert (sweep / "multirun.yaml").read_bytes() == record
-    # A command that runs something is the sweep's latest: its record stays.
-    assert run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=0.2,0.7", f"hydra.sweep.dir={sweep}").returncode == 1
+    # A command that runs something is the sweep's latest: its record stays (seed=1 is refused in the
+    # folder noise.sigma2=0.2, which holds seed 0, and runs in the new noise.sigma2=0.7).
+    partly = run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=0.2,0.7", "seed=1", f"hydra.sweep.dir={sweep}")
+    assert partly.returncode == 1 and "1 completed, 1 rejected" in partly.stderr
     assert b"noise.sigma2=0.2,0.7" in (sweep / "multirun.yaml").read_bytes()
 
 

@@ -90,7 +90,7 @@ def test_two_real_runs_then_the_report_with_offline_wandb(run_cli, tmp_path):
     (group,) = data["groups"]
     assert group["n"] == 2 and sorted(group["seeds"]) == [0, 1]
     elbo = group["metrics"]["train/elbo"]
-    finals = [json.loads((tmp_path / "sweep" / str(j) / "summary.json").read_text())["metrics"]["train/elbo"]
+    finals = [json.loads((tmp_path / "sweep" / f"seed={j}" / "summary.json").read_text())["metrics"]["train/elbo"]
               for j in (0, 1)]
     assert elbo["mean"] == pytest.approx(sum(finals) / 2)
     assert elbo["std"] == pytest.approx(abs(finals[0] - finals[1]) / 2**0.5)

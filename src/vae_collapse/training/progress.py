@@ -5,7 +5,7 @@ thousands of times; this one shows the whole run with the current ELBO and sigma
 
 Jobs of a sweep that run side by side (joblib, submitit) share one terminal or write to log
 files, where bars that redraw one line would overwrite each other; there each job prints a
-whole line at every tenth of its run instead, named by its job number.
+whole line at every tenth of its run instead, named by its job (its folder in the sweep).
 
 The module logs its ELBO and sigma^2 only on the steps the loggers write (every
 ``log_every_n_steps``, and the last step): a line printed between those says which step its
@@ -28,18 +28,17 @@ from vae_collapse.reporting.console import say
 SEQUENTIAL_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
 
 
-def parallel_job_number() -> int | None:
-    """This job's number where it is one of a sweep's jobs that run side by side, else None."""
+def parallel_job() -> str | None:
+    """This job's name (its folder in the sweep) where it is one of a sweep's jobs that run side by
+    side, else None."""
     from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
 
-    try:
-        hydra_cfg = HydraConfig.get()
-    except ValueError:
+    from vae_collapse.training.sweep_jobs import current_job
+
+    job = current_job()
+    if job is None or HydraConfig.get().launcher.get("_target_") == SEQUENTIAL_LAUNCHER:
         return None
-    if hydra_cfg.mode != RunMode.MULTIRUN or hydra_cfg.launcher.get("_target_") == SEQUENTIAL_LAUNCHER:
-        return None
-    return int(hydra_cfg.job.num)
+    return job
 
 
 def _duration(seconds: float) -> str:
@@ -49,9 +48,9 @@ def _duration(seconds: float) -> str:
 
 
 class StepProgressBar(ProgressBar):
-    """A tqdm bar, or with ``job`` set, one line per tenth of the run: "job 3: step 800/8,000 ..."."""
+    """A tqdm bar, or with ``job`` set, one line per tenth of the run: "job seed=3: step 800/8,000 ..."."""
 
-    def __init__(self, job: int | None = None) -> None:
+    def __init__(self, job: str | None = None) -> None:
         super().__init__()
         self.job = job
         self._bar = None

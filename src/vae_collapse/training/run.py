@@ -45,7 +45,7 @@ from vae_collapse.training.collapse_tracker import CollapseTracker
 from vae_collapse.training.hydra_files import holds_a_run, write_hydra_files
 from vae_collapse.training.lit_module import VAEModule
 from vae_collapse.training.measurements import final_measurements
-from vae_collapse.training.progress import StepProgressBar, parallel_job_number
+from vae_collapse.training.progress import StepProgressBar, parallel_job
 from vae_collapse.training.reference import run_reference
 from vae_collapse.training.resume import plan_folder, resume_source
 from vae_collapse.training.schedules import schedule_length
@@ -369,7 +369,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         if resume_from is None:  # at step 0, so dashboards draw it as a line under train/elbo
             for logger in loggers:
                 logger.log_metrics(reference, step=0)
-        progress = StepProgressBar(job=parallel_job_number())
+        progress = StepProgressBar(job=parallel_job())
         callbacks: list = [progress] if cfg.trainer.get("enable_progress_bar", True) else []
         if eval_settings.track_every_n_steps:
             callbacks.append(CollapseTracker(eval_settings.track_every_n_steps, eval_settings.eps, eval_settings.delta,

@@ -29,6 +29,8 @@ RECORD_FILE = "multirun.yaml"
 class SweepOutcome:
     sweep_dir: Path
     statuses: dict[str, str] = field(default_factory=dict)  # job folder name -> status
+    # Job folders this command did not touch: an earlier sweep's into the same folder, with other values.
+    others: int = 0
 
     @property
     def all_completed(self) -> bool:
@@ -55,11 +57,19 @@ def _status(job_dir: Path) -> str:
 
 
 def collect(sweep_dir: Path) -> SweepOutcome:
-    """Every job folder (one with Hydra's .hydra/) under the sweep folder, skipping launcher state."""
+    """The jobs this command ran, skipped or refused (folders with Hydra's .hydra/), by status.
+
+    The sweep folder may hold the jobs of earlier commands too (a sweep re-run with a value added):
+    they are counted apart. Launcher state (hidden folders) is skipped.
+    """
     outcome = SweepOutcome(sweep_dir)
+    start = START if START is not None and START.sweep_dir == sweep_dir else None
     for marker in sorted(sweep_dir.rglob(".hydra")):
         job_dir = marker.parent
         if job_dir == sweep_dir or any(part.startswith(".") for part in job_dir.relative_to(sweep_dir).parts):
+            continue
+        if start is not None and not start.touched(job_dir):
+            outcome.others += 1
             continue
         outcome.statuses[str(job_dir.relative_to(sweep_dir))] = _status(job_dir)
     return outcome
@@ -72,6 +82,8 @@ def describe(outcome: SweepOutcome, stopped: bool = False) -> str:
     n = len(outcome.statuses)
     line = (f"vae-collapse: sweep {outcome.sweep_dir}{' (stopped)' if stopped else ''}: {n} job{'' if n == 1 else 's'}"
             f"{' started' if stopped else ''}: {', '.join(parts) or 'none'}")
+    if outcome.others:
+        line += f" (and {outcome.others} earlier job{'' if outcome.others == 1 else 's'} in the folder, not counted)"
     settled = ("completed", REJECTED, "failed", "diverged")
     others = [f"{job} ({status})" for job, status in outcome.statuses.items() if status not in settled]
     if others:
@@ -90,6 +102,10 @@ def describe(outcome: SweepOutcome, stopped: bool = False) -> str:
 
 
 def _listed(jobs: list[str]) -> str:
+    # Job folders are named by their values (noise.sigma2=1.0,seed=0): where a name has a comma,
+    # brackets keep one job apart from the next.
+    if any("," in job for job in jobs):
+        jobs = [f"[{job}]" for job in jobs]
     return ", ".join(jobs[:10]) + (" ..." if len(jobs) > 10 else "")
 
 
@@ -98,22 +114,23 @@ class SweepStart:
     """What the sweep folder held before this command: Hydra writes its multirun.yaml over the
     earlier sweep's before any job runs, also for a command that bad input then stops."""
 
+    sweep_dir: Path
     started: float
     record: bytes | None  # the earlier multirun.yaml; None where there was none
     job_log: str  # each job's log file name (<hydra.job.name>.log): every attempt at a job writes a line
 
+    def touched(self, job_dir: Path) -> bool:
+        """Whether this command tried the job: its log has a line written since the command started."""
+        log = job_dir / self.job_log
+        try:
+            # File times come from a coarse clock that may lag time.time() by a tick; an earlier
+            # command's last line is seconds older (this one had to start Python and compose first).
+            return log.stat().st_mtime >= self.started - 0.5
+        except OSError:
+            return False
+
 
 START: SweepStart | None = None
-
-
-def _this_commands_jobs(outcome: SweepOutcome, start: SweepStart) -> dict[str, str]:
-    """The jobs this command tried (their log has a line from it), with their status."""
-    jobs = {}
-    for job, status in outcome.statuses.items():
-        log = outcome.sweep_dir / job / start.job_log
-        if log.is_file() and log.stat().st_mtime >= start.started:
-            jobs[job] = status
-    return jobs
 
 
 def keep_earlier_record(sweep_dir: Path, outcome: SweepOutcome | None) -> None:
@@ -123,7 +140,7 @@ def keep_earlier_record(sweep_dir: Path, outcome: SweepOutcome | None) -> None:
     start = START
     if start is None:
         return
-    tried = _this_commands_jobs(outcome, start) if outcome is not None else {}
+    tried = outcome.statuses if outcome is not None else {}
     if any(status != REJECTED for status in tried.values()):
         return
     record = sweep_dir / RECORD_FILE
@@ -143,7 +160,7 @@ class SweepReport(Callback):
         global CURRENT_DIR, START
         CURRENT_DIR = Path(config.hydra.sweep.dir)
         record = CURRENT_DIR / RECORD_FILE
-        START = SweepStart(time.time(), record.read_bytes() if record.is_file() else None,
+        START = SweepStart(CURRENT_DIR, time.time(), record.read_bytes() if record.is_file() else None,
                            f"{config.hydra.job.name}.log")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
