@@ -35,6 +35,10 @@ def _assert_completed(result, sweep: Path, count: int) -> None:
     statuses = _statuses(sweep)
     assert len(statuses) == count and set(statuses.values()) == {"completed"}, statuses
     assert f"{count} jobs: {count} completed" in result.stdout
+    # Each job's folder is named by its value, also where a worker process composed it.
+    for path in sweep.glob("*/summary.json"):
+        (value,) = (o for o in json.loads(path.read_text())["overrides"] if o.startswith("noise.sigma2="))
+        assert path.parent.name == value
 
 
 def test_joblib_runs_jobs_in_parallel_processes(run_cli, tmp_path):
