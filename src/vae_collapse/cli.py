@@ -145,14 +145,20 @@ def _resume_arguments(argv: list[str]) -> list[str]:
     dataset comes from its checkpoint, but Hydra composes the command line on the default dataset
     first, which may have no such key: ``++`` lets it through, and the resumed config takes it.
     The run's ``name`` is given too, so that the new folder is outputs/<its name>/<time>, beside it,
-    not outputs/default/<time>.
+    not outputs/default/<time>. A sweep job's folder has ``=`` and ``,`` in its name
+    (noise.sigma2=1.0,seed=0), which Hydra reads as syntax: the path is quoted for it.
     """
     resume = next((arg.split("=", 1)[1] for arg in argv if arg.startswith("resume=")), None)
+    if resume and len(resume) > 1 and resume[0] == resume[-1] and resume[0] in "'\"":
+        resume = resume[1:-1]  # quoted by the user already
     if not resume:
         return argv
-    from vae_collapse.training.resume import RELOCATABLE_KEYS  # imports Lightning: only where it is needed
+    from vae_collapse.config.keys import RELOCATABLE_KEYS
 
     argv = [f"++{arg}" if arg.split("=", 1)[0] in RELOCATABLE_KEYS else arg for arg in argv]
+    if not re.fullmatch(r"[\w./~-]+", resume):
+        quote = "'" if "'" not in resume else '"'
+        argv = [f"resume={quote}{resume}{quote}" if arg.startswith("resume=") else arg for arg in argv]
     name = None if any(arg.startswith("name=") for arg in argv) else _name_of_run(Path(resume).expanduser())
     return [f"name={name}", *argv] if name else argv
 

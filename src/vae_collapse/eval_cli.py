@@ -26,7 +26,7 @@ PROG = "vae-collapse-eval"
 
 def _apply_overrides(cfg, overrides: list[str]):
     from vae_collapse.config import ConfigError
-    from vae_collapse.training.resume import RELOCATABLE_KEYS
+    from vae_collapse.config.keys import RELOCATABLE_KEYS
 
     seen: dict[str, str] = {}
     for item in overrides:

@@ -33,7 +33,7 @@ def test_failing_and_diverging_jobs_end_cleanly_and_the_others_run(run_cli, tmp_
     result = run_cli(*args)
     assert result.returncode == 1, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
-    jobs = [f"+optimizer.capturable={c},optimizer.lr={lr}" for c in ("False", "True") for lr in ("0.001", "30")]  # Hydra writes the booleans so
+    jobs = [f"optimizer.capturable={c},optimizer.lr={lr}" for c in ("False", "True") for lr in ("0.001", "30")]  # Hydra writes the booleans so
     ok, diverged, failed, _ = (_summary(sweep / job) for job in jobs)
     assert ok["config"]["optimizer"] == {**ok["config"]["optimizer"], "lr": 0.001, "capturable": False}
     assert diverged["config"]["optimizer"] == {**diverged["config"]["optimizer"], "lr": 30, "capturable": False}

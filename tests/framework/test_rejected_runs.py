@@ -37,7 +37,7 @@ def test_a_rejected_sweep_job_is_not_sent_back_to_be_rerun(run_cli, tmp_path):
     assert fixed.returncode == 0, fixed.stderr[-2000:]
     assert f"skipped {good}: already completed" in fixed.stdout
     assert load_run(added).status == "completed"
-    assert "2 jobs: 2 completed (and 1 earlier job in the folder, not counted)" in fixed.stdout.strip().splitlines()[-1]
+    assert "2 jobs: 2 completed (1 of them before, so skipped); 1 earlier job in the folder, not counted" in fixed.stdout.strip().splitlines()[-1]
 
     # A job whose folder holds another run is refused, and counted so: it did not run (seed 1 is not
     # swept, so it does not name the folder, which holds seed 0).

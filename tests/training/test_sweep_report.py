@@ -20,6 +20,7 @@ def _job(sweep, name: str, status: str, age: float) -> None:
     log.write_text("a line\n")
     then = time.time() - age
     os.utime(log, (then, then))
+    os.utime(job / "summary.json", (then, then))
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def test_jobs_of_an_earlier_command_are_counted_apart(started):
     assert outcome.statuses == {"noise.sigma2=0.5": "completed", "noise.sigma2=1.0": "completed"}
     assert outcome.all_completed  # the earlier failure is not this command's to report
     line = sweep_report.describe(outcome)
-    assert line.endswith("2 jobs: 2 completed (and 1 earlier job in the folder, not counted)"), line
+    assert line.endswith("2 jobs: 2 completed; 1 earlier job in the folder, not counted"), line
 
 
 def test_without_a_start_every_job_folder_counts(tmp_path, monkeypatch):
@@ -53,3 +54,11 @@ def test_job_names_with_commas_are_bracketed_in_lists(started):
         _job(started, f"noise.sigma2=1.0,seed={seed}", "failed", age=1)
     line = sweep_report.describe(sweep_report.collect(started))
     assert "; failed: [noise.sigma2=1.0,seed=0], [noise.sigma2=1.0,seed=1] (each job's" in line, line
+
+
+def test_completed_jobs_this_command_only_skipped_are_counted_as_such(started):
+    _job(started, "noise.sigma2=0.5", "completed", age=3600)  # its summary is from an earlier command ...
+    os.utime(started / "noise.sigma2=0.5" / "cli.log")  # ... and this one wrote a line: skipped
+    _job(started, "noise.sigma2=1.0", "completed", age=5)  # ran now
+    line = sweep_report.describe(sweep_report.collect(started))
+    assert line.endswith("2 jobs: 2 completed (1 of them before, so skipped)"), line

@@ -9,6 +9,11 @@ from typing import Any
 # same run (resume, skip) and the same setting (report families).
 PRESENTATION_ONLY = ("trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.log_every_n_steps",
                      "checkpoint")
+# Where a run's data lives now (a folder moved to another disk or machine). The data itself may not
+# change: a resumed run and vae-collapse-eval refuse data whose fingerprint differs from the checkpoint's.
+RELOCATABLE_KEYS = ("dataset.root", "dataset.cache_dir")
+# Keys that do not change which run this is (where it writes, how it logs, how it shows progress).
+IDENTITY_IGNORED = ("paths", "logger", "resume", *PRESENTATION_ONLY, *RELOCATABLE_KEYS)
 
 
 def without_keys(config: dict[str, Any], dotted_keys: tuple[str, ...]) -> dict[str, Any]:

@@ -17,7 +17,11 @@ _LOG = logging.getLogger("vae_collapse")
 
 def say(text: str, *, err: bool = False) -> None:
     """Print ``text`` (to stderr for warnings and errors) and keep it in the run's log file."""
-    print(text, file=sys.stderr if err else sys.stdout, flush=True)
+    stream = sys.stderr if err else sys.stdout
+    # One write per line: print() writes the text and its newline apart, and the lines of a sweep's
+    # jobs that run side by side in one terminal would then run into each other.
+    stream.write(text + "\n")
+    stream.flush()
     keep(text)
 
 

@@ -149,8 +149,13 @@ class RunMetadata(Callback):
         set_rng_state(state_dict)
 
 
-def make_run_metadata(config: dict, fingerprint: str, wandb_id: str | None) -> dict[str, Any]:
-    return {"format": FORMAT_VERSION, "config": config, "data_fingerprint": fingerprint, "wandb_id": wandb_id}
+def make_run_metadata(config: dict, fingerprint: str, wandb_id: str | None,
+                      wandb_names: tuple[str, str] | None = None) -> dict[str, Any]:
+    """``wandb_names``: the run's W&B (group, name), which a resumed run keeps wherever it writes."""
+    meta = {"format": FORMAT_VERSION, "config": config, "data_fingerprint": fingerprint, "wandb_id": wandb_id}
+    if wandb_names is not None:
+        meta["wandb_group"], meta["wandb_name"] = wandb_names
+    return meta
 
 
 def checkpoint_callback(run_dir: Path, settings: CheckpointSettings) -> ModelCheckpoint:

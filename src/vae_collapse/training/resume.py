@@ -22,16 +22,11 @@ from omegaconf import DictConfig, OmegaConf
 from vae_collapse.config import ConfigError
 from vae_collapse.config.batch_size import resolve_batch_size
 from vae_collapse.reporting.summary import SUMMARY_FILE
-from vae_collapse.config.keys import PRESENTATION_ONLY, without_keys
+from vae_collapse.config.keys import IDENTITY_IGNORED, RELOCATABLE_KEYS, without_keys
 from vae_collapse.training.checkpoints import (
     CHECKPOINT_DIR, LAST, META_KEY, checkpoint_file, read_checkpoint, run_folder_of,
 )
 
-# Where a run's data lives now (a folder moved to another disk or machine). The data itself may not
-# change: a resumed run and vae-collapse-eval refuse data whose fingerprint differs from the checkpoint's.
-RELOCATABLE_KEYS = ("dataset.root", "dataset.cache_dir")
-# Keys that do not change which run this is (where it writes, how it logs, how it shows progress).
-IDENTITY_IGNORED = ("paths", "logger", "resume", *PRESENTATION_ONLY, *RELOCATABLE_KEYS)
 # Roots a resumed run may override: how long and where it trains, and what it measures at the end.
 RESUMABLE_ROOTS = ("trainer", "logger", "paths", "eval", "checkpoint", "resume")
 
@@ -43,6 +38,7 @@ class RunPlan:
     meta: dict[str, Any] | None = None  # its vae_collapse entry
     loaded: dict[str, Any] | None = None  # the whole checkpoint
     skip: dict[str, Any] | None = None  # the completed summary.json: nothing to do
+    elsewhere: Path | None = None  # the sweep job folder that holds the completed run, where it is not this one
 
 
 def identity(config: dict) -> dict:
@@ -166,11 +162,27 @@ def resume_source(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, Pa
     return resumed_config(cfg, loaded[META_KEY]["config"], overrides, what), checkpoint, loaded
 
 
+def completed_in_sweep(current: dict, sweep_dir: Path, run_dir: Path) -> tuple[Path, dict] | None:
+    """Another job folder of the sweep that holds this run, completed: the folder a job gets is named
+    by the keys its command sweeps, so the same run may sit under another name (an earlier command
+    swept other keys, spelled a value otherwise, or is from a version that numbered its jobs)."""
+    for summary_file in sorted(sweep_dir.glob(f"*/{SUMMARY_FILE}")):
+        folder = summary_file.parent
+        if folder.resolve() == run_dir.resolve():
+            continue
+        summary = _read_summary(folder)
+        if summary and summary.get("status") == "completed" and not first_difference(identity(summary["config"]), current):
+            return folder, summary
+    return None
+
+
 def plan_folder(cfg: DictConfig, run_dir: Path, checkpoint: Path | None, loaded: dict | None,
-                overrides: list[str] | None = None) -> RunPlan:
+                overrides: list[str] | None = None, sweep_dir: Path | None = None) -> RunPlan:
     """Decide what to do in ``run_dir`` given what is there. Called after the config is validated
     and built, so a bad value is reported as such and not as a clash with an earlier run.
-    ``overrides`` (this command's) and the earlier run's say which difference to name first."""
+    ``overrides`` (this command's) and the earlier run's say which difference to name first.
+    ``sweep_dir``: the run is a job of that sweep, and is skipped where another of its job folders
+    holds it completed."""
     meta = loaded[META_KEY] if loaded else None
     source_dir = run_folder_of(checkpoint) if checkpoint is not None and checkpoint.name == LAST else None
     current = identity(OmegaConf.to_container(cfg, resolve=True))
@@ -181,7 +193,10 @@ def plan_folder(cfg: DictConfig, run_dir: Path, checkpoint: Path | None, loaded:
     if own_checkpoint.is_file() and (checkpoint is None or summary is None):
         own = read_checkpoint(own_checkpoint, f"{run_dir}")
         existing = existing or own[META_KEY]["config"]
+    found = completed_in_sweep(current, sweep_dir, run_dir) if sweep_dir is not None and checkpoint is None else None
     if existing is None:
+        if found is not None:
+            return RunPlan(cfg, skip=found[1], elsewhere=found[0])
         if (run_dir / SUMMARY_FILE).is_file():  # a damaged record is still a record: never write over it
             raise ConfigError(f"{run_dir / SUMMARY_FILE}: unreadable, so which run this folder holds is unknown; "
                               "choose a new output folder (hydra.run.dir=... or hydra.sweep.dir=...), or delete "
@@ -193,6 +208,12 @@ def plan_folder(cfg: DictConfig, run_dir: Path, checkpoint: Path | None, loaded:
     if diff:
         given = [*(overrides or []), *((summary or {}).get("overrides") or [])]
         told = telling_differences(identity(existing), current, given)
+        if not same_folder and found is not None:
+            return RunPlan(cfg, skip=found[1], elsewhere=found[0])
+        if not same_folder and sweep_dir is not None:
+            raise ConfigError(f"{run_dir} already holds another run ({told}): this sweep names its job folders by "
+                              "the keys it sweeps, which leave out the keys that differ; give those keys sweep "
+                              "values too, or another folder (hydra.sweep.dir=...)")
         if not same_folder:
             resumable = f", or resume={run_dir} to continue that run" if own_checkpoint.is_file() else ""
             raise ConfigError(f"{run_dir} already holds another run ({told}); choose a new output "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import shutil
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from vae_collapse.maths import ppca
 from vae_collapse.maths.moments import covariance_eigenvalues, data_moments
 from vae_collapse.reporting.loggers import build_loggers, finish_loggers, log_config
 from vae_collapse.reporting.console import say
-from vae_collapse.reporting.summary import REJECTED_FILE, TRACEBACK_FILE, TRAJECTORY_FILE, write_summary
+from vae_collapse.reporting.summary import HYDRA_ONLY, REJECTED_FILE, TRACEBACK_FILE, TRAJECTORY_FILE, write_summary
 from vae_collapse.reporting.table import result_table
 from vae_collapse.training import interrupts
 from vae_collapse.training.run_identity import run_identity
@@ -49,6 +50,7 @@ from vae_collapse.training.progress import StepProgressBar, parallel_job
 from vae_collapse.training.reference import run_reference
 from vae_collapse.training.resume import plan_folder, resume_source
 from vae_collapse.training.schedules import schedule_length
+from vae_collapse.training.sweep_jobs import current_sweep_dir
 
 # Built in this order; each is checked before anything is built, so a bad value anywhere
 # fails before a data set is fetched or a step is taken.
@@ -287,13 +289,32 @@ def _save_closed_form(model, path: Path, meta: dict) -> None:
     atomic_torch_save({"state_dict": state, "global_step": 0, META_KEY: meta}, path)
 
 
+def _skipped_elsewhere(run_dir: Path, plan, fresh: bool) -> RunResult:
+    """A sweep job whose run another of the sweep's folders holds, completed: said in that folder's
+    log too, so the sweep's last line counts it as this command's; the folder Hydra made for the
+    job goes, where it holds nothing but this attempt's record."""
+    line = f"vae-collapse: skipped {run_dir.name}: the same run already completed in {plan.elsewhere}"
+    say(line)
+    log = _job_log(run_dir)
+    if log is not None:
+        try:
+            with open(plan.elsewhere / log.name, "a") as handle:
+                handle.write(line + "\n")
+        except OSError:
+            pass  # only the count at the end of the sweep would miss it
+    if fresh and {p.name for p in run_dir.iterdir()} <= HYDRA_ONLY | {REJECTED_FILE}:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return RunResult("completed", dict(plan.skip.get("metrics", {})), plan.elsewhere, skipped=True)
+
+
 def run_experiment(cfg: DictConfig) -> RunResult:
     """Train and evaluate one configuration; the final metrics also go to summary.json."""
     started = time.time()
     interrupts.install()
     run_dir = Path(cfg.paths.output_dir)
     _writable_run_dir(run_dir)
-    if _is_rank_zero() and not holds_a_run(run_dir):  # a folder with a run gets them once this one is accepted
+    fresh = not holds_a_run(run_dir)
+    if _is_rank_zero() and fresh:  # a folder with a run gets them once this one is accepted
         write_hydra_files(run_dir, cfg)
     cfg, source, loaded = resume_source(cfg, _task_overrides())
     validate(cfg)
@@ -318,8 +339,10 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     last_step = _last_step(cfg, len(datamodule.train_dataloader()))
     for warning in _run_warnings(cfg, noise, last_step, eval_settings, datamodule.data_dim):
         say(f"vae-collapse: warning: {warning}", err=True)
-    plan = plan_folder(cfg, run_dir, source, loaded, _task_overrides())
+    plan = plan_folder(cfg, run_dir, source, loaded, _task_overrides(), sweep_dir=current_sweep_dir())
     (run_dir / REJECTED_FILE).unlink(missing_ok=True)  # an earlier attempt's: this one was accepted
+    if plan.elsewhere is not None:
+        return _skipped_elsewhere(run_dir, plan, fresh)
     if plan.skip is not None:  # before any logger exists: a skipped job opens no W&B run
         say(f"vae-collapse: skipped {run_dir}: already completed (its summary.json); "
             "delete that folder to run it again")
@@ -327,6 +350,9 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     meta = plan.meta or {}
     wandb_id = meta.get("wandb_id") or secrets.token_hex(4)
     group, run_name = run_identity(cfg, run_dir)
+    # A resumed run is the same W&B run (its id), so it keeps its group and name too: a sweep job
+    # continued with resume= into a folder of its own stays in its sweep's group.
+    group, run_name = meta.get("wandb_group") or group, meta.get("wandb_name") or run_name
     resume_step = int(plan.loaded.get("global_step", 0)) if plan.checkpoint is not None and plan.loaded else None
     if resume_step is not None and last_step is not None and resume_step > last_step:
         raise ConfigError(f"{_end_setting(cfg, last_step)}: the run would end at step {last_step}, before its checkpoint's step "
@@ -342,7 +368,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     if resume_from is not None:
         say(f"vae-collapse: continuing from step {resume_step} of {resume_from}", err=True)
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    run_meta = make_run_metadata(resolved, fingerprint, wandb_id)
+    run_meta = make_run_metadata(resolved, fingerprint, wandb_id, (group, run_name))
 
     closed_form = getattr(model, "fit", "gradient") == "closed_form"
     status, reason = "failed", None

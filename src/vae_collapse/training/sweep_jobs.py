@@ -8,9 +8,14 @@ keep their folders (and are skipped as completed), and only the new values get n
 
 What varies: the keys the sweeper's ``params`` sweep (presets) and those the command line gave
 several values (``k=a,b``, ``range``, ``choice``), the latter read from the sweep's multirun.yaml,
-which the basic sweeper writes before any job starts. A sweep that varies nothing (``-m seed=3``)
-names its job by all its overrides, or ``0`` where it has none. Other sweepers (Optuna) sample new
-values for every trial, so their jobs keep Hydra's numbers.
+which the basic sweeper writes before any job starts. Hydra's ``+``/``++`` are left out of the
+name: the key is what counts. A sweep that varies nothing (``-m seed=3``) names its job by its
+overrides that change the run (not ``logger``, ``paths``, ...), or ``0`` where it has none. Other
+sweepers (Optuna) sample new values for every trial, so their jobs keep Hydra's numbers.
+
+A name says which values a command swept, not the whole run: the same run may sit under another
+name (an earlier command swept other keys, or wrote 1 for 1.0). A job whose run another folder of
+its sweep holds, completed, is skipped (vae_collapse.training.resume.completed_in_sweep).
 """
 
 from __future__ import annotations
@@ -58,13 +63,25 @@ def swept_overrides(hydra_cfg: DictConfig) -> list[str]:
     return sorted(job, key=lambda o: _key(o.split("=", 1)[0]))
 
 
+def _run_changing(overrides: list[str]) -> list[str]:
+    """The overrides that change the run itself, sorted, without Hydra's +/++ (the key is what
+    counts): not where or how it logs and shows progress (resume.IDENTITY_IGNORED)."""
+    from vae_collapse.config.keys import IDENTITY_IGNORED
+
+    def ignored(key: str) -> bool:
+        return any(key == k or key.startswith(k + ".") or key.startswith(k + "/") for k in IDENTITY_IGNORED)
+
+    kept = [o.lstrip("+") for o in overrides if not ignored(_key(o.split("=", 1)[0]))]
+    return sorted(kept, key=lambda o: o.split("=", 1)[0])
+
+
 def folder_name(hydra_cfg: DictConfig) -> str:
     """The job's folder in the sweep folder (see the module docstring)."""
     number = str(OmegaConf.select(hydra_cfg, "job.num", default=0))
     if not is_basic_sweep(hydra_cfg):
         return number
-    label = ",".join(swept_overrides(hydra_cfg)) or str(OmegaConf.select(hydra_cfg, "job.override_dirname",
-                                                                         default="") or "") or number
+    swept = [o.lstrip("+") for o in swept_overrides(hydra_cfg)]
+    label = ",".join(swept or _run_changing([str(o) for o in hydra_cfg.overrides.task])) or number
     label = label.replace(os.sep, "-")  # a value that is a path must not make nested folders
     if label.startswith("."):
         label = "_" + label  # the sweep report skips hidden folders (launcher state)
@@ -84,6 +101,20 @@ def register_resolver() -> None:
     workers import the console script's module, which calls this)."""
     if not OmegaConf.has_resolver(RESOLVER):
         OmegaConf.register_new_resolver(RESOLVER, _resolve)
+
+
+def current_sweep_dir() -> Path | None:
+    """The sweep folder where this run is a job of the basic sweeper (folders named by values), else None."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    try:
+        hydra_cfg = HydraConfig.get()
+    except ValueError:
+        return None
+    if hydra_cfg.mode != RunMode.MULTIRUN or not is_basic_sweep(hydra_cfg):
+        return None
+    return Path(str(hydra_cfg.sweep.dir))
 
 
 def current_job() -> str | None:

@@ -31,6 +31,8 @@ class SweepOutcome:
     statuses: dict[str, str] = field(default_factory=dict)  # job folder name -> status
     # Job folders this command did not touch: an earlier sweep's into the same folder, with other values.
     others: int = 0
+    # Completed jobs that this command found completed before it started, and skipped.
+    skipped: int = 0
 
     @property
     def all_completed(self) -> bool:
@@ -71,7 +73,9 @@ def collect(sweep_dir: Path) -> SweepOutcome:
         if start is not None and not start.touched(job_dir):
             outcome.others += 1
             continue
-        outcome.statuses[str(job_dir.relative_to(sweep_dir))] = _status(job_dir)
+        status = outcome.statuses[str(job_dir.relative_to(sweep_dir))] = _status(job_dir)
+        if start is not None and status == "completed" and not start.written_since(job_dir / SUMMARY_FILE):
+            outcome.skipped += 1
     return outcome
 
 
@@ -79,11 +83,13 @@ def describe(outcome: SweepOutcome, stopped: bool = False) -> str:
     """``stopped``: Ctrl-C or SIGTERM ended the sweep early, so jobs that never started are not counted."""
     counts = Counter(outcome.statuses.values())
     parts = [f"{n} {status}" for status, n in sorted(counts.items(), key=lambda kv: kv[0] != "completed")]
+    if outcome.skipped and parts:
+        parts[0] += f" ({outcome.skipped} of them before, so skipped)"
     n = len(outcome.statuses)
     line = (f"vae-collapse: sweep {outcome.sweep_dir}{' (stopped)' if stopped else ''}: {n} job{'' if n == 1 else 's'}"
             f"{' started' if stopped else ''}: {', '.join(parts) or 'none'}")
     if outcome.others:
-        line += f" (and {outcome.others} earlier job{'' if outcome.others == 1 else 's'} in the folder, not counted)"
+        line += f"; {outcome.others} earlier job{'' if outcome.others == 1 else 's'} in the folder, not counted"
     settled = ("completed", REJECTED, "failed", "diverged")
     others = [f"{job} ({status})" for job, status in outcome.statuses.items() if status not in settled]
     if others:
@@ -121,11 +127,13 @@ class SweepStart:
 
     def touched(self, job_dir: Path) -> bool:
         """Whether this command tried the job: its log has a line written since the command started."""
-        log = job_dir / self.job_log
+        return self.written_since(job_dir / self.job_log)
+
+    def written_since(self, path: Path) -> bool:
         try:
             # File times come from a coarse clock that may lag time.time() by a tick; an earlier
             # command's last line is seconds older (this one had to start Python and compose first).
-            return log.stat().st_mtime >= self.started - 0.5
+            return path.stat().st_mtime >= self.started - 0.5
         except OSError:
             return False
 
