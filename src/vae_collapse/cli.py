@@ -156,11 +156,24 @@ def _resume_arguments(argv: list[str]) -> list[str]:
     from vae_collapse.config.keys import RELOCATABLE_KEYS
 
     argv = [f"++{arg}" if arg.split("=", 1)[0] in RELOCATABLE_KEYS else arg for arg in argv]
-    if not re.fullmatch(r"[\w./~-]+", resume):
-        quote = "'" if "'" not in resume else '"'
-        argv = [f"resume={quote}{resume}{quote}" if arg.startswith("resume=") else arg for arg in argv]
     name = None if any(arg.startswith("name=") for arg in argv) else _name_of_run(Path(resume).expanduser())
     return [f"name={name}", *argv] if name else argv
+
+
+# Overrides whose value is a path: a sweep job's folder (noise.sigma2=1.0,seed=0) has characters
+# that Hydra reads as syntax, so such a value is quoted for it.
+PATH_KEYS = ("resume", "hydra.run.dir", "hydra.sweep.dir")
+
+
+def _quoted_paths(argv: list[str]) -> list[str]:
+    out = []
+    for arg in argv:
+        key, _, value = arg.partition("=")
+        if key in PATH_KEYS and ("=" in value or "," in value) and "${" not in value and value[:1] not in "'\"":
+            quote = "'" if "'" not in value else '"'
+            arg = f"{key}={quote}{value}{quote}"
+        out.append(arg)
+    return out
 
 
 def _name_of_run(where: Path) -> str | None:
@@ -437,7 +450,7 @@ def main() -> None:
 
     from hydra.errors import OverrideParseException
 
-    sys.argv[1:] = _resume_arguments(sys.argv[1:])
+    sys.argv[1:] = _quoted_paths(_resume_arguments(sys.argv[1:]))
     try:
         _app()
     except KeyboardInterrupt as exc:

@@ -19,6 +19,9 @@ def test_a_sweep_given_another_key_skips_the_runs_it_already_holds(run_cli, tmp_
     sweep = tmp_path / "sweep"
     _sweep(run_cli, sweep, "noise.sigma2=0.5,1")
     before = (sweep / "noise.sigma2=1" / "summary.json").read_bytes()
+    # What an attempt killed before its first checkpoint leaves: it goes when its run is found elsewhere.
+    (sweep / "noise.sigma2=0.5,seed=0" / ".hydra").mkdir(parents=True)
+    (sweep / "noise.sigma2=0.5,seed=0" / ".hydra" / "config.yaml").write_text("seed: 0\n")
     # Seeds added, and 1 written as 1.0: the seed-0 runs are those already in noise.sigma2=0.5 and =1.
     grown = _sweep(run_cli, sweep, "noise.sigma2=0.5,1.0", "seed=0,1")
     assert f"skipped noise.sigma2=1.0,seed=0: the same run already completed in {sweep / 'noise.sigma2=1'}" in grown.stdout
@@ -48,3 +51,22 @@ def test_a_sweep_job_resumed_by_its_folder_keeps_its_wandb_group_and_name(run_cl
     assert {k: meta[tmp_path / "more"][k] for k in ("wandb_id", "wandb_group", "wandb_name")} == \
            {k: meta[job][k] for k in ("wandb_id", "wandb_group", "wandb_name")}
     assert json.loads((tmp_path / "more" / "summary.json").read_text())["metrics"]["time/steps"] == 8
+
+
+def test_jobs_of_one_command_that_differ_only_in_keys_a_run_ignores_both_run(run_cli, tmp_path):
+    sweep = tmp_path / "sweep"
+    result = _sweep(run_cli, sweep, "trainer.log_every_n_steps=1,5")
+    assert "skipped" not in result.stdout
+    assert sorted(p.parent.name for p in sweep.glob("*/summary.json")) == [
+        "trainer.log_every_n_steps=1", "trainer.log_every_n_steps=5"]
+
+
+def test_a_relative_sweep_folder_is_found_from_a_job_that_changes_folder(run_cli, tmp_path):
+    _sweep(run_cli, "rel", "noise.sigma2=1,2", "hydra.job.chdir=true")
+    again = _sweep(run_cli, "rel", "noise.sigma2=1.0,2", "hydra.job.chdir=true")
+    assert f"skipped noise.sigma2=1.0: the same run already completed in {tmp_path / 'rel' / 'noise.sigma2=1'}" \
+        in again.stdout
+    # A job folder given as a run folder: its '=' and ',' are quoted for Hydra.
+    job = tmp_path / "rel" / "noise.sigma2=2"
+    in_place = run_cli(f"resume={job}", f"hydra.run.dir={job}", "trainer.max_steps=8")
+    assert in_place.returncode == 1 and "holds a completed run" in in_place.stderr, in_place.stderr[-2000:]

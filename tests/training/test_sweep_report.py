@@ -62,3 +62,9 @@ def test_completed_jobs_this_command_only_skipped_are_counted_as_such(started):
     _job(started, "noise.sigma2=1.0", "completed", age=5)  # ran now
     line = sweep_report.describe(sweep_report.collect(started))
     assert line.endswith("2 jobs: 2 completed (1 of them before, so skipped)"), line
+
+
+def test_a_sweep_that_counted_no_job_is_not_a_success(started):
+    started.mkdir()
+    outcome = sweep_report.collect(started)
+    assert outcome.statuses == {} and not outcome.all_completed

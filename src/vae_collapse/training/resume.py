@@ -166,9 +166,13 @@ def completed_in_sweep(current: dict, sweep_dir: Path, run_dir: Path) -> tuple[P
     """Another job folder of the sweep that holds this run, completed: the folder a job gets is named
     by the keys its command sweeps, so the same run may sit under another name (an earlier command
     swept other keys, spelled a value otherwise, or is from a version that numbered its jobs)."""
+    record = sweep_dir / "multirun.yaml"  # the sweeper writes it as each command starts
+    began = record.stat().st_mtime if record.is_file() else float("inf")
     for summary_file in sorted(sweep_dir.glob(f"*/{SUMMARY_FILE}")):
         folder = summary_file.parent
-        if folder.resolve() == run_dir.resolve():
+        # Only earlier commands' runs: two jobs of one command that differ only in keys a run's
+        # identity leaves out (a swept trainer.log_every_n_steps) both run, whichever finishes first.
+        if folder.resolve() == run_dir.resolve() or summary_file.stat().st_mtime >= began:
             continue
         summary = _read_summary(folder)
         if summary and summary.get("status") == "completed" and not first_difference(identity(summary["config"]), current):

@@ -22,8 +22,8 @@ from vae_collapse.config.batch_size import resolve_batch_size
 from vae_collapse.maths import ppca
 from vae_collapse.maths.moments import covariance_eigenvalues, data_moments
 from vae_collapse.reporting.loggers import build_loggers, finish_loggers, log_config
-from vae_collapse.reporting.console import say
-from vae_collapse.reporting.summary import HYDRA_ONLY, REJECTED_FILE, TRACEBACK_FILE, TRAJECTORY_FILE, write_summary
+from vae_collapse.reporting.console import keep, say
+from vae_collapse.reporting.summary import SUMMARY_FILE, REJECTED_FILE, TRACEBACK_FILE, TRAJECTORY_FILE, write_summary
 from vae_collapse.reporting.table import result_table
 from vae_collapse.training import interrupts
 from vae_collapse.training.run_identity import run_identity
@@ -289,21 +289,26 @@ def _save_closed_form(model, path: Path, meta: dict) -> None:
     atomic_torch_save({"state_dict": state, "global_step": 0, META_KEY: meta}, path)
 
 
-def _skipped_elsewhere(run_dir: Path, plan, fresh: bool) -> RunResult:
-    """A sweep job whose run another of the sweep's folders holds, completed: said in that folder's
-    log too, so the sweep's last line counts it as this command's; the folder Hydra made for the
-    job goes, where it holds nothing but this attempt's record."""
+def _skipped_elsewhere(run_dir: Path, plan) -> RunResult:
+    """A sweep job whose run another of the sweep's folders holds, completed. The folder Hydra gave
+    the job goes where it holds no run of its own (no summary, no checkpoint: at most an attempt
+    stopped before its first checkpoint), and the line goes to the other folder's log, so that the
+    sweep's last line counts that folder as this command's job (once)."""
     line = f"vae-collapse: skipped {run_dir.name}: the same run already completed in {plan.elsewhere}"
-    say(line)
+    print(line, flush=True)
+    if not _is_rank_zero():
+        return RunResult("completed", dict(plan.skip.get("metrics", {})), plan.elsewhere, skipped=True)
     log = _job_log(run_dir)
-    if log is not None:
-        try:
-            with open(plan.elsewhere / log.name, "a") as handle:
-                handle.write(line + "\n")
-        except OSError:
-            pass  # only the count at the end of the sweep would miss it
-    if fresh and {p.name for p in run_dir.iterdir()} <= HYDRA_ONLY | {REJECTED_FILE}:
+    if not (run_dir / SUMMARY_FILE).exists() and not (run_dir / CHECKPOINT_DIR).exists():
         shutil.rmtree(run_dir, ignore_errors=True)
+        if log is not None:
+            try:
+                with open(plan.elsewhere / log.name, "a") as handle:
+                    handle.write(line + "\n")
+            except OSError:
+                pass  # only the count at the end of the sweep would miss it
+    else:
+        keep(line)  # the job's own folder (holding another run) is what the sweep counts
     return RunResult("completed", dict(plan.skip.get("metrics", {})), plan.elsewhere, skipped=True)
 
 
@@ -313,9 +318,11 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     interrupts.install()
     run_dir = Path(cfg.paths.output_dir)
     _writable_run_dir(run_dir)
-    fresh = not holds_a_run(run_dir)
-    if _is_rank_zero() and fresh:  # a folder with a run gets them once this one is accepted
+    if _is_rank_zero() and not holds_a_run(run_dir):  # a folder with a run gets them once this one is accepted
         write_hydra_files(run_dir, cfg)
+    # Into the job's log only: the sweep's last line counts the jobs whose log this command wrote,
+    # also a job killed before it printed anything.
+    keep(f"vae-collapse: starting in {run_dir}")
     cfg, source, loaded = resume_source(cfg, _task_overrides())
     validate(cfg)
     _quiet_known_warnings()
@@ -342,7 +349,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     plan = plan_folder(cfg, run_dir, source, loaded, _task_overrides(), sweep_dir=current_sweep_dir())
     (run_dir / REJECTED_FILE).unlink(missing_ok=True)  # an earlier attempt's: this one was accepted
     if plan.elsewhere is not None:
-        return _skipped_elsewhere(run_dir, plan, fresh)
+        return _skipped_elsewhere(run_dir, plan)
     if plan.skip is not None:  # before any logger exists: a skipped job opens no W&B run
         say(f"vae-collapse: skipped {run_dir}: already completed (its summary.json); "
             "delete that folder to run it again")

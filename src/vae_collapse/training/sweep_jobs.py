@@ -53,12 +53,21 @@ def command_line_sweeps(multirun_yaml: Path) -> set[str]:
     return {_key(o.key_or_group) for o in parsed if o.is_sweep_override()}
 
 
+def sweep_dir_of(hydra_cfg: DictConfig) -> Path:
+    """The sweep folder, from where the command was started (a job with ``hydra.job.chdir=true``
+    runs in its own folder, where a relative path would point elsewhere)."""
+    where = Path(str(hydra_cfg.sweep.dir))
+    if where.is_absolute():
+        return where
+    return Path(str(OmegaConf.select(hydra_cfg, "runtime.cwd", default="") or os.getcwd())) / where
+
+
 def swept_overrides(hydra_cfg: DictConfig) -> list[str]:
     """This job's overrides of the keys its (basic) sweep varies, sorted by key; [] for other sweepers."""
     if not is_basic_sweep(hydra_cfg):
         return []
     params = {_key(str(k)) for k in (OmegaConf.select(hydra_cfg, "sweeper.params") or {})}
-    swept = params | command_line_sweeps(Path(str(hydra_cfg.sweep.dir)) / "multirun.yaml")
+    swept = params | command_line_sweeps(sweep_dir_of(hydra_cfg) / "multirun.yaml")
     job = [str(o) for o in hydra_cfg.overrides.task if _key(str(o).split("=", 1)[0]) in swept]
     return sorted(job, key=lambda o: _key(o.split("=", 1)[0]))
 
@@ -114,7 +123,7 @@ def current_sweep_dir() -> Path | None:
         return None
     if hydra_cfg.mode != RunMode.MULTIRUN or not is_basic_sweep(hydra_cfg):
         return None
-    return Path(str(hydra_cfg.sweep.dir))
+    return sweep_dir_of(hydra_cfg)
 
 
 def current_job() -> str | None:

@@ -36,7 +36,8 @@ class SweepOutcome:
 
     @property
     def all_completed(self) -> bool:
-        return all(status == "completed" for status in self.statuses.values())
+        # No job counted at all is no success either (jobs lost before their first line).
+        return bool(self.statuses) and all(status == "completed" for status in self.statuses.values())
 
 
 # The last sweep's outcome in this process; the console script exits non-zero when it is not all completed.
