@@ -327,3 +327,11 @@ def test_a_resumed_run_gets_a_folder_beside_the_run_it_continues(run_cli, tmp_pa
     (resumed,) = [p for p in (tmp_path / "outputs" / "mine").iterdir() if p != first]  # outputs/<name>/<time>
     assert _summary(resumed)["metrics"]["time/steps"] == 10
     assert not (tmp_path / "outputs" / "default").exists()
+
+
+def test_the_last_checkpoint_holds_the_final_step_whatever_the_saving_interval(run_cli, tmp_path):
+    """Saving every 2 steps, a 5-step run must still end with step 5 in last.ckpt (vae-collapse-eval reads it)."""
+    run = tmp_path / "run"
+    assert run_cli(*BASE, "trainer.max_steps=5", "checkpoint.every_n_steps=2", "eval.iwae_samples=0",
+                   f"hydra.run.dir={run}").returncode == 0
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from tests.framework.bad_input_table import QUICK
@@ -70,3 +71,19 @@ def test_a_relative_sweep_folder_is_found_from_a_job_that_changes_folder(run_cli
     job = tmp_path / "rel" / "noise.sigma2=2"
     in_place = run_cli(f"resume={job}", f"hydra.run.dir={job}", "trainer.max_steps=8")
     assert in_place.returncode == 1 and "holds a completed run" in in_place.stderr, in_place.stderr[-2000:]
+
+
+@pytest.mark.parametrize("stopped_by", ["SIGKILL", "Ctrl-C"])
+def test_an_unfinished_run_under_another_name_is_continued_not_restarted(run_cli, tmp_path, stopped_by):
+    sweep = tmp_path / "sweep"
+    _sweep(run_cli, sweep, "noise.sigma2=1", "seed=0", "checkpoint.every_n_steps=2")  # no swept key: a long name
+    (earlier,) = [p for p in sweep.iterdir() if p.is_dir()]
+    summary = earlier / "summary.json"
+    if stopped_by == "SIGKILL":  # no summary at all, a checkpoint
+        summary.unlink()
+    else:
+        summary.write_text(json.dumps({**json.loads(summary.read_text()), "status": "interrupted"}))
+    grown = _sweep(run_cli, sweep, "noise.sigma2=1.0,2")
+    assert f"continuing from step 5 of {earlier / 'checkpoints' / 'last.ckpt'}" in grown.stderr
+    assert json.loads((sweep / "noise.sigma2=1.0" / "summary.json").read_text())["resumed_from"] == \
+        str(earlier / "checkpoints" / "last.ckpt")

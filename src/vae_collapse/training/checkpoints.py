@@ -158,9 +158,19 @@ def make_run_metadata(config: dict, fingerprint: str, wandb_id: str | None,
     return meta
 
 
+class StepCheckpoint(ModelCheckpoint):
+    """Lightning's checkpoint, saved also when training ends. Saving every n steps, Lightning would
+    leave a run whose last step is no multiple of n with an earlier step's last.ckpt, which
+    vae-collapse-eval would then measure instead of the final model."""
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if not self._should_skip_saving_checkpoint(trainer):  # skips a step already saved
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+
 def checkpoint_callback(run_dir: Path, settings: CheckpointSettings) -> ModelCheckpoint:
     """``last.ckpt`` every ``every_n_steps`` steps and at the end, overwritten in place (no -v1 copies)."""
-    checkpoint = ModelCheckpoint(
+    checkpoint = StepCheckpoint(
         dirpath=str(run_dir / CHECKPOINT_DIR),
         save_top_k=0,
         save_last=True,

@@ -180,6 +180,27 @@ def completed_in_sweep(current: dict, sweep_dir: Path, run_dir: Path) -> tuple[P
     return None
 
 
+def interrupted_in_sweep(current: dict, sweep_dir: Path, run_dir: Path) -> tuple[Path, dict] | None:
+    """Another job folder of the sweep (see completed_in_sweep) that holds this run unfinished, with a
+    checkpoint: (that checkpoint, its contents). Not one that failed or diverged: those run again."""
+    record = sweep_dir / "multirun.yaml"
+    began = record.stat().st_mtime if record.is_file() else float("inf")
+    for last in sorted(sweep_dir.glob(f"*/{CHECKPOINT_DIR}/{LAST}")):
+        folder = last.parents[1]
+        if folder.resolve() == run_dir.resolve() or last.stat().st_mtime >= began:
+            continue
+        summary = _read_summary(folder)
+        if summary is not None and summary.get("status") != "interrupted":
+            continue
+        try:
+            loaded = read_checkpoint(last, str(folder))
+        except ConfigError:
+            continue  # a damaged checkpoint is not worth failing this job for; it starts afresh
+        if not first_difference(identity(loaded[META_KEY]["config"]), current):
+            return last, loaded
+    return None
+
+
 def plan_folder(cfg: DictConfig, run_dir: Path, checkpoint: Path | None, loaded: dict | None,
                 overrides: list[str] | None = None, sweep_dir: Path | None = None) -> RunPlan:
     """Decide what to do in ``run_dir`` given what is there. Called after the config is validated
@@ -199,12 +220,16 @@ def plan_folder(cfg: DictConfig, run_dir: Path, checkpoint: Path | None, loaded:
         existing = existing or own[META_KEY]["config"]
     found = completed_in_sweep(current, sweep_dir, run_dir) if sweep_dir is not None and checkpoint is None else None
     if existing is None:
-        if found is not None:
-            return RunPlan(cfg, skip=found[1], elsewhere=found[0])
         if (run_dir / SUMMARY_FILE).is_file():  # a damaged record is still a record: never write over it
             raise ConfigError(f"{run_dir / SUMMARY_FILE}: unreadable, so which run this folder holds is unknown; "
                               "choose a new output folder (hydra.run.dir=... or hydra.sweep.dir=...), or delete "
                               "that file to use this one")
+        if found is not None:
+            return RunPlan(cfg, skip=found[1], elsewhere=found[0])
+        unfinished = interrupted_in_sweep(current, sweep_dir, run_dir) if sweep_dir is not None and checkpoint is None \
+            else None
+        if unfinished is not None:  # continued here, as resume= would, from where it stopped
+            return RunPlan(cfg, unfinished[0], unfinished[1][META_KEY], unfinished[1])
         return RunPlan(cfg, checkpoint, meta, loaded)
     same_folder = source_dir is not None and source_dir.resolve() == run_dir.resolve()
     diff = first_difference(identity(existing), current)
