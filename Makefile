@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 # `make run` runs the reference notebook's setting; ARGS=... runs anything else.
 ARGS ?= experiment=linear_mnist_1k
 PYTEST_ARGS ?=
+# Test workers (pytest-xdist): one per core, at most 4; TEST_WORKERS=0 runs the tests in this process.
+TEST_WORKERS ?= auto
 # `make reproduce`: the paper's experiments at CPU budgets, then the report (see docs/reproduction.md).
 # REPRO_ARGS are added to every run (e.g. trainer.accelerator=gpu), REPORT_ARGS to the report.
 REPRO_DIR ?= reproduce
@@ -35,7 +37,7 @@ run: $(STAMP)
 	$(BIN)/vae-collapse $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 $(PYTEST_ARGS)
 
 # One sweep after another into $(REPRO_DIR)/runs/<preset>; a failed sweep does not stop the
 # others, the report is built from whatever finished, and the exit status says if anything failed.

@@ -11,6 +11,15 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
+# Under pytest-xdist (`make test` runs a worker per core) each worker, and each console script it
+# starts, computes on one thread: two workers with a thread per core each would fight over the
+# cores and run several times slower than one worker alone.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+    if "torch" in sys.modules:  # a plugin loaded it before the variables above could count
+        sys.modules["torch"].set_num_threads(1)
+
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = ROOT / "conf"
 SCRIPT = Path(sys.executable).parent / "vae-collapse"
