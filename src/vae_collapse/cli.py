@@ -457,8 +457,8 @@ def main() -> None:
         # A sweep stopped by Ctrl-C or SIGTERM: its workers stop too, and its jobs are counted.
         _stop_workers(signal.SIGTERM if interrupts.received() == "SIGTERM" else signal.SIGINT)
         if sweep_report.CURRENT_DIR is not None and sweep_report.CURRENT_DIR.is_dir():
-            print(sweep_report.describe(sweep_report.collect(sweep_report.CURRENT_DIR), stopped=True)
-                  + " (and the jobs that had not started)", file=sys.stderr, flush=True)
+            print(sweep_report.describe(sweep_report.collect(sweep_report.CURRENT_DIR), stopped=True),
+                  file=sys.stderr, flush=True)
         sys.exit(getattr(exc, "exit_code", None) or interrupts.EXIT_CODES.get(interrupts.received() or "", 130))
     except OverrideParseException as exc:
         print(f"vae-collapse: error: cannot parse the override {exc.override!r}: {_one_line(exc)}",

@@ -117,6 +117,13 @@ def main(argv: list[str] | None = None) -> None:
                         "(default: <run dir>/eval; never a run folder)")
     args = parser.parse_intermixed_args(argv)  # eval.* settings before or after --out
 
+    from vae_collapse.training.checkpoint_paths import checkpoint_file, missing_checkpoint
+
+    missing = missing_checkpoint(checkpoint_file(args.checkpoint), args.checkpoint)
+    if missing:  # said before torch and Lightning are loaded, which takes seconds
+        print(f"{PROG}: error: {missing}", file=sys.stderr, flush=True)
+        sys.exit(1)
+
     from vae_collapse.config import ConfigError
     from vae_collapse.data import DataError
     from vae_collapse.reporting.table import result_table

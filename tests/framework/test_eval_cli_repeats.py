@@ -66,3 +66,17 @@ def test_a_key_given_twice_is_refused_and_nothing_is_written(trained_run, tmp_pa
     assert err.splitlines() == ["vae-collapse-eval: error: eval.eps is given twice (eval.eps=0.1, eval.eps=0.2); "
                                 "give it once"]
     assert not out.exists()
+
+
+def test_a_path_without_a_checkpoint_is_refused_before_torch_is_loaded(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom vae_collapse.eval_cli import main\ntry:\n    main([sys.argv[1]])\n"
+            "except SystemExit as exc:\n    print(exc.code, 'torch' in sys.modules, 'lightning' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "never-ran")], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.split() == ["1", "False", "False"], done.stdout + done.stderr
+    assert done.stderr.strip() == (f"vae-collapse-eval: error: {tmp_path / 'never-ran'}: no checkpoint at "
+                                   f"{tmp_path / 'never-ran' / 'checkpoints' / 'last.ckpt'} (a run folder with "
+                                   "checkpoints/last.ckpt, or a .ckpt file)")

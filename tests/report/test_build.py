@@ -234,3 +234,29 @@ def test_rebuilding_with_fewer_runs_removes_the_figures_no_longer_drawn(tmp_path
     assert gone and kept
     assert sorted(p.name for p in out.glob("*.png")) == sorted(kept | {"notes.png"})  # only a report's own files go
     assert not (out / "table1.csv").exists() or part.table
+
+
+def test_an_unfinished_run_continued_in_another_folder_is_listed_as_continued_there(tmp_path):
+    runs = tmp_path / "runs"
+    first, later, killed, other = runs / "seed=0", runs / "resumed", runs / "killed", runs / "seed=1"
+    fakes.make_run(first, fakes.config("x", 0, first, fakes.noise_fixed(0.5)), {"train/elbo": 1.0},
+                   status="interrupted", reason="SIGTERM")
+    fakes.make_run(killed, fakes.config("x", 2, killed, fakes.noise_fixed(0.5)), None)  # SIGKILL: no summary
+    fakes.make_run(other, fakes.config("x", 1, other, fakes.noise_fixed(0.5)), None)  # killed, never continued
+    fakes.make_run(later, fakes.config("x", 0, later, fakes.noise_fixed(0.5)), fakes.deep_metrics(12.0, 2, sigma2=0.5))
+    again = runs / "again"
+    fakes.make_run(again, fakes.config("x", 2, again, fakes.noise_fixed(0.5)), {"train/elbo": 3.0},
+                   status="interrupted", reason="SIGINT")
+    for run, source in ((later, first), (again, killed)):
+        summary = json.loads((run / "summary.json").read_text())
+        summary["resumed_from"] = str(source / "checkpoints" / "last.ckpt")
+        (run / "summary.json").write_text(json.dumps(summary))
+    report = build_report([runs], tmp_path / "out")
+    left_out = {run.run_dir.name: (run.status, run.reason) for run in report.excluded}
+    assert left_out == {
+        "seed=0": ("continued", f"continued in {later} (completed there)"),
+        "killed": ("continued", f"continued in {again} (interrupted there)"),
+        "again": ("interrupted", "SIGINT"),
+        "seed=1": ("unfinished", "no summary.json (still running, stopped, or never started)"),
+    }
+    assert f"| continued | {first} |" in report.markdown_path.read_text()

@@ -68,3 +68,14 @@ def test_a_sweep_that_counted_no_job_is_not_a_success(started):
     started.mkdir()
     outcome = sweep_report.collect(started)
     assert outcome.statuses == {} and not outcome.all_completed
+
+
+def test_a_stopped_sweep_says_how_to_run_the_jobs_that_never_started(started):
+    _job(started, "seed=0", "completed", age=10)
+    done = sweep_report.describe(sweep_report.collect(started), stopped=True)
+    assert done.endswith(": 1 job started: 1 completed; re-run the same command to run any jobs that had not started")
+    _job(started, "seed=1", "interrupted", age=5)
+    line = sweep_report.describe(sweep_report.collect(started), stopped=True)
+    assert line.endswith("not completed: seed=1 (interrupted); re-run the same command to finish them "
+                         "(and any jobs that had not started)")
+    assert "had not started" not in sweep_report.describe(sweep_report.collect(started))

@@ -143,8 +143,9 @@ def _excluded(report: Report) -> list[str]:
     lines = ["## Runs not used", ""]
     if not report.excluded:
         return lines + ["None: every run completed.", ""]
-    lines += ["Failed, diverged, unfinished and rejected (bad input) runs, and repeats of a setting and seed (the "
-              "newest is used), are listed here and left out of every figure and table.", ""]
+    lines += ["Failed, diverged, unfinished and rejected (bad input) runs, unfinished runs continued in another "
+              "folder, and repeats of a setting and seed (the newest is used), are listed here and left out of every "
+              "figure and table.", ""]
     rows = [[r.status, str(r.run_dir), " ".join(r.overrides), r.reason or ""] for r in report.excluded]
     return lines + _table(["status", "run directory", "overrides", "reason"], rows) + [""]
 

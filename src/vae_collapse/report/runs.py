@@ -14,12 +14,14 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from vae_collapse.report.errors import ReportError
 from vae_collapse.reporting.summary import REJECTED_FILE, SUMMARY_FILE
+from vae_collapse.training.checkpoint_paths import run_folder_of
+
 # Folders inside a run that never hold another run; skipping them keeps the walk short.
 SKIP_DIRS = frozenset({"wandb", "csv", ".hydra", "__pycache__", "checkpoints"})
 # A completed run whose headline number is not finite diverged, whatever its status says.
@@ -31,7 +33,7 @@ EVAL_FILE = Path("eval") / "eval.json"
 @dataclass
 class Run:
     run_dir: Path
-    status: str  # completed, failed, diverged, interrupted, unfinished, unreadable, ...
+    status: str  # completed, failed, diverged, interrupted, unfinished, continued, unreadable, ...
     reason: str | None
     metrics: dict[str, float] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
@@ -39,6 +41,8 @@ class Run:
     # Metrics taken from a later vae-collapse-eval (EVAL_FILE), with the eval.* overrides it used.
     from_eval: list[str] = field(default_factory=list)
     eval_overrides: list[str] = field(default_factory=list)
+    # The checkpoint this run continued from (summary.json's resumed_from), if any.
+    resumed_from: Path | None = None
 
     @property
     def usable(self) -> bool:
@@ -179,9 +183,29 @@ def load_run(run_dir: Path) -> Run:
         overrides = [str(item) for item in summary["overrides"]]
     added, eval_overrides = _later_evaluation(run_dir, metrics) if status == "completed" else ({}, [])
     metrics.update(added)
+    resumed_from = summary.get("resumed_from")
     return Run(run_dir, status, reason, metrics, config, overrides,
-               from_eval=sorted(added), eval_overrides=eval_overrides if added else [])
+               from_eval=sorted(added), eval_overrides=eval_overrides if added else [],
+               resumed_from=Path(resumed_from) if isinstance(resumed_from, str) and resumed_from else None)
+
+
+def mark_continued(runs: list[Run]) -> list[Run]:
+    """Unfinished runs that a later run continued from their checkpoint (``resume=``, or a sweep job
+    that found its run unfinished in another folder) become status ``continued``, naming the later
+    run: the run is not lost, it goes on there."""
+    later_of: dict[Path, Run] = {}
+    for run in runs:
+        source = run_folder_of(run.resumed_from) if run.resumed_from is not None else None
+        if source is not None:
+            later_of[source.absolute()] = run  # runs from before paths were stored whole: as given
+    out = []
+    for run in runs:
+        later = later_of.get(run.run_dir.absolute())
+        if later is not None and not run.usable and later.run_dir.absolute() != run.run_dir.absolute():
+            run = replace(run, status="continued", reason=f"continued in {later.run_dir} ({later.status} there)")
+        out.append(run)
+    return out
 
 
 def load_runs(paths: list[Path], exclude: Path | None = None) -> list[Run]:
-    return [load_run(run_dir) for run_dir in discover(paths, exclude)]
+    return mark_continued([load_run(run_dir) for run_dir in discover(paths, exclude)])

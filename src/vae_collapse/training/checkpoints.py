@@ -22,10 +22,11 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from vae_collapse.config import ConfigError
 from vae_collapse.reporting.atomic import atomic_open
+from vae_collapse.training.checkpoint_paths import (  # noqa: F401 - re-exported for the modules that load checkpoints
+    CHECKPOINT_DIR, LAST, checkpoint_file, missing_checkpoint, run_folder_of,
+)
 from vae_collapse.training.rng import rng_state, set_rng_state
 
-CHECKPOINT_DIR = "checkpoints"
-LAST = "last.ckpt"
 PREVIOUS_SUFFIX = ".prev"
 DIVERGED = "diverged.ckpt"
 META_KEY = "vae_collapse"
@@ -181,17 +182,6 @@ def checkpoint_callback(run_dir: Path, settings: CheckpointSettings) -> ModelChe
     return checkpoint
 
 
-def checkpoint_file(where: str | Path) -> Path:
-    """A run folder's ``checkpoints/last.ckpt``, or ``where`` itself when it is a file."""
-    path = Path(where).expanduser()
-    return path if path.is_file() else path / CHECKPOINT_DIR / LAST
-
-
-def run_folder_of(checkpoint: Path) -> Path | None:
-    """The run folder a checkpoint belongs to (``<run>/checkpoints/*.ckpt``); None for a file kept elsewhere."""
-    return checkpoint.parent.parent if checkpoint.parent.name == CHECKPOINT_DIR else None
-
-
 def _load_failure(exc: Exception) -> str:
     """torch's reason in a few words; its weights-only refusal is a paragraph around the real one."""
     text = str(exc).strip()
@@ -205,8 +195,9 @@ def _load_failure(exc: Exception) -> str:
 
 def read_checkpoint(path: Path, what: str) -> dict[str, Any]:
     """The whole checkpoint, loaded on the CPU; ``what`` names it in errors (e.g. ``resume=...``)."""
-    if not path.is_file():
-        raise ConfigError(f"{what}: no checkpoint at {path} (a run folder with {CHECKPOINT_DIR}/{LAST}, or a .ckpt file)")
+    missing = missing_checkpoint(path, what)
+    if missing:
+        raise ConfigError(missing)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated, not a torch file, or a pickle we refuse to run

@@ -95,6 +95,9 @@ def describe(outcome: SweepOutcome, stopped: bool = False) -> str:
     others = [f"{job} ({status})" for job, status in outcome.statuses.items() if status not in settled]
     if others:
         line += "; not completed: " + _listed(others) + "; re-run the same command to finish them"
+    if stopped:  # how many never started is the sweeper's to know; a re-run runs them
+        line += " (and any jobs that had not started)" if others else \
+            "; re-run the same command to run any jobs that had not started"
     for status, advice in (("failed", "each job's traceback.txt says why; a re-run tries them again"),
                            ("diverged", "a re-run repeats the same seed and settings, so change them, e.g. a lower "
                                         "optimizer.lr")):

@@ -1,0 +1,30 @@
+"""Where a run keeps its checkpoints, without importing torch.
+
+The console scripts and the report use these to find (or fail to find) a checkpoint before
+they pay for loading torch and Lightning.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CHECKPOINT_DIR = "checkpoints"
+LAST = "last.ckpt"
+
+
+def checkpoint_file(where: str | Path) -> Path:
+    """A run folder's ``checkpoints/last.ckpt``, or ``where`` itself when it is a file."""
+    path = Path(where).expanduser()
+    return path if path.is_file() else path / CHECKPOINT_DIR / LAST
+
+
+def run_folder_of(checkpoint: Path) -> Path | None:
+    """The run folder a checkpoint belongs to (``<run>/checkpoints/*.ckpt``); None for a file kept elsewhere."""
+    return checkpoint.parent.parent if checkpoint.parent.name == CHECKPOINT_DIR else None
+
+
+def missing_checkpoint(path: Path, what: str) -> str | None:
+    """The one-line error for a checkpoint that is not there (``what`` names it, e.g. ``resume=...``)."""
+    if path.is_file():
+        return None
+    return f"{what}: no checkpoint at {path} (a run folder with {CHECKPOINT_DIR}/{LAST}, or a .ckpt file)"
