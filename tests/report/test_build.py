@@ -244,10 +244,15 @@ def test_an_unfinished_run_continued_in_another_folder_is_listed_as_continued_th
     fakes.make_run(killed, fakes.config("x", 2, killed, fakes.noise_fixed(0.5)), None)  # SIGKILL: no summary
     fakes.make_run(other, fakes.config("x", 1, other, fakes.noise_fixed(0.5)), None)  # killed, never continued
     fakes.make_run(later, fakes.config("x", 0, later, fakes.noise_fixed(0.5)), fakes.deep_metrics(12.0, 2, sigma2=0.5))
-    again = runs / "again"
+    again, last = runs / "again", runs / "last"
     fakes.make_run(again, fakes.config("x", 2, again, fakes.noise_fixed(0.5)), {"train/elbo": 3.0},
                    status="interrupted", reason="SIGINT")
-    for run, source in ((later, first), (again, killed)):
+    fakes.make_run(last, fakes.config("x", 2, last, fakes.noise_fixed(0.5)), {"train/elbo": 4.0},
+                   status="interrupted", reason="SIGTERM")
+    own = runs / "own"  # resumed, then interrupted again, in its own folder
+    fakes.make_run(own, fakes.config("x", 3, own, fakes.noise_fixed(0.5)), {"train/elbo": 5.0},
+                   status="interrupted", reason="SIGTERM")
+    for run, source in ((later, first), (again, killed), (last, again), (own, own)):
         summary = json.loads((run / "summary.json").read_text())
         summary["resumed_from"] = str(source / "checkpoints" / "last.ckpt")
         (run / "summary.json").write_text(json.dumps(summary))
@@ -255,8 +260,10 @@ def test_an_unfinished_run_continued_in_another_folder_is_listed_as_continued_th
     left_out = {run.run_dir.name: (run.status, run.reason) for run in report.excluded}
     assert left_out == {
         "seed=0": ("continued", f"continued in {later} (completed there)"),
-        "killed": ("continued", f"continued in {again} (interrupted there)"),
-        "again": ("interrupted", "SIGINT"),
+        "killed": ("continued", f"continued in {again}, then in {last} (interrupted there)"),
+        "again": ("continued", f"continued in {last} (interrupted there)"),
+        "last": ("interrupted", "SIGTERM"),
+        "own": ("interrupted", "SIGTERM"),
         "seed=1": ("unfinished", "no summary.json (still running, stopped, or never started)"),
     }
     assert f"| continued | {first} |" in report.markdown_path.read_text()

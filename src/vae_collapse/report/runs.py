@@ -191,18 +191,25 @@ def load_run(run_dir: Path) -> Run:
 
 def mark_continued(runs: list[Run]) -> list[Run]:
     """Unfinished runs that a later run continued from their checkpoint (``resume=``, or a sweep job
-    that found its run unfinished in another folder) become status ``continued``, naming the later
-    run: the run is not lost, it goes on there."""
+    that found its run unfinished in another folder) become status ``continued``, naming where the
+    run went on, and where it is now when it was continued more than once."""
     later_of: dict[Path, Run] = {}
     for run in runs:
         source = run_folder_of(run.resumed_from) if run.resumed_from is not None else None
-        if source is not None:
-            later_of[source.absolute()] = run  # runs from before paths were stored whole: as given
+        if source is not None and source.absolute() != run.run_dir.absolute():  # not resumed in its own folder
+            later_of[source.absolute()] = run
     out = []
     for run in runs:
+        chain, seen = [], {run.run_dir.absolute()}
         later = later_of.get(run.run_dir.absolute())
-        if later is not None and not run.usable and later.run_dir.absolute() != run.run_dir.absolute():
-            run = replace(run, status="continued", reason=f"continued in {later.run_dir} ({later.status} there)")
+        while later is not None and later.run_dir.absolute() not in seen:
+            chain.append(later)
+            seen.add(later.run_dir.absolute())
+            later = later_of.get(later.run_dir.absolute())
+        if chain and not run.usable:
+            now = f", then in {chain[-1].run_dir}" if len(chain) > 1 else ""
+            run = replace(run, status="continued",
+                          reason=f"continued in {chain[0].run_dir}{now} ({chain[-1].status} there)")
         out.append(run)
     return out
 
