@@ -129,6 +129,7 @@ def test_only_unfinished_runs_warn(tmp_path):
     result = run_report(tmp_path, "sweep", "--wandb", "disabled")
     assert result.returncode == 0, result.stderr
     assert "vae-collapse-report: warning: no completed runs (1 unfinished)" in result.stderr
+    assert "  1 run (0 completed, 1 not used: 1 unfinished), 0 settings" in result.stdout
 
 
 def test_a_folder_without_runs_is_one_line_and_writes_nothing(tmp_path):

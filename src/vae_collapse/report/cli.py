@@ -120,7 +120,10 @@ def main(argv: list[str] | None = None) -> None:
         found = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
         print(f"{PROG}: warning: no completed runs ({found}); the report only lists them", file=sys.stderr, flush=True)
     print(f"Report: {report.markdown_path}")
-    print(f"  {len(report.runs)} runs ({completed} completed, {len(report.excluded)} not used), "
+    left_out = Counter(run.status for run in report.excluded)
+    why = ": " + ", ".join(f"{n} {status}" for status, n in sorted(left_out.items())) if left_out else ""
+    n = len(report.runs)
+    print(f"  {n} run{'' if n == 1 else 's'} ({completed} completed, {len(report.excluded)} not used{why}), "
           f"{len(report.groups)} settings, {len(report.figures)} figures")
     for fig in report.figures:
         print(f"  figure {fig.number}: {fig.file}")
