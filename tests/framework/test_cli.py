@@ -133,3 +133,17 @@ def test_too_few_images_for_the_latent_size_run_without_the_ppca_reference(run_c
         "discarded eigenvalues are zero, so sigma2_ML = 0 and the likelihood is unbounded; use a latent size below 3, "
         "more data, or a fixed sigma2"]
     assert not (tmp_path / "ppca").exists()
+
+
+def test_help_shows_examples_that_compose_and_the_config_groups(run_cli):
+    result = run_cli("--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("vae-collapse: posterior-collapse experiments")
+    assert "noise: anneal, fixed, kl_anneal, learned, optimal" in result.stdout
+    examples = [line.split("#")[0].split()[1:] for line in result.stdout.splitlines()
+                if line.startswith("  vae-collapse ") and "<" not in line]
+    assert len(examples) == 4
+    for args in examples:
+        args = [a for a in args if a not in ("-m", "--cfg", "job")]
+        composed = run_cli("--cfg", "job", *args)
+        assert composed.returncode == 0, (args, composed.stderr)
