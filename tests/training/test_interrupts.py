@@ -1,4 +1,5 @@
-"""Ctrl-C and SIGTERM become one exception that says which, and survives a trip to a sweep's process."""
+"""Ctrl-C and SIGTERM become one exception that says which, and survives a trip to a sweep's process;
+inside training the first one is held until the step ends, and a second stops at once."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from vae_collapse.training.run import _interruption
 def handlers():
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     yield
+    interrupts.install()  # nothing received, held or deferred for the next test
     for sig, handler in saved.items():
         signal.signal(sig, handler)
 
@@ -44,3 +46,37 @@ def test_a_system_exit_without_a_signal_is_not_an_interruption(handlers):
     assert _interruption(SystemExit(0)) is None
     assert _interruption(KeyboardInterrupt()) == "Ctrl-C"
     assert _interruption(SIGTERMException()) == "SIGTERM"
+
+
+def _signal(sig) -> None:
+    os.kill(os.getpid(), sig)
+    signal.sigtimedwait([], 0.01)  # let the handler run here
+
+
+def test_outside_training_a_signal_stops_at_once(handlers):
+    interrupts.install()
+    with pytest.raises(KeyboardInterrupt):
+        _signal(signal.SIGTERM)
+    assert interrupts.received() == "SIGTERM" and interrupts.pending() is None
+
+
+def test_in_training_the_first_signal_is_held_and_a_second_stops_at_once(handlers):
+    interrupts.install()
+    interrupts.defer(True)
+    _signal(signal.SIGINT)  # no exception: the loop stops at the end of its step
+    assert interrupts.pending() == "Ctrl-C" and interrupts.received() == "Ctrl-C"
+    with pytest.raises(KeyboardInterrupt):
+        _signal(signal.SIGTERM)
+    assert interrupts.received() == "SIGTERM"
+
+
+def test_a_held_signal_stays_pending_once_training_is_over_and_the_next_stops_at_once(handlers):
+    interrupts.install()
+    interrupts.defer(True)
+    _signal(signal.SIGTERM)
+    interrupts.defer(False)
+    assert interrupts.pending() == "SIGTERM"  # the run checks it where it can stop safely
+    with pytest.raises(KeyboardInterrupt):
+        _signal(signal.SIGTERM)
+    interrupts.install()
+    assert interrupts.pending() is None and interrupts.received() is None  # a new run starts clean

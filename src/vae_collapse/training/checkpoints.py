@@ -165,11 +165,15 @@ class StepCheckpoint(ModelCheckpoint):
     vae-collapse-eval would then measure instead of the final model."""
 
     def on_train_end(self, trainer, pl_module) -> None:
+        self.save_now(trainer)
+
+    def save_now(self, trainer) -> None:
+        """last.ckpt at the step just finished (also used when a signal stops training between steps)."""
         if not self._should_skip_saving_checkpoint(trainer):  # skips a step already saved
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
 
-def checkpoint_callback(run_dir: Path, settings: CheckpointSettings) -> ModelCheckpoint:
+def checkpoint_callback(run_dir: Path, settings: CheckpointSettings) -> StepCheckpoint:
     """``last.ckpt`` every ``every_n_steps`` steps and at the end, overwritten in place (no -v1 copies)."""
     checkpoint = StepCheckpoint(
         dirpath=str(run_dir / CHECKPOINT_DIR),

@@ -3,6 +3,8 @@
 Lightning handles the two only inside ``Trainer.fit`` (Ctrl-C becomes SystemExit(1), SIGTERM its
 SIGTERMException at the end of an epoch), and a scheduler's SIGTERM during the final
 measurements, or between the jobs of a sweep, would kill the process with nothing recorded.
+Inside training a first signal is held until the step under way ends (:func:`defer`,
+``graceful_stop``), so that the run stops with a checkpoint of a whole step.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import threading
 EXIT_CODES = {"Ctrl-C": 130, "SIGTERM": 143}  # the shell's 128 + signal number
 
 _received: str | None = None
+# Inside training a first signal waits for the step under way to end (see defer()).
+_deferring = False
+_pending: str | None = None
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -31,8 +36,11 @@ class RunInterrupted(KeyboardInterrupt):
 
 def _handler(name: str):
     def handle(signum, frame) -> None:
-        global _received
+        global _received, _pending
         _received = name
+        if _deferring and _pending is None:
+            _pending = name  # the training loop stops at the end of this step; a second signal stops at once
+            return
         raise KeyboardInterrupt(name)
 
     return handle
@@ -44,9 +52,10 @@ def install(forget: bool = True) -> None:
     ``forget``: start a new run with nothing received. Only the main thread can set handlers;
     elsewhere this does nothing.
     """
-    global _received
+    global _received, _pending, _deferring
     if forget:
-        _received = None
+        _received = _pending = None
+        _deferring = False
     if threading.current_thread() is not threading.main_thread():
         return
     signal.signal(signal.SIGINT, _handler("Ctrl-C"))
@@ -56,3 +65,17 @@ def install(forget: bool = True) -> None:
 def received() -> str | None:
     """The signal that arrived since :func:`install`, if any."""
     return _received
+
+
+def defer(on: bool) -> None:
+    """While on, a first signal does not interrupt: it is held (see :func:`pending`) for the
+    training loop to stop at the end of its step, with a checkpoint of that step, instead of in
+    the middle of an optimiser update. Off, signals interrupt at once again; one already held
+    stays pending, for the run to act on where it can stop safely."""
+    global _deferring
+    _deferring = on
+
+
+def pending() -> str | None:
+    """The signal held while deferring, if one arrived: the caller should stop as soon as it can."""
+    return _pending
