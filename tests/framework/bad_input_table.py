@@ -36,6 +36,9 @@ ROWS: tuple[BadInput, ...] = (
     BadInput("type-float", "wrong type", ("noise.init=big",), "noise.init='big': expected float"),
     BadInput("type-int", "wrong type", ("model.latent_dim=abc",), "model.latent_dim='abc': expected int"),
     BadInput("type-seed", "wrong type", ("seed=abc",), "seed='abc': expected int"),
+    BadInput("seed-negative", "out of range", ("seed=-1",), "seed=-1: must be between 0 and 4294967295"),
+    BadInput("dataset-seed-too-large", "out of range", ("dataset.seed=4294967296",),
+             "dataset.seed=4294967296: must be between 0 and 4294967295"),
     BadInput("type-node-value", "wrong type", ("eval=1",), "eval=1: eval holds settings, not a value"),
     BadInput("type-literal", "wrong type", ("model.elbo=exact",), "model.elbo='exact': expected 'analytic' | 'stochastic'"),
     BadInput("wandb-tags-not-a-list", "wrong type", ("logger=wandb", "logger.wandb.tags=baseline"),
@@ -72,6 +75,7 @@ ROWS: tuple[BadInput, ...] = (
     BadInput("wandb-mode", "out of range", ("logger=wandb", "logger.wandb.mode=sometimes"),
              "logger.wandb.mode='sometimes': expected 'offline' | 'online' | 'disabled'"),
     BadInput("lr-negative", "out of range", ("optimizer.lr=-1",), "optimizer.lr=-1: Invalid learning rate: -1"),
+    BadInput("lr-zero", "out of range", ("optimizer.lr=0",), "optimizer.lr=0 must be > 0"),
     BadInput("lr-not-a-number", "wrong type", ("optimizer.lr=fast",), "optimizer.lr='fast': expected float"),
     BadInput("lr-decay-negative", "out of range", ("lr_scheduler=constant_then_cosine", "lr_scheduler.decay_steps=-1"),
              "lr_scheduler.decay_steps=-1 must be >= 0"),
@@ -136,7 +140,7 @@ ROWS: tuple[BadInput, ...] = (
 DEFAULT_ROWS = frozenset({
     "eps-inf", "latent-above-data", "lr-negative", "steps-negative", "unknown-key", "unknown-group-option", "unknown-launcher",
     "key-of-another-option", "dataset-file-corrupt", "resume-another-model", "folder-holds-another-run",
-    "output-unwritable", "sweep-range-unclosed", "em-minibatches", "wandb-unknown-key",
+    "output-unwritable", "sweep-range-unclosed", "em-minibatches", "wandb-unknown-key", "seed-negative",
 })
 assert DEFAULT_ROWS <= {row.id for row in ROWS}
 

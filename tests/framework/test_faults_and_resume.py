@@ -152,11 +152,22 @@ def test_a_signalled_run_says_it_was_interrupted_and_the_same_command_finishes_i
     assert summary["metrics"]["time/steps"] >= 50  # how far it got
     assert len(_csv_rows(run_dir / "collapse_trajectory.csv")) >= 5  # measured every 10 steps, past step 50
     step = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    # Training stopped at the end of its step and saved it: nothing since the last periodic checkpoint is lost.
+    assert step == summary["metrics"]["time/steps"]
     logged_before = [row for row in _csv_rows(run_dir / "csv" / "metrics.csv") if float(row["step"]) < step]
     assert any(row.get("train/elbo") for row in logged_before)
     result = run_cli(*BASE, f"trainer.max_steps={step + 10}", f"resume={run_dir}", f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert _summary(run_dir)["status"] == "completed"
+    # ... and the run ends where one never interrupted does.
+    reference = tmp_path / "uninterrupted"
+    assert run_cli(*args[:-3], f"trainer.max_steps={step + 10}", *args[-2:], f"hydra.run.dir={reference}").returncode == 0
+    resumed, uninterrupted = _summary(run_dir)["metrics"], _summary(reference)["metrics"]
+    names = set(uninterrupted) - {"time/seconds"}
+    assert "train/elbo" in names and names <= set(resumed)
+    for name in sorted(names):
+        a, b = resumed[name], uninterrupted[name]
+        assert a == b or (isinstance(a, float) and math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-7)), name
     assert f"vae-collapse: continuing from step {step} of {run_dir / 'checkpoints' / 'last.ckpt'}" in result.stderr
     # Resumed in its own folder: the CSV log keeps the curve before the checkpoint and goes on after it.
     logged = _csv_rows(run_dir / "csv" / "metrics.csv")
@@ -211,6 +222,10 @@ def test_eval_repeats_the_runs_numbers_and_resume_continues_it_for_more_steps(ru
     assert coarse.returncode == 0, coarse.stderr[-2000:]
     remeasured = json.loads((tmp_path / "e" / "eval.json").read_text())
     assert remeasured["overrides"] == ["eval.eps=100", "eval.iwae_samples=0"]
+    # The settings it measured with, whole, and the checkpoint's path, whatever folder it ran from.
+    assert remeasured["eval"]["eps"] == 100 and remeasured["eval"]["iwae_samples"] == 0
+    assert remeasured["eval"]["delta"] == 0.01 and "_target_" not in remeasured["eval"]
+    assert remeasured["checkpoint"] == str(first / "checkpoints" / "last.ckpt")
     assert remeasured["metrics"]["collapse/active_dims"] == 0 and "test/log_px_iwae" not in remeasured["metrics"]
     # Fewer steps than the checkpoint already took: refused, and no folder is left.
     shorter = run_cli(f"resume={first}", "trainer.max_steps=10", f"hydra.run.dir={tmp_path / 'shorter'}")
@@ -219,6 +234,12 @@ def test_eval_repeats_the_runs_numbers_and_resume_continues_it_for_more_steps(ru
         f"({first / 'checkpoints' / 'last.ckpt'}); give more steps, or measure that checkpoint again with "
         "vae-collapse-eval"]
     assert not (tmp_path / "shorter").exists()
+    # As many steps as the completed run took: nothing to continue; a copy would pass for the newer run.
+    same = run_cli(f"resume={first}", f"hydra.run.dir={tmp_path / 'same'}")
+    assert same.returncode == 1 and same.stderr.strip().splitlines() == [
+        f"vae-collapse: error: trainer.max_steps=30: {first} already completed its 30 steps, so there is nothing "
+        "to continue; give more steps, or measure that run again with vae-collapse-eval"]
+    assert not (tmp_path / "same").exists()
     # Only resumable keys on the command line; the rest (dataset, model, ...) comes from the checkpoint.
     second = tmp_path / "second"
     result = run_cli(f"resume={first}", "trainer.max_steps=60", "trainer.enable_progress_bar=false",

@@ -73,6 +73,7 @@ class InMemoryDataModule(pl.LightningDataModule):
             raise ValueError(f"batch_size={batch_size}: must be positive, or null for full batch")
         if eval_batch_size < 1:
             raise ValueError(f"eval_batch_size={eval_batch_size}: must be positive")
+        _check_range("seed", seed, 0, 2**32 - 1)  # numpy's range; torch would take more, numpy not
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.shuffle = shuffle

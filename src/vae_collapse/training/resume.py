@@ -256,3 +256,9 @@ def plan_folder(cfg: DictConfig, run_dir: Path, checkpoint: Path | None, loaded:
     if checkpoint is None and own is not None:
         return RunPlan(cfg, own_checkpoint, own[META_KEY], own)
     return RunPlan(cfg, checkpoint, meta, loaded)
+
+
+def is_completed(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a completed run (its summary.json says so)."""
+    summary = _read_summary(run_dir)
+    return bool(summary and summary.get("status") == "completed")

@@ -41,14 +41,16 @@ from vae_collapse.training.checkpoints import (
     load_weights,
     keep_last_good_checkpoint,
     make_run_metadata,
+    run_folder_of,
 )
 from vae_collapse.training.collapse_tracker import CollapseTracker
+from vae_collapse.training.graceful_stop import StopBetweenSteps
 from vae_collapse.training.hydra_files import holds_a_run, write_hydra_files
 from vae_collapse.training.lit_module import VAEModule
 from vae_collapse.training.measurements import final_measurements
 from vae_collapse.training.progress import StepProgressBar, parallel_job
 from vae_collapse.training.reference import run_reference
-from vae_collapse.training.resume import plan_folder, resume_source
+from vae_collapse.training.resume import is_completed, plan_folder, resume_source
 from vae_collapse.training.schedules import schedule_length
 from vae_collapse.training.sweep_jobs import current_sweep_dir
 
@@ -114,6 +116,7 @@ def _job_log(run_dir: Path) -> Path | None:
 
 # Top-level keys besides the groups, with their types; anything else is a typo, refused by name.
 TOP_LEVEL = {"name": (str,), "seed": (int,), "resume": (str, type(None))}
+SEED_MAX = 2**32 - 1
 
 
 def _check_top_level(cfg: DictConfig) -> None:
@@ -128,6 +131,8 @@ def _check_top_level(cfg: DictConfig) -> None:
         if not isinstance(value, types) or isinstance(value, bool):
             expected = " | ".join("null" if t is type(None) else t.__name__ for t in types)
             raise ConfigError(f"{key}={value!r}: expected {expected}")
+    if not 0 <= cfg.seed <= SEED_MAX:  # numpy's range, which Lightning seeds too
+        raise ConfigError(f"seed={cfg.seed}: must be between 0 and {SEED_MAX}")
 
 
 def _check_wandb_mode_variable(cfg: DictConfig) -> None:
@@ -255,6 +260,10 @@ def _check_optimizer(module: VAEModule, cfg: DictConfig) -> None:
     """Call the optimiser and schedule factories once on the model: torch checks their values only then."""
     with checked_call(cfg.optimizer, "optimizer"):
         trial = module.optimizer_factory(module.parameter_groups())
+    lr = cfg.optimizer.get("lr")
+    if isinstance(lr, (int, float)) and lr == 0:  # torch takes it; every step would leave the model as it was
+        raise ConfigError("optimizer.lr=0 must be > 0 (at 0 training changes nothing; to measure a model without "
+                          "training, use trainer.max_steps=0)")
     if module.scheduler_factory is not None:
         with checked_call(cfg.lr_scheduler, "lr_scheduler"):
             module.scheduler_factory(trial)
@@ -365,6 +374,13 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         raise ConfigError(f"{_end_setting(cfg, last_step)}: the run would end at step {last_step}, before its checkpoint's step "
                           f"{resume_step} ({plan.checkpoint}); give more steps, or measure that checkpoint again "
                           "with vae-collapse-eval")
+    source_dir = run_folder_of(plan.checkpoint) if plan.checkpoint is not None else None
+    if resume_step is not None and resume_step == last_step and source_dir is not None \
+            and source_dir.resolve() != run_dir.resolve() and is_completed(source_dir):
+        # A copy with no step of its own, which the report would then take for the newer run.
+        raise ConfigError(f"{_end_setting(cfg, last_step)}: {source_dir} already completed its {last_step} steps, "
+                          "so there is nothing to continue; give more steps, or measure that run again with "
+                          "vae-collapse-eval")
     fingerprint = data_fingerprint(datamodule.train_data)
     resume_from = plan.checkpoint
     if resume_from is not None:  # Lightning loads them again in fit(); this refuses a misfit in one line first
@@ -408,8 +424,10 @@ def run_experiment(cfg: DictConfig) -> RunResult:
             callbacks.append(CollapseTracker(eval_settings.track_every_n_steps, eval_settings.eps, eval_settings.delta,
                                              eval_settings.track_examples, trajectory))
         callbacks.append(RunMetadata(run_meta))
-        if ckpt_settings.enabled:
-            callbacks.append(checkpoint_callback(run_dir, ckpt_settings))
+        saver = checkpoint_callback(run_dir, ckpt_settings) if ckpt_settings.enabled else None
+        callbacks.append(StopBetweenSteps(saver))  # after the others: their step is done before it stops
+        if saver is not None:
+            callbacks.append(saver)
         trainer = build(cfg.trainer, "trainer", logger=loggers or False, callbacks=callbacks,
                         plugins=[AtomicCheckpointIO()], **trainer_args)
         if closed_form:
@@ -422,6 +440,8 @@ def run_experiment(cfg: DictConfig) -> RunResult:
             except FloatingPointError as exc:  # raised by VAEModule before the step that would apply it
                 kept = keep_last_good_checkpoint(last, trainer.global_step) if trainer.is_global_zero else ""
                 status, reason = "diverged", f"{exc}; {kept}"
+            if interrupts.pending():  # held for the end of a step that training never got to finish
+                raise KeyboardInterrupt(interrupts.pending())
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k})
         metrics["time/steps"] = trainer.global_step  # optimiser steps taken (time-to-solution benchmarks)
         if status != "diverged":  # a diverged model has nothing left worth measuring
@@ -447,6 +467,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
         raise
     finally:
+        interrupts.defer(False)  # outside training a signal stops at once
         if trainer is not None:  # also where it stopped early: how far it got
             metrics.setdefault("time/steps", trainer.global_step)
         metrics["time/seconds"] = round(time.time() - started, 3)
