@@ -47,6 +47,24 @@ def _user_errors() -> tuple[type[Exception], ...]:
 PENALTY = 1.0e12
 
 
+class StudyStopped(KeyboardInterrupt):
+    """An Optuna trial refused for bad input that does not involve the values the study samples:
+    every later trial would be refused the same way, so the study stops at the first. A
+    KeyboardInterrupt, like a signal's RunInterrupted, so that it passes Hydra's job runner and
+    the sweeper without their own reports of a failed job."""
+
+
+def _searched_keys() -> list[str] | None:
+    """The keys a sampling sweeper (Optuna) searches; None for a sweeper that enumerates its jobs."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    sweeper = OmegaConf.select(HydraConfig.get(), "sweeper", default=None)
+    if sweeper is None or "optuna" not in str(sweeper.get("_target_", "")).lower():
+        return None
+    return [str(key) for key in (sweeper.get("params") or {})]
+
+
 def _multirun_job() -> tuple[bool, str]:
     """(is this a job of a multirun, its name: its folder in the sweep folder)."""
     from vae_collapse.training.sweep_jobs import current_job
@@ -221,6 +239,9 @@ def _app(cfg: DictConfig) -> float | None:
     except _user_errors() as exc:
         say(f"{prefix}error: {exc}", err=True)
         _mark_rejected(Path(cfg.paths.output_dir), str(exc), multirun)
+        searched = _searched_keys() if multirun else None
+        if searched is not None and not any(key in str(exc) for key in searched):
+            raise StudyStopped(str(exc)) from None
         if multirun:
             return _penalty()
         sys.exit(1)
@@ -453,6 +474,10 @@ def main() -> None:
     sys.argv[1:] = _quoted_paths(_resume_arguments(sys.argv[1:]))
     try:
         _app()
+    except StudyStopped:
+        print("vae-collapse: error: the study stopped at its first trial refused by bad input that no sampled "
+              "value changes (the error is above); fix it and run the study again", file=sys.stderr, flush=True)
+        sys.exit(1)
     except KeyboardInterrupt as exc:
         # A sweep stopped by Ctrl-C or SIGTERM: its workers stop too, and its jobs are counted.
         _stop_workers(signal.SIGTERM if interrupts.received() == "SIGTERM" else signal.SIGINT)

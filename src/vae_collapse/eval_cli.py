@@ -103,8 +103,9 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
     torch.manual_seed(cfg.seed)  # as the run did before its final measurements
     final, files = final_measurements(model, datamodule, eval_settings, out, [], step, eigvals, metrics.get("ppca/sigma2"))
     metrics.update(final)
-    write_json_atomic(results, {"checkpoint": str(path), "global_step": step, "overrides": list(overrides),
-                                          "metrics": dict(sorted(metrics.items()))})
+    settings = {k: v for k, v in OmegaConf.to_container(cfg.eval, resolve=True).items() if k != "_target_"}
+    write_json_atomic(results, {"checkpoint": str(path.absolute()), "global_step": step, "overrides": list(overrides),
+                                "eval": settings, "metrics": dict(sorted(metrics.items()))})
     return metrics, {"results": results, **files}
 
 

@@ -143,3 +143,17 @@ def test_optuna_study_survives_a_diverged_trial(run_cli, tmp_path):
     assert abs(best.best_value) < 1e6, best  # a real ELBO won, not the penalty
     if "diverged" in statuses:
         assert result.returncode == 1 and "diverged" in result.stderr
+
+
+@pytest.mark.slow
+def test_optuna_study_stops_at_bad_input_that_no_sampled_value_changes(run_cli, tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the pip extra `optuna`")
+    sweep = tmp_path / "study"
+    result = run_cli("-m", "hparams_search=sigma_optuna", *SWEEP, "model.latent_dim=50", "hydra.sweeper.n_trials=5",
+                     f"hydra.sweep.dir={sweep}", timeout=600)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("vae-collapse: error: the study stopped at its first trial refused by bad input")
+    assert "model.latent_dim=50 must be between 1 and the data dimension 20" in lines[-2]
+    assert sum("must be between 1 and the data dimension" in line for line in lines) == 1  # not once per trial
+    assert "Traceback" not in result.stderr and not (sweep / "optimization_results.yaml").exists()
