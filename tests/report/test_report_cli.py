@@ -151,3 +151,14 @@ def test_a_run_folder_as_out_is_refused_and_left_as_it_was(tmp_path):
     assert result.returncode == 1
     assert "--out sweep/0: is a run folder" in one_error_line(result)
     assert sorted(p.name for p in runs[0].rglob("*")) == before
+
+
+def test_a_negative_value_after_an_option_is_checked_as_a_value(tmp_path, capsys):
+    from vae_collapse.report.cli import main
+
+    for option, value, why in (("--sigma2", "-1,2", "expected three sigma^2 values"),
+                               ("--directions", "-1", "expected two 1-based eigenvalue indices")):
+        with pytest.raises(SystemExit) as stopped:
+            main([str(tmp_path), option, value])
+        assert stopped.value.code == 2
+        assert f"argument {option}: '{value}': {why}" in capsys.readouterr().err

@@ -81,8 +81,20 @@ def _os_error(exc: OSError, out: Path) -> str:
     return f"{name}: {exc.strerror or exc}"
 
 
+def _glued(argv: list[str]) -> list[str]:
+    """``--sigma2 -1,2,3`` as ``--sigma2=-1,2,3``: argparse takes a value that starts with a minus
+    and is no plain number for an option, and would report a missing value instead of a bad one."""
+    out: list[str] = []
+    for item in argv:
+        if out and out[-1] in ("--sigma2", "--directions") and item[:1] == "-" and item[1:2].isdigit():
+            out[-1] = f"{out[-1]}={item}"
+        else:
+            out.append(item)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(argv)
+    args = parser().parse_args(_glued(sys.argv[1:] if argv is None else argv))
     if not args.paths and not args.spectrum_from:
         parser().error("give at least one PATH, or --spectrum-from for Figure 1 alone")
     out = args.out or (args.paths[0] / "report" if len(args.paths) == 1 else Path("report"))
