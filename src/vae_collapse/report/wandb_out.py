@@ -49,7 +49,8 @@ def log_report(report: Report, mode: str, group: str | None = None) -> dict[str,
     group = group or default_group(report)
     run = wandb.init(project=_project(report), group=group, name="report", job_type="report", mode=mode,
                      dir=str(report.out_dir), config={"sources": [str(p) for p in report.sources]},
-                     reinit="finish_previous")
+                     reinit="finish_previous",
+                     settings=wandb.Settings(quiet=True))  # as for runs: the report prints where it went
     status = 1
     try:
         payload: dict[str, Any] = {
