@@ -48,21 +48,31 @@ PENALTY = 1.0e12
 
 
 class StudyStopped(KeyboardInterrupt):
-    """An Optuna trial refused for bad input that does not involve the values the study samples:
-    every later trial would be refused the same way, so the study stops at the first. A
+    """An Optuna study whose trials are refused with the same error, time after time, whatever
+    values it samples: it stops instead of repeating the error for every trial. A
     KeyboardInterrupt, like a signal's RunInterrupted, so that it passes Hydra's job runner and
     the sweeper without their own reports of a failed job."""
 
 
-def _searched_keys() -> list[str] | None:
-    """The keys a sampling sweeper (Optuna) searches; None for a sweeper that enumerates its jobs."""
+# Refusals in a row that stop a study when they are all the same error.
+SAME_REFUSALS_TO_STOP = 3
+_refusals: list[str] = []  # this process's latest trials' refusals, reset by any trial that runs
+
+
+def _samples_its_jobs() -> bool:
+    """Whether the sweeper samples its jobs (Optuna) rather than enumerating them."""
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
-    sweeper = OmegaConf.select(HydraConfig.get(), "sweeper", default=None)
-    if sweeper is None or "optuna" not in str(sweeper.get("_target_", "")).lower():
-        return None
-    return [str(key) for key in (sweeper.get("params") or {})]
+    return "optuna" in str(OmegaConf.select(HydraConfig.get(), "sweeper._target_", default="")).lower()
+
+
+def _stop_study_if_refused_alike(message: str) -> None:
+    _refusals.append(message)
+    latest = _refusals[-SAME_REFUSALS_TO_STOP:]
+    if len(latest) == SAME_REFUSALS_TO_STOP and len(set(latest)) == 1:
+        _refusals.clear()
+        raise StudyStopped(message)
 
 
 def _multirun_job() -> tuple[bool, str]:
@@ -225,6 +235,7 @@ def _app(cfg: DictConfig) -> float | None:
     prefix = f"vae-collapse: job {job}: " if multirun else "vae-collapse: "
     try:
         result = run_experiment(cfg)
+        _refusals.clear()
     except KeyboardInterrupt as exc:  # RunInterrupted once training started; plain before that
         reason = exc.reason if isinstance(exc, RunInterrupted) else interrupts.received() or "Ctrl-C"
         run_dir = Path(cfg.paths.output_dir)
@@ -239,9 +250,8 @@ def _app(cfg: DictConfig) -> float | None:
     except _user_errors() as exc:
         say(f"{prefix}error: {exc}", err=True)
         _mark_rejected(Path(cfg.paths.output_dir), str(exc), multirun)
-        searched = _searched_keys() if multirun else None
-        if searched is not None and not any(key in str(exc) for key in searched):
-            raise StudyStopped(str(exc)) from None
+        if multirun and _samples_its_jobs():
+            _stop_study_if_refused_alike(str(exc))
         if multirun:
             return _penalty()
         sys.exit(1)
@@ -251,14 +261,26 @@ def _app(cfg: DictConfig) -> float | None:
             raise  # a bug, not bad input: the traceback is what is needed
         first = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
         say(f"{prefix}failed: {first}" + (f" (traceback in {where})" if where else ""), err=True)
+        _stop_sweep_if_signalled()
         return _penalty()
     if result.status == "diverged":
         say(f"{prefix}diverged: {result.reason}", err=True)
         if not multirun:
             sys.exit(1)
+        _stop_sweep_if_signalled()
         return _penalty()
     # Returned to Hydra so that sweepers (e.g. Optuna) can maximise it.
     return _objective(result.metrics)
+
+
+def _stop_sweep_if_signalled() -> None:
+    """A signal held for the end of a training step that never came (the step failed or diverged)
+    still stops the sweep; the job keeps the status it ended with."""
+    from vae_collapse.training import interrupts
+
+    reason = interrupts.received()
+    if reason is not None:
+        raise interrupts.RunInterrupted(reason, interrupts.EXIT_CODES[reason])
 
 
 def _one_line(exc: BaseException) -> str:
@@ -475,8 +497,9 @@ def main() -> None:
     try:
         _app()
     except StudyStopped:
-        print("vae-collapse: error: the study stopped at its first trial refused by bad input that no sampled "
-              "value changes (the error is above); fix it and run the study again", file=sys.stderr, flush=True)
+        print(f"vae-collapse: error: the study stopped: its last {SAME_REFUSALS_TO_STOP} trials were refused with "
+              "the same error (above); fix it and run the study again",
+              file=sys.stderr, flush=True)
         sys.exit(1)
     except KeyboardInterrupt as exc:
         # A sweep stopped by Ctrl-C or SIGTERM: its workers stop too, and its jobs are counted.

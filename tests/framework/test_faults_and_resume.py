@@ -133,7 +133,8 @@ def _csv_rows(path: Path) -> list[dict]:
 ])
 def test_a_signalled_run_says_it_was_interrupted_and_the_same_command_finishes_it(run_cli, tmp_path, sig, reason, code):
     """Ctrl-C, or a scheduler's SIGTERM: one line, summary.json says why, the exit status is not 0."""
-    args = [*BASE, "trainer.max_steps=100000", "checkpoint.every_n_steps=25", "eval.track_every_n_steps=10"]
+    args = [*BASE, "trainer.max_steps=100000", "checkpoint.every_n_steps=25", "eval.track_every_n_steps=10",
+            "trainer.log_every_n_steps=1"]
     run_dir = tmp_path / "run"
     env = {**os.environ, "WANDB_MODE": "offline", "VAE_COLLAPSE_DATA": str(tmp_path / "data")}
     proc = subprocess.Popen([str(SCRIPT), *args, f"hydra.run.dir={run_dir}"], cwd=tmp_path, env=env,
@@ -161,7 +162,7 @@ def test_a_signalled_run_says_it_was_interrupted_and_the_same_command_finishes_i
     assert _summary(run_dir)["status"] == "completed"
     # ... and the run ends where one never interrupted does.
     reference = tmp_path / "uninterrupted"
-    assert run_cli(*args[:-3], f"trainer.max_steps={step + 10}", *args[-2:], f"hydra.run.dir={reference}").returncode == 0
+    assert run_cli(*BASE, f"trainer.max_steps={step + 10}", *args[-3:], f"hydra.run.dir={reference}").returncode == 0
     resumed, uninterrupted = _summary(run_dir)["metrics"], _summary(reference)["metrics"]
     names = set(uninterrupted) - {"time/seconds"}
     assert "train/elbo" in names and names <= set(resumed)
@@ -175,6 +176,9 @@ def test_a_signalled_run_says_it_was_interrupted_and_the_same_command_finishes_i
     assert [(row["step"], row.get("train/elbo")) for row in kept] == [(row["step"], row.get("train/elbo"))
                                                                       for row in logged_before]
     assert max(float(row["step"]) for row in logged) >= step + 9
+    # Every step's training metrics, the one it stopped after too: the curve has no hole.
+    # (the last row, at step + 10, is the run's final metrics)
+    assert sorted(int(row["step"]) for row in logged if row.get("train/elbo")) == list(range(step + 11))
 
 
 def test_eval_repeats_the_runs_numbers_and_resume_continues_it_for_more_steps(run_cli, tmp_path):

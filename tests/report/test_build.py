@@ -252,9 +252,12 @@ def test_an_unfinished_run_continued_in_another_folder_is_listed_as_continued_th
     own = runs / "own"  # resumed, then interrupted again, in its own folder
     fakes.make_run(own, fakes.config("x", 3, own, fakes.noise_fixed(0.5)), {"train/elbo": 5.0},
                    status="interrupted", reason="SIGTERM")
+    (tmp_path / "elsewhere").symlink_to(runs)
+    written_as = {first: runs / "sub" / ".." / first.name,  # resume=../runs/... from another folder
+                  killed: tmp_path / "elsewhere" / killed.name}  # a symbolic link to the same folder
     for run, source in ((later, first), (again, killed), (last, again), (own, own)):
         summary = json.loads((run / "summary.json").read_text())
-        summary["resumed_from"] = str(source / "checkpoints" / "last.ckpt")
+        summary["resumed_from"] = str(written_as.get(source, source) / "checkpoints" / "last.ckpt")
         (run / "summary.json").write_text(json.dumps(summary))
     report = build_report([runs], tmp_path / "out")
     left_out = {run.run_dir.name: (run.status, run.reason) for run in report.excluded}

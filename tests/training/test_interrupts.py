@@ -80,3 +80,15 @@ def test_a_held_signal_stays_pending_once_training_is_over_and_the_next_stops_at
         _signal(signal.SIGTERM)
     interrupts.install()
     assert interrupts.pending() is None and interrupts.received() is None  # a new run starts clean
+
+
+def test_the_same_signal_twice_at_once_is_one_signal(handlers, monkeypatch, capfd):
+    interrupts.install()
+    interrupts.defer(True)
+    _signal(signal.SIGINT)
+    _signal(signal.SIGINT)  # a terminal's Ctrl-C, then the sweep passing it on to its worker
+    assert interrupts.pending() == "Ctrl-C"
+    assert "Ctrl-C: stopping after the step under way" in capfd.readouterr().err
+    monkeypatch.setattr(interrupts, "DUPLICATE_WINDOW_S", 0.0)  # a person's second press
+    with pytest.raises(KeyboardInterrupt):
+        _signal(signal.SIGINT)

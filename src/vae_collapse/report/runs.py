@@ -189,23 +189,34 @@ def load_run(run_dir: Path) -> Run:
                resumed_from=Path(resumed_from) if isinstance(resumed_from, str) and resumed_from else None)
 
 
+def _written(run: Run) -> float:
+    try:
+        return (run.run_dir / SUMMARY_FILE).stat().st_mtime
+    except OSError:
+        return 0.0
+
+
 def mark_continued(runs: list[Run]) -> list[Run]:
     """Unfinished runs that a later run continued from their checkpoint (``resume=``, or a sweep job
     that found its run unfinished in another folder) become status ``continued``, naming where the
-    run went on, and where it is now when it was continued more than once."""
+    run went on, and where it is now when it was continued more than once. Paths are compared
+    resolved (``..``, symbolic links); of two runs continued from one folder the newer counts."""
     later_of: dict[Path, Run] = {}
     for run in runs:
         source = run_folder_of(run.resumed_from) if run.resumed_from is not None else None
-        if source is not None and source.absolute() != run.run_dir.absolute():  # not resumed in its own folder
-            later_of[source.absolute()] = run
+        if source is None or source.resolve() == run.run_dir.resolve():  # resumed in its own folder
+            continue
+        known = later_of.get(source.resolve())
+        if known is None or _written(run) > _written(known):
+            later_of[source.resolve()] = run
     out = []
     for run in runs:
-        chain, seen = [], {run.run_dir.absolute()}
-        later = later_of.get(run.run_dir.absolute())
-        while later is not None and later.run_dir.absolute() not in seen:
+        chain, seen = [], {run.run_dir.resolve()}
+        later = later_of.get(run.run_dir.resolve())
+        while later is not None and later.run_dir.resolve() not in seen:
             chain.append(later)
-            seen.add(later.run_dir.absolute())
-            later = later_of.get(later.run_dir.absolute())
+            seen.add(later.run_dir.resolve())
+            later = later_of.get(later.run_dir.resolve())
         if chain and not run.usable:
             now = f", then in {chain[-1].run_dir}" if len(chain) > 1 else ""
             run = replace(run, status="continued",

@@ -9,8 +9,10 @@ Inside training a first signal is held until the step under way ends (:func:`def
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
+import time
 
 EXIT_CODES = {"Ctrl-C": 130, "SIGTERM": 143}  # the shell's 128 + signal number
 
@@ -18,6 +20,10 @@ _received: str | None = None
 # Inside training a first signal waits for the step under way to end (see defer()).
 _deferring = False
 _pending: str | None = None
+_pending_at = 0.0
+# A second signal this soon after the first is the same one arriving twice: Ctrl-C reaches a joblib
+# worker from the terminal and again from the sweep's process; a person's second press comes later.
+DUPLICATE_WINDOW_S = 1.0
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -36,11 +42,16 @@ class RunInterrupted(KeyboardInterrupt):
 
 def _handler(name: str):
     def handle(signum, frame) -> None:
-        global _received, _pending
+        global _received, _pending, _pending_at
         _received = name
         if _deferring and _pending is None:
-            _pending = name  # the training loop stops at the end of this step; a second signal stops at once
+            _pending, _pending_at = name, time.monotonic()  # the training loop stops after this step
+            # os.write, not print: a handler may run in the middle of another print
+            os.write(2, f"vae-collapse: {name}: stopping after the step under way, with a checkpoint; "
+                        "again to stop at once\n".encode())
             return
+        if _deferring and name == _pending and time.monotonic() - _pending_at < DUPLICATE_WINDOW_S:
+            return  # the same signal delivered twice (a terminal's process group, then the sweep passing it on)
         raise KeyboardInterrupt(name)
 
     return handle

@@ -440,8 +440,6 @@ def run_experiment(cfg: DictConfig) -> RunResult:
             except FloatingPointError as exc:  # raised by VAEModule before the step that would apply it
                 kept = keep_last_good_checkpoint(last, trainer.global_step) if trainer.is_global_zero else ""
                 status, reason = "diverged", f"{exc}; {kept}"
-            if interrupts.pending():  # held for the end of a step that training never got to finish
-                raise KeyboardInterrupt(interrupts.pending())
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k})
         metrics["time/steps"] = trainer.global_step  # optimiser steps taken (time-to-solution benchmarks)
         if status != "diverged":  # a diverged model has nothing left worth measuring
@@ -474,7 +472,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         # The overrides too, so that summary.json alone says how the run was made (.hydra/ of a
         # run made before hydra_files existed holds the latest command aimed at its folder).
         extra = {"run_dir": str(run_dir), "wandb_id": wandb_id,
-                 "resumed_from": str(Path(resume_from).absolute()) if resume_from else None, "overrides": _task_overrides()}
+                 "resumed_from": str(Path(resume_from).resolve()) if resume_from else None, "overrides": _task_overrides()}
         try:
             if _is_rank_zero() and not bad_input:  # bad input leaves no run behind
                 summary = write_summary(run_dir, status, metrics, resolved, reason=reason, **extra)
