@@ -92,3 +92,16 @@ def test_the_same_signal_twice_at_once_is_one_signal(handlers, monkeypatch, capf
     monkeypatch.setattr(interrupts, "DUPLICATE_WINDOW_S", 0.0)  # a person's second press
     with pytest.raises(KeyboardInterrupt):
         _signal(signal.SIGINT)
+
+
+def test_a_signal_held_while_the_step_failed_still_stops_the_sweep(handlers):
+    from vae_collapse.cli import _stop_sweep_if_signalled
+
+    interrupts.install()
+    _stop_sweep_if_signalled()  # nothing received: the sweep goes on to its next job
+    interrupts.defer(True)
+    _signal(signal.SIGTERM)
+    interrupts.defer(False)  # the step raised; Lightning's on_exception ended the deferral
+    with pytest.raises(interrupts.RunInterrupted) as stopped:
+        _stop_sweep_if_signalled()
+    assert (stopped.value.reason, stopped.value.exit_code) == ("SIGTERM", 143)
