@@ -492,10 +492,14 @@ def main() -> None:
     interrupts.install()  # also in a sweep's own process, between and around its jobs
 
     from hydra.errors import OverrideParseException
+    from vae_collapse.training.sweep_preflight import SweepRefused
 
     sys.argv[1:] = _quoted_paths(_resume_arguments(sys.argv[1:]))
     try:
         _app()
+    except SweepRefused as exc:
+        print(f"vae-collapse: error: {exc}; fix the values and run the sweep again", file=sys.stderr, flush=True)
+        sys.exit(1)
     except StudyStopped:
         print(f"vae-collapse: error: the study stopped: its last {SAME_REFUSALS_TO_STOP} trials were refused with "
               "the same error (above); fix it and run the study again",

@@ -132,6 +132,8 @@ ROWS: tuple[BadInput, ...] = (
              "cannot parse the override 'model.latent_dim=range(1,'"),
     BadInput("sweep-range-not-numbers", "malformed sweep range", ("-m", "model.latent_dim=range(a,b)"),
              "range(a,b)"),
+    BadInput("sweep-bad-value-in-a-later-job", "a sweep with a bad value", ("-m", "noise=fixed", "noise.sigma2=0.5,-1"),
+             "1 of the sweep's 2 jobs would be refused, so none was started: noise.sigma2=-1 must be > 0"),
 )
 
 

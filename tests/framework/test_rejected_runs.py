@@ -9,6 +9,10 @@ from vae_collapse.report.runs import load_run
 from vae_collapse.reporting.summary import REJECTED_FILE
 from vae_collapse.training import sweep_report
 
+# A sweep checks its jobs' values before it starts any (test_sweep_preflight); without that check
+# a bad value is refused by its own job, as what only the data or the job's folder shows still is.
+JOBS_CHECK_THEMSELVES = "~hydra.callbacks.sweep_preflight"
+
 
 def test_a_rejected_single_run_leaves_no_folder(run_cli, tmp_path):
     result = run_cli(*QUICK, "optimizer.lr=-1")  # Hydra's default run folder, outputs/<name>/<time>
@@ -20,7 +24,7 @@ def test_a_rejected_single_run_leaves_no_folder(run_cli, tmp_path):
 def test_a_rejected_sweep_job_is_not_sent_back_to_be_rerun(run_cli, tmp_path):
     sweep = tmp_path / "sweep"
     bad, good, added = (sweep / f"noise.sigma2={v}" for v in ("-1", "0.5", "0.2"))
-    result = run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=-1,0.5", f"hydra.sweep.dir={sweep}")
+    result = run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=-1,0.5", f"hydra.sweep.dir={sweep}", JOBS_CHECK_THEMSELVES)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "job noise.sigma2=-1: error: noise.sigma2=-1 must be > 0" in result.stderr
     last = result.stderr.strip().splitlines()[-1]
@@ -161,7 +165,7 @@ def test_a_sweep_command_that_bad_input_stops_keeps_the_sweeps_record(run_cli, t
     assert run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=0.2,0.5", f"hydra.sweep.dir={sweep}").returncode == 0
     record = (sweep / "multirun.yaml").read_bytes()
     assert b"noise.sigma2=0.2,0.5" in record
-    refused = run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=-1,-2", f"hydra.sweep.dir={sweep}")
+    refused = run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=-1,-2", f"hydra.sweep.dir={sweep}", JOBS_CHECK_THEMSELVES)
     assert refused.returncode == 1 and "2 rejected" in refused.stderr
     assert (sweep / "multirun.yaml").read_bytes() == record
     # A command that runs something is the sweep's latest: its record stays (seed=1 is refused in the

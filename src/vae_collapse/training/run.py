@@ -164,7 +164,7 @@ def validate(cfg: DictConfig) -> None:
             check_node(node, f"logger.{key}")
 
 
-def _quiet_known_warnings() -> None:
+def quiet_known_warnings() -> None:
     """Warnings that are expected here and would only bury the run's own output."""
     for pattern in (
         r".*IterableDataset.*has `__len__` defined.*",  # our in-memory batches know their length
@@ -269,6 +269,37 @@ def _check_optimizer(module: VAEModule, cfg: DictConfig) -> None:
             module.scheduler_factory(trial)
 
 
+@dataclass
+class RunParts:
+    datamodule: Any
+    noise: Any
+    model: Any
+    module: VAEModule
+    eval_settings: Any
+    ckpt_settings: CheckpointSettings
+    trainer_args: dict[str, Any]
+
+
+def build_parts(cfg: DictConfig, run_dir: Path | None = None) -> RunParts:
+    """Everything a validated run is made of, built and range-checked before any data is read or a
+    folder is looked at: so a sweep can check all its jobs before the first one starts
+    (vae_collapse.training.sweep_preflight)."""
+    datamodule = build(cfg.dataset, "dataset")
+    noise = build(cfg.noise, "noise")
+    model = build(cfg.model, "model", data_dim=datamodule.data_dim, sample_shape=datamodule.sample_shape, noise=noise)
+    optimizer = build(cfg.optimizer, "optimizer")
+    scheduler = build(cfg.lr_scheduler, "lr_scheduler") if cfg.get("lr_scheduler") else None
+    module = VAEModule(model, optimizer, scheduler)
+    _check_optimizer(module, cfg)
+    eval_settings = build(cfg.eval, "eval")
+    ckpt_settings = build(cfg.checkpoint, "checkpoint") if cfg.get("checkpoint") else CheckpointSettings()
+    trainer_args = {"enable_checkpointing": ckpt_settings.enabled}
+    if run_dir is not None:
+        trainer_args["default_root_dir"] = str(run_dir)
+    build(cfg.trainer, "trainer", logger=False, callbacks=[], plugins=[AtomicCheckpointIO()], **trainer_args)  # checks
+    return RunParts(datamodule, noise, model, module, eval_settings, ckpt_settings, trainer_args)
+
+
 def _prepare_reference(module: VAEModule, datamodule, noise, last_step: int | None, closed_form: bool):
     """The data's covariance spectrum and pPCA's ppca/* reference; the full moments where the model uses them.
 
@@ -334,21 +365,12 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     keep(f"vae-collapse: starting in {run_dir}")
     cfg, source, loaded = resume_source(cfg, _task_overrides())
     validate(cfg)
-    _quiet_known_warnings()
+    quiet_known_warnings()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
-    # Everything is built (and range-checked) before the data is read or the folder is looked at.
-    datamodule = build(cfg.dataset, "dataset")
-    noise = build(cfg.noise, "noise")
-    model = build(cfg.model, "model", data_dim=datamodule.data_dim, sample_shape=datamodule.sample_shape, noise=noise)
-    optimizer = build(cfg.optimizer, "optimizer")
-    scheduler = build(cfg.lr_scheduler, "lr_scheduler") if cfg.get("lr_scheduler") else None
-    module = VAEModule(model, optimizer, scheduler)
-    _check_optimizer(module, cfg)
-    eval_settings = build(cfg.eval, "eval")
-    ckpt_settings = build(cfg.checkpoint, "checkpoint") if cfg.get("checkpoint") else CheckpointSettings()
-    trainer_args = {"default_root_dir": str(run_dir), "enable_checkpointing": ckpt_settings.enabled}
-    build(cfg.trainer, "trainer", logger=False, callbacks=[], plugins=[AtomicCheckpointIO()], **trainer_args)  # checks
+    parts = build_parts(cfg, run_dir)
+    datamodule, noise, model, module = parts.datamodule, parts.noise, parts.model, parts.module
+    eval_settings, ckpt_settings, trainer_args = parts.eval_settings, parts.ckpt_settings, parts.trainer_args
     datamodule.prepare_data()
     datamodule.setup("fit")
     module.check_data(datamodule)

@@ -1,0 +1,149 @@
+"""Check every job of a sweep before the first one starts.
+
+Hydra's basic sweeper composes each job's config before launching any, so a key that does not
+exist stops the sweep at once. A value that composes but that the run refuses (``noise.sigma2=-1``,
+a seed out of range, an option that clashes with another) was found only when its job's turn came:
+after the jobs before it had trained, perhaps for hours. This Hydra callback (conf/hydra/default.yaml)
+composes each job as the sweeper will, and runs the checks a run makes before it reads any data
+(``run.validate`` and ``run.build_parts``). Where any job would be refused, the sweep is refused
+whole, in one line that names the jobs, and nothing is written.
+
+Left to the jobs themselves: what needs the data (a latent size larger than the data), the run
+folder (a clash with the run it holds) or a checkpoint (``resume=`` jobs), and other sweepers'
+jobs (Optuna samples its values as it goes).
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+# Distinct errors named in the one line; the rest are counted.
+SHOWN = 3
+# Checking takes about a quarter of a second a job (composing it is most of that): a sweep this
+# large says what it is doing first.
+ANNOUNCE_FROM = 20
+
+
+class SweepRefused(BaseException):
+    """Some job of a sweep would be refused as bad input; none was started. Not an Exception:
+    Hydra turns a callback's Exception into a warning and goes on with the sweep."""
+
+
+def sweep_jobs(config: DictConfig) -> tuple[list[list[str]], set[str]] | None:
+    """Every job's overrides, in the basic sweeper's order, and the keys the sweep varies; None where
+    the overrides do not parse (Hydra's sweeper then says why)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    arguments = [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
+    try:
+        parser = OverridesParser.create(config_loader=GlobalHydra.instance().config_loader())
+        parsed = parser.parse_overrides(arguments)
+        batches = BasicSweeper.split_arguments(parsed, None)
+    except Exception:  # noqa: BLE001 - reported by the sweeper itself, as without this check
+        return None
+    swept = {str(key).lstrip("+~") for key in params} | {o.key_or_group.lstrip("+~") for o in parsed if o.is_sweep_override()}
+    return [list(job) for batch in batches for job in batch], swept
+
+
+def job_label(overrides: list[str], swept: set[str]) -> str:
+    """A job named by the values its sweep varies, as its folder is (sweep_jobs.folder_name)."""
+    mine = [o.lstrip("+") for o in overrides if o.split("=", 1)[0].lstrip("+~") in swept]
+    return ",".join(sorted(mine, key=lambda o: o.split("=", 1)[0])) or ",".join(overrides) or "0"
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Building a Trainer logs which accelerators it found; once per job it would bury the sweep's lines."""
+    logger = logging.getLogger("lightning.pytorch")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def refusals(config: DictConfig) -> tuple[int, list[tuple[str, str]]]:
+    """(the number of jobs, [(job, why it would be refused)]) for a basic sweep's multirun config."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    from vae_collapse.config import ConfigError
+    from vae_collapse.data import DataError
+    from vae_collapse.training.run import quiet_known_warnings, build_parts, validate
+
+    expanded = sweep_jobs(config)
+    if expanded is None:
+        return 0, []
+    jobs, swept = expanded
+    if len(jobs) >= ANNOUNCE_FROM:  # a pause of several seconds needs a reason
+        print(f"vae-collapse: checking the values of the sweep's {len(jobs)} jobs before starting them", flush=True)
+    loader = GlobalHydra.instance().config_loader()
+    refused = []
+    quiet_known_warnings()
+    for overrides in jobs:
+        try:
+            cfg = loader.load_sweep_config(master_config=config, sweep_overrides=overrides)
+        except Exception:  # noqa: BLE001 - Hydra's own check of the batch reports it, as for one run
+            return len(jobs), []
+        if cfg.get("resume"):
+            continue  # composed from its checkpoint, in the job
+        try:
+            with _as_job(cfg), _quiet():
+                validate(cfg)
+                build_parts(cfg)
+        except (ConfigError, DataError) as exc:
+            refused.append((job_label(overrides, swept), str(exc)))
+    return len(jobs), refused
+
+
+@contextmanager
+def _as_job(cfg: DictConfig) -> Iterator[None]:
+    """Give ``cfg`` to the checks as Hydra gives a job its config: without its ``hydra`` node, which
+    ``${hydra:...}`` reads instead (the run folder: a stand-in that is never made)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(Path(str(cfg.hydra.sweep.dir)).absolute() / "(not made)")
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    try:
+        yield
+    finally:
+        HydraConfig.instance().cfg = None  # unset, as Hydra leaves it until its first job
+
+
+def describe(total: int, refused: list[tuple[str, str]]) -> str:
+    """One line: each distinct error once, with the jobs it refuses (a bad value refuses every seed)."""
+    by_error: dict[str, list[str]] = {}
+    for job, why in refused:
+        by_error.setdefault(why, []).append(job)
+    parts = []
+    for why, jobs in list(by_error.items())[:SHOWN]:
+        named = ", ".join(f"[{job}]" if "," in job else job for job in jobs[:2])
+        more = f" and {len(jobs) - 2} more" if len(jobs) > 2 else ""
+        parts.append(f"{why} (job{'' if len(jobs) == 1 else 's'} {named}{more})")
+    if len(by_error) > SHOWN:
+        parts.append(f"and {len(by_error) - SHOWN} more errors")
+    return (f"{len(refused)} of the sweep's {total} job{'' if total == 1 else 's'} would be refused, so none was "
+            f"started: {'; '.join(parts)}")
+
+
+class SweepPreflight(Callback):
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from vae_collapse.training.sweep_jobs import is_basic_sweep
+
+        if not is_basic_sweep(config.hydra):
+            return
+        total, refused = refusals(config)
+        if refused:
+            raise SweepRefused(describe(total, refused))
