@@ -330,17 +330,18 @@ def _close_match(key: str, candidates) -> tuple[str, float] | None:
     return (longer[0], 0.6) if len(longer) == 1 else None
 
 
-def _selected_choices(argv: list[str], path: str) -> list[str]:
+def _selected_choices(argv: list[str], path: str, pick: tuple[str, str] | None = None) -> list[str]:
     """The group choices of a command line (noise=fixed, experiment=...): enough to know which option
-    is selected. A swept choice (noise=fixed,learned) counts as its first value, Hydra's first job.
-    The failed override ``path=...`` itself is left out."""
+    is selected. A swept choice (noise=fixed,learned) counts as its first value, Hydra's first job,
+    or as the value ``pick`` gives its group. The failed override ``path=...`` itself is left out."""
     choices = []
     for arg in argv:
         if arg.split("=", 1)[0] == path:
             continue
         found = re.match(r"^(\+?[\w/]+)=([^,()\[\]{}]*)(,[^()\[\]{}]*)?$", arg)
         if found:
-            choices.append(f"{found.group(1)}={found.group(2)}")
+            value = pick[1] if pick and found.group(1) == pick[0] else found.group(2)
+            choices.append(f"{found.group(1)}={value}")
     # A user's own config folder (docs/extending.md) may hold the selected option.
     return choices + [arg for arg in argv if arg.startswith("hydra.searchpath=")]
 
@@ -367,53 +368,66 @@ def _missing_key(message: str, argv: list[str] | None = None) -> str | None:
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import DictConfig as Node, OmegaConf
 
-    try:
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=_config_dir(), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=_selected_choices(argv, path), return_hydra_config=True)
-        selected = cfg.hydra.runtime.choices.get(parts[0]) if is_group else None
-        # Walk down to the node that lacks the next key (or is a value, not a node with keys).
-        node, depth = cfg, 0
-        while depth < len(parts) - 1 and isinstance(node, Node) and parts[depth] in node:
-            node, depth = node._get_node(parts[depth]), depth + 1
-        key = parts[depth]
-        where = ".".join(parts[:depth])
-        if not isinstance(node, Node):
-            raw = node._value()
-            shown = "null" if raw is None else str(raw)
-            return f"cannot override {path}: {where} is a value ({shown}), not a node with keys"
-        if key in node:  # Hydra says why itself (e.g. a key of a struct that is null)
-            return None
-        keys = [str(k) for k in node if not str(k).startswith("_") and not (depth == 0 and k == "hydra")]
-        named = f"{parts[0]}={selected}" if is_group and depth == 1 else (where or "the config")
-        line = f"cannot override {path}: {named} has no {'top-level ' if depth == 0 else ''}key {key} (its keys: {', '.join(keys)})"
-        close = _close_match(key, keys)
-        def suggest(k: str) -> str:  # the user's path with the missing key swapped for k, and their value
-            return ".".join([*parts[:depth], k, *parts[depth + 1:]]) + (f"={value}" if value is not None else "")
+    def hint(choices: list[str]) -> str | None:
+        try:
+            GlobalHydra.instance().clear()
+            with initialize_config_dir(config_dir=_config_dir(), version_base="1.3"):
+                cfg = compose(config_name="config", overrides=choices, return_hydra_config=True)
+            selected = cfg.hydra.runtime.choices.get(parts[0]) if is_group else None
+            # Walk down to the node that lacks the next key (or is a value, not a node with keys).
+            node, depth = cfg, 0
+            while depth < len(parts) - 1 and isinstance(node, Node) and parts[depth] in node:
+                node, depth = node._get_node(parts[depth]), depth + 1
+            key = parts[depth]
+            where = ".".join(parts[:depth])
+            if not isinstance(node, Node):
+                raw = node._value()
+                shown = "null" if raw is None else str(raw)
+                return f"cannot override {path}: {where} is a value ({shown}), not a node with keys"
+            if key in node:  # Hydra says why itself (e.g. a key of a struct that is null)
+                return None
+            keys = [str(k) for k in node if not str(k).startswith("_") and not (depth == 0 and k == "hydra")]
+            named = f"{parts[0]}={selected}" if is_group and depth == 1 else (where or "the config")
+            line = f"cannot override {path}: {named} has no {'top-level ' if depth == 0 else ''}key {key} (its keys: {', '.join(keys)})"
+            close = _close_match(key, keys)
+            def suggest(k: str) -> str:  # the user's path with the missing key swapped for k, and their value
+                return ".".join([*parts[:depth], k, *parts[depth + 1:]]) + (f"={value}" if value is not None else "")
 
-        if is_group and depth == 1:
-            others = {p.stem: (OmegaConf.load(p) or {}) for p in sorted(group_dir.glob("*.yaml")) if p.stem != selected}
-            having = [stem for stem, option in others.items() if key in option]
-            if having:
-                options = [f"{parts[0]}={o}" for o in having]
-                return line + f"; {key} is a key of {' and '.join(options)} (select {'it' if len(options) == 1 else 'one'} first)"
-            elsewhere = {}
-            for stem, option in others.items():
-                match = _close_match(key, [k for k in option if not str(k).startswith("_")])
-                if match and match[1] > elsewhere.get(match[0], (None, 0.0))[1]:
-                    elsewhere[match[0]] = (stem, match[1])
-            best = max(elsewhere.items(), key=lambda item: item[1][1], default=None)
-            if best and (close is None or best[1][1] > close[1]):
-                return line + f"; did you mean {suggest(best[0])}? (a key of {parts[0]}={best[1][0]}, select it first)"
-        if close:
-            return line + f"; did you mean {suggest(close[0])}?"
-        if is_group and depth == 1 or (depth > 0 and "_target_" not in node):
-            return line + f"; to add a new key write {append}"
-        return line
-    except Exception:  # noqa: BLE001 - a hint must never replace the error it explains
-        return None
-    finally:
-        GlobalHydra.instance().clear()
+            if is_group and depth == 1:
+                others = {p.stem: (OmegaConf.load(p) or {}) for p in sorted(group_dir.glob("*.yaml")) if p.stem != selected}
+                having = [stem for stem, option in others.items() if key in option]
+                if having:
+                    options = [f"{parts[0]}={o}" for o in having]
+                    return line + f"; {key} is a key of {' and '.join(options)} (select {'it' if len(options) == 1 else 'one'} first)"
+                elsewhere = {}
+                for stem, option in others.items():
+                    match = _close_match(key, [k for k in option if not str(k).startswith("_")])
+                    if match and match[1] > elsewhere.get(match[0], (None, 0.0))[1]:
+                        elsewhere[match[0]] = (stem, match[1])
+                best = max(elsewhere.items(), key=lambda item: item[1][1], default=None)
+                if best and (close is None or best[1][1] > close[1]):
+                    return line + f"; did you mean {suggest(best[0])}? (a key of {parts[0]}={best[1][0]}, select it first)"
+            if close:
+                return line + f"; did you mean {suggest(close[0])}?"
+            if is_group and depth == 1 or (depth > 0 and "_target_" not in node):
+                return line + f"; to add a new key write {append}"
+            return line
+        except Exception:  # noqa: BLE001 - a hint must never replace the error it explains
+            return None
+        finally:
+            GlobalHydra.instance().clear()
+
+    # A swept group (noise=fixed,learned): the key may be missing from only some of its options.
+    swept = _user_argument(parts[0], argv) if is_group else None
+    values = swept.split("=", 1)[1].split(",") if swept and re.fullmatch(r"[\w/+]+=[\w./-]+(,[\w./-]+)+", swept) else []
+    if not values:
+        return hint(_selected_choices(argv, path))
+    lacking = [(choice, answer) for choice in values if (answer := hint(_selected_choices(argv, path, (parts[0], choice))))]
+    if not lacking or len(lacking) == len(values):  # a typo: no option has the key
+        return lacking[0][1] if lacking else None
+    choice, answer = lacking[0]
+    return answer + (f" (in the sweep's jobs with {parts[0]}={choice}; a key that only some options have needs a "
+                     "sweep per option)")
 
 
 def _raised_in_hydra(exc: BaseException) -> bool:

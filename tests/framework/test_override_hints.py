@@ -86,3 +86,12 @@ def test_a_swept_group_choice_is_read_as_the_first_job(run_cli, tmp_path):
                                "noise=fixed,learned", "noise.sigma=0.5,1"))
     assert line == ("cannot override noise.sigma: noise=fixed has no key sigma (its keys: sigma2); "
                     "did you mean noise.sigma2=0.5,1?")
+
+
+def test_a_key_that_only_some_swept_options_have_names_the_jobs_without_it(run_cli, tmp_path):
+    # Hydra's own advice was "use +noise.sigma2=1.0", which learned noise then refuses too.
+    line = _error_line(run_cli("-m", "dataset=synthetic_ppca", "logger=csv", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                               "noise=fixed,learned", "noise.sigma2=1.0"))
+    assert line == ("cannot override noise.sigma2: noise=learned has no key sigma2 (its keys: init, min_sigma2, "
+                    "lr_scale); sigma2 is a key of noise=fixed (select it first) (in the sweep's jobs with "
+                    "noise=learned; a key that only some options have needs a sweep per option)")
