@@ -423,11 +423,14 @@ def _missing_key(message: str, argv: list[str] | None = None) -> str | None:
     if not values:
         return hint(_selected_choices(argv, path))
     lacking = [(choice, answer) for choice in values if (answer := hint(_selected_choices(argv, path, (parts[0], choice))))]
-    if not lacking or len(lacking) == len(values):  # a typo: no option has the key
-        return lacking[0][1] if lacking else None
-    choice, answer = lacking[0]
-    return answer + (f" (in the sweep's jobs with {parts[0]}={choice}; a key that only some options have needs a "
-                     "sweep per option)")
+    if len(lacking) == len(values):  # a typo: no option has the key
+        return lacking[0][1]
+    if not lacking:  # Hydra composes the sweep's own config with the group's default option first
+        return (f"cannot override {path}: each {parts[0]} option the sweep selects has the key, but Hydra first "
+                f"composes the sweep's own config with {parts[0]}'s default option, which has not; write "
+                f"++{mine or path} (which sets the key, or adds it where it is missing)")
+    jobs = " and ".join(f"{parts[0]}={choice}" for choice, _ in lacking)
+    return lacking[0][1] + f" (in the sweep's jobs with {jobs}; a key that only some options have needs a sweep per option)"
 
 
 def _raised_in_hydra(exc: BaseException) -> bool:
@@ -512,7 +515,8 @@ def main() -> None:
     try:
         _app()
     except SweepRefused as exc:
-        print(f"vae-collapse: error: {exc}; fix the values and run the sweep again", file=sys.stderr, flush=True)
+        print(f"vae-collapse: error: {exc}; fix the values and run the sweep again (to leave each job to check "
+              "itself, add '~hydra.callbacks.sweep_preflight')", file=sys.stderr, flush=True)
         sys.exit(1)
     except StudyStopped:
         print(f"vae-collapse: error: the study stopped: its last {SAME_REFUSALS_TO_STOP} trials were refused with "

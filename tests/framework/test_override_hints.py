@@ -95,3 +95,15 @@ def test_a_key_that_only_some_swept_options_have_names_the_jobs_without_it(run_c
     assert line == ("cannot override noise.sigma2: noise=learned has no key sigma2 (its keys: init, min_sigma2, "
                     "lr_scale); sigma2 is a key of noise=fixed (select it first) (in the sweep's jobs with "
                     "noise=learned; a key that only some options have needs a sweep per option)")
+
+
+def test_a_key_that_every_swept_option_has_but_the_default_lacks_is_set_with_plus_plus(run_cli, tmp_path):
+    sweep = tmp_path / "sweep"
+    line = _error_line(run_cli("-m", "dataset=synthetic_ppca", "logger=csv", f"hydra.sweep.dir={sweep}",
+                               "noise=anneal,kl_anneal", "noise.start=0.5"))
+    assert line.startswith("cannot override noise.start: each noise option the sweep selects has the key"), line
+    assert "write ++noise.start=0.5" in line
+    # The advice works (nothing is trained here: the sweep is refused for its other bad value).
+    followed = run_cli("-m", "dataset=synthetic_ppca", "logger=csv", f"hydra.sweep.dir={sweep}",
+                       "noise=anneal,kl_anneal", "++noise.start=0.5", "seed=-1")
+    assert "2 of the sweep's 2 jobs would be refused" in followed.stderr and "seed=-1" in followed.stderr, followed.stderr

@@ -20,7 +20,7 @@ def test_a_bad_value_in_the_last_job_refuses_the_sweep_before_the_first_job_trai
     line = _one_line(result.stderr)
     assert line == ("vae-collapse: error: 1 of the sweep's 2 jobs would be refused, so none was started: "
                     "noise.sigma2=-1 must be > 0 and finite (job noise.sigma2=-1); fix the values and run the "
-                    "sweep again"), line
+                    "sweep again (to leave each job to check itself, add '~hydra.callbacks.sweep_preflight')"), line
     assert "Launching" not in result.stdout + result.stderr
     assert not sweep.exists()  # not even Hydra's multirun.yaml
 
@@ -77,3 +77,27 @@ def test_the_line_stays_short_however_many_errors():
 def test_a_job_is_named_as_its_folder_is():
     assert job_label(["seed=1", "+model.extra=2", "noise.sigma2=1.0", "logger=csv"], {"noise.sigma2", "seed", "model.extra"}) \
         == "model.extra=2,noise.sigma2=1.0,seed=1"
+
+
+def test_jobs_are_checked_as_their_launcher_gives_them_their_config(run_cli, tmp_path):
+    # ${hydra:job.num} is each job's number, and a ${...} on the command line is the job's to resolve.
+    sweep = tmp_path / "sweep"
+    result = run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=0.5,1", "seed=${hydra:job.num}", f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Warning" not in result.stderr and "warn" not in result.stderr, result.stderr[-2000:]
+    refused = run_cli("-m", *QUICK, "noise=fixed", "noise.sigma2=0.5,-1", "seed=${hydra:job.num}", f"hydra.sweep.dir={sweep}2")
+    assert "would be refused" in _one_line(refused.stderr)
+
+
+def test_devices_are_left_to_the_machines_the_jobs_run_on(run_cli, tmp_path):
+    # A sweep sent to GPU nodes from a machine without a GPU: the check does not refuse it for that.
+    # Here the job itself then finds no GPU, which proves the check let it through.
+    result = run_cli("-m", *QUICK, "trainer=gpu", "noise=fixed", "noise.sigma2=0.5,-1", f"hydra.sweep.dir={tmp_path / 's'}")
+    line = _one_line(result.stderr)
+    assert "noise.sigma2=-1 must be > 0" in line and "gpu" not in line.lower(), line
+    import torch
+
+    if not torch.cuda.is_available():
+        gpu_only = run_cli("-m", *QUICK, "trainer=gpu", "noise=fixed", "noise.sigma2=0.5,1", f"hydra.sweep.dir={tmp_path / 'g'}")
+        assert "would be refused" not in gpu_only.stderr
+        assert "job noise.sigma2=0.5: error: trainer.accelerator=gpu" in gpu_only.stderr, gpu_only.stderr[-2000:]

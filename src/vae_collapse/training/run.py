@@ -15,7 +15,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from vae_collapse.config import ConfigError, build, check_node, checked_call
 from vae_collapse.config.batch_size import resolve_batch_size
@@ -280,10 +280,17 @@ class RunParts:
     trainer_args: dict[str, Any]
 
 
-def build_parts(cfg: DictConfig, run_dir: Path | None = None) -> RunParts:
+# What a sweep's check of its jobs leaves to the jobs: they may run on other machines (Slurm's GPU
+# nodes, launched from a login node without one), and Lightning would set these flags process-wide.
+DEVICE_SETTINGS = {"accelerator": "cpu", "devices": 1, "num_nodes": 1, "strategy": "auto", "precision": None,
+                   "deterministic": None, "benchmark": None}
+
+
+def build_parts(cfg: DictConfig, run_dir: Path | None = None, devices_elsewhere: bool = False) -> RunParts:
     """Everything a validated run is made of, built and range-checked before any data is read or a
     folder is looked at: so a sweep can check all its jobs before the first one starts
-    (vae_collapse.training.sweep_preflight)."""
+    (vae_collapse.training.sweep_preflight, with ``devices_elsewhere``: the Trainer is checked with
+    DEVICE_SETTINGS in place of the job's own)."""
     datamodule = build(cfg.dataset, "dataset")
     noise = build(cfg.noise, "noise")
     model = build(cfg.model, "model", data_dim=datamodule.data_dim, sample_shape=datamodule.sample_shape, noise=noise)
@@ -296,7 +303,14 @@ def build_parts(cfg: DictConfig, run_dir: Path | None = None) -> RunParts:
     trainer_args = {"enable_checkpointing": ckpt_settings.enabled}
     if run_dir is not None:
         trainer_args["default_root_dir"] = str(run_dir)
-    build(cfg.trainer, "trainer", logger=False, callbacks=[], plugins=[AtomicCheckpointIO()], **trainer_args)  # checks
+    trainer_node = cfg.trainer
+    if devices_elsewhere:
+        trainer_node = trainer_node.copy()
+        with open_dict(trainer_node):
+            for key, value in DEVICE_SETTINGS.items():
+                if key in trainer_node:
+                    trainer_node[key] = value
+    build(trainer_node, "trainer", logger=False, callbacks=[], plugins=[AtomicCheckpointIO()], **trainer_args)  # checks
     return RunParts(datamodule, noise, model, module, eval_settings, ckpt_settings, trainer_args)
 
 

@@ -15,6 +15,7 @@ jobs (Optuna samples its values as it goes).
 
 from __future__ import annotations
 
+import copy
 import logging
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,8 +44,10 @@ def sweep_jobs(config: DictConfig) -> tuple[list[list[str]], set[str]] | None:
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     params = OmegaConf.select(config, "hydra.sweeper.params") or {}
-    arguments = [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
     try:
+        # Unresolved, as the sweeper reads them: a ${...} on the command line belongs to the job.
+        task = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
+        arguments = [f"{key}={value}" for key, value in params.items()] + list(task)
         parser = OverridesParser.create(config_loader=GlobalHydra.instance().config_loader())
         parsed = parser.parse_overrides(arguments)
         batches = BasicSweeper.split_arguments(parsed, None)
@@ -78,7 +81,7 @@ def refusals(config: DictConfig) -> tuple[int, list[tuple[str, str]]]:
 
     from vae_collapse.config import ConfigError
     from vae_collapse.data import DataError
-    from vae_collapse.training.run import quiet_known_warnings, build_parts, validate
+    from vae_collapse.training.run import build_parts, quiet_known_warnings, validate
 
     expanded = sweep_jobs(config)
     if expanded is None:
@@ -89,7 +92,7 @@ def refusals(config: DictConfig) -> tuple[int, list[tuple[str, str]]]:
     loader = GlobalHydra.instance().config_loader()
     refused = []
     quiet_known_warnings()
-    for overrides in jobs:
+    for number, overrides in enumerate(jobs):
         try:
             cfg = loader.load_sweep_config(master_config=config, sweep_overrides=overrides)
         except Exception:  # noqa: BLE001 - Hydra's own check of the batch reports it, as for one run
@@ -97,29 +100,38 @@ def refusals(config: DictConfig) -> tuple[int, list[tuple[str, str]]]:
         if cfg.get("resume"):
             continue  # composed from its checkpoint, in the job
         try:
-            with _as_job(cfg), _quiet():
-                validate(cfg)
-                build_parts(cfg)
+            with _as_job(cfg, number) as task_cfg, _quiet():
+                validate(task_cfg)
+                build_parts(task_cfg, devices_elsewhere=True)
         except (ConfigError, DataError) as exc:
             refused.append((job_label(overrides, swept), str(exc)))
+        except Exception:  # noqa: BLE001 - not known bad input: the job itself says what it is
+            continue
     return len(jobs), refused
 
 
 @contextmanager
-def _as_job(cfg: DictConfig) -> Iterator[None]:
-    """Give ``cfg`` to the checks as Hydra gives a job its config: without its ``hydra`` node, which
-    ``${hydra:...}`` reads instead (the run folder: a stand-in that is never made)."""
+def _as_job(cfg: DictConfig, number: int) -> Iterator[DictConfig]:
+    """The job's config as Hydra's basic launcher gives it to the job: with its number, its
+    environment (``hydra.job.env_set``), and without its ``hydra`` node, which ``${hydra:...}``
+    reads instead (the run folder is a stand-in that is never made)."""
     from hydra.core.hydra_config import HydraConfig
+    from hydra.core.utils import env_override
 
     with open_dict(cfg):
+        cfg.hydra.job.id = number
+        cfg.hydra.job.num = number
         cfg.hydra.runtime.output_dir = str(Path(str(cfg.hydra.sweep.dir)).absolute() / "(not made)")
+    before = HydraConfig.instance().cfg
     HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        del cfg["hydra"]
+    task_cfg = copy.deepcopy(cfg)
+    with open_dict(task_cfg):
+        del task_cfg["hydra"]
     try:
-        yield
+        with env_override(dict(cfg.hydra.job.env_set or {})):
+            yield task_cfg
     finally:
-        HydraConfig.instance().cfg = None  # unset, as Hydra leaves it until its first job
+        HydraConfig.instance().cfg = before
 
 
 def describe(total: int, refused: list[tuple[str, str]]) -> str:
