@@ -68,9 +68,9 @@ def framework_fit(model, datamodule, lr: float, max_steps: int, work_dir: Path, 
     from vae_collapse.reporting.loggers import build_loggers
     from vae_collapse.training.lit_module import VAEModule
     from vae_collapse.training.progress import StepProgressBar
-    from vae_collapse.training.run import _quiet_known_warnings
+    from vae_collapse.training.run import quiet_known_warnings
 
-    _quiet_known_warnings()
+    quiet_known_warnings()
     cfg = compose_config("logger=csv", f"trainer.max_steps={max_steps}", f"trainer.max_epochs={max_epochs}",
                          output_dir=work_dir)
     loggers = build_loggers(cfg.logger, "bench", "bench")
