@@ -185,7 +185,11 @@ def _resume_arguments(argv: list[str]) -> list[str]:
 
     argv = [f"++{arg}" if arg.split("=", 1)[0] in RELOCATABLE_KEYS else arg for arg in argv]
     name = None if any(arg.startswith("name=") for arg in argv) else _name_of_run(Path(resume).expanduser())
-    return [f"name={name}", *argv] if name else argv
+    if not name:
+        return argv
+    # Beside resume=, among the overrides: in front of them all it would come before -m or --cfg.
+    at = next(i for i, arg in enumerate(argv) if arg.startswith("resume="))
+    return [*argv[:at], f"name={name}", *argv[at:]]
 
 
 # Overrides whose value is a path: a sweep job's folder (noise.sigma2=1.0,seed=0) has characters

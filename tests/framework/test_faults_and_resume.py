@@ -354,6 +354,17 @@ def test_a_resumed_run_gets_a_folder_beside_the_run_it_continues(run_cli, tmp_pa
     assert not (tmp_path / "outputs" / "default").exists()
 
 
+def test_a_sweep_of_continuations_with_the_flag_first_runs(run_cli, tmp_path):
+    # The run's name goes in beside resume=, not in front of -m, where Hydra took it for a flag's value.
+    first = tmp_path / "outputs" / "mine" / "first"
+    assert run_cli(*BASE, "name=mine", "trainer.max_steps=5", f"hydra.run.dir={first}").returncode == 0
+    result = run_cli("-m", f"resume={first}", "trainer.max_steps=8,10", "trainer.enable_progress_bar=false",
+                     f"hydra.sweep.dir={tmp_path / 'more'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    steps = sorted(_summary(job)["metrics"]["time/steps"] for job in (tmp_path / "more").iterdir() if job.is_dir())
+    assert steps == [8, 10]
+
+
 def test_the_last_checkpoint_holds_the_final_step_whatever_the_saving_interval(run_cli, tmp_path):
     """Saving every 2 steps, a 5-step run must still end with step 5 in last.ckpt (vae-collapse-eval reads it)."""
     run = tmp_path / "run"
