@@ -184,7 +184,8 @@ def _resume_arguments(argv: list[str]) -> list[str]:
     from vae_collapse.config.keys import RELOCATABLE_KEYS
 
     argv = [f"++{arg}" if arg.split("=", 1)[0] in RELOCATABLE_KEYS else arg for arg in argv]
-    name = None if any(arg.startswith("name=") for arg in argv) else _name_of_run(Path(resume).expanduser())
+    names = {_name_of_run(Path(folder).expanduser()) for folder in resume_folders(resume)}
+    name = None if any(arg.startswith("name=") for arg in argv) or len(names) != 1 else names.pop()
     if not name:
         return argv
     # Beside resume=, among the overrides: in front of them all it would come before -m or --cfg.
@@ -197,13 +198,33 @@ def _resume_arguments(argv: list[str]) -> list[str]:
 PATH_KEYS = ("resume", "hydra.run.dir", "hydra.sweep.dir")
 
 
+def _quoted(value: str) -> str:
+    quote = "'" if "'" not in value else '"'
+    return f"{quote}{value}{quote}"
+
+
+def resume_folders(value: str) -> list[str]:
+    """The run folders of ``resume=a,b``: a sweep of continuations. A folder's own name may hold commas
+    (a sweep job, noise.sigma2=1.0,seed=0), so the pieces are joined back until each names a path
+    that exists. One item where the value is one path, or where the pieces name no paths."""
+    if Path(value).expanduser().exists() or "," not in value:
+        return [value]
+    folders, current = [], None
+    for piece in value.split(","):
+        current = piece if current is None else f"{current},{piece}"
+        if Path(current).expanduser().exists():
+            folders.append(current)
+            current = None
+    return folders if current is None and len(folders) > 1 else [value]
+
+
 def _quoted_paths(argv: list[str]) -> list[str]:
     out = []
     for arg in argv:
         key, _, value = arg.partition("=")
         if key in PATH_KEYS and ("=" in value or "," in value) and "${" not in value and value[:1] not in "'\"":
-            quote = "'" if "'" not in value else '"'
-            arg = f"{key}={quote}{value}{quote}"
+            folders = resume_folders(value) if key == "resume" else [value]
+            arg = f"{key}={','.join(_quoted(folder) for folder in folders)}"
         out.append(arg)
     return out
 

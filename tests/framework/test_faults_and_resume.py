@@ -365,6 +365,18 @@ def test_a_sweep_of_continuations_with_the_flag_first_runs(run_cli, tmp_path):
     assert steps == [8, 10]
 
 
+def test_one_sweep_continues_several_runs_named_with_commas(run_cli, tmp_path):
+    sweep = tmp_path / "sweep"
+    assert run_cli("-m", *BASE, "trainer.max_steps=5", "noise=fixed", "noise.sigma2=0.5,1.0",
+                   f"hydra.sweep.dir={sweep}").returncode == 0
+    a, b = sweep / "noise.sigma2=0.5", sweep / "noise.sigma2=1.0"
+    result = run_cli("-m", f"resume={a},{b}", "trainer.max_steps=8", f"hydra.sweep.dir={tmp_path / 'more'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = sorted(p.name for p in (tmp_path / "more").iterdir() if p.is_dir())
+    assert jobs == [f"resume={str(folder).replace(os.sep, '-')}" for folder in (a, b)]
+    assert {_summary(tmp_path / "more" / job)["metrics"]["time/steps"] for job in jobs} == {8}
+
+
 def test_the_last_checkpoint_holds_the_final_step_whatever_the_saving_interval(run_cli, tmp_path):
     """Saving every 2 steps, a 5-step run must still end with step 5 in last.ckpt (vae-collapse-eval reads it)."""
     run = tmp_path / "run"

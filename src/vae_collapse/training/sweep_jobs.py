@@ -84,12 +84,20 @@ def _run_changing(overrides: list[str]) -> list[str]:
     return sorted(kept, key=lambda o: o.split("=", 1)[0])
 
 
+def _unquoted(override: str) -> str:
+    """``resume='a,b'`` as ``resume=a,b``: the quotes only keep a path's commas from Hydra."""
+    key, _, value = override.partition("=")
+    if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"":
+        value = value[1:-1]
+    return f"{key}={value}"
+
+
 def folder_name(hydra_cfg: DictConfig) -> str:
     """The job's folder in the sweep folder (see the module docstring)."""
     number = str(OmegaConf.select(hydra_cfg, "job.num", default=0))
     if not is_basic_sweep(hydra_cfg):
         return number
-    swept = [o.lstrip("+") for o in swept_overrides(hydra_cfg)]
+    swept = [_unquoted(o.lstrip("+")) for o in swept_overrides(hydra_cfg)]
     label = ",".join(swept or _run_changing([str(o) for o in hydra_cfg.overrides.task])) or number
     label = label.replace(os.sep, "-")  # a value that is a path must not make nested folders
     if label.startswith("."):
