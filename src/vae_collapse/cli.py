@@ -333,6 +333,9 @@ def _plugin_hint(message: str) -> str:
     for option, extra in OPTIONAL_PLUGINS.items():
         if f"Could not find '{option}'" in message:
             return f" (an optional extra: pip install -e '.[{extra}]')"
+    if "does not support sweep type : INTERVAL_SWEEP" in message:
+        return (" (interval() is for a sweeper that samples, e.g. hparams_search=sigma_optuna; a grid takes a list "
+                "of values or range(start,stop,step))")
     return ""
 
 

@@ -141,3 +141,11 @@ def test_batch_size_auto_with_a_model_that_cannot_be_imported_is_left_to_the_con
     assert resolve_batch_size(cfg) is None
     with pytest.raises(ConfigError, match="model._target_"):
         validate(cfg)
+
+
+def test_an_interpolation_that_cannot_be_resolved_is_one_line(compose_config):
+    # It was a traceback from inside the run (and a sweep job "failed", with advice to re-run it).
+    cfg = compose_config("eval.eps=${eval.nope}")
+    with pytest.raises(ConfigError) as info:
+        check_node(cfg.eval, "eval")
+    assert str(info.value) == "eval.eps=${eval.nope}: cannot resolve it: Interpolation key 'eval.nope' not found"

@@ -107,3 +107,10 @@ def test_a_key_that_every_swept_option_has_but_the_default_lacks_is_set_with_plu
     followed = run_cli("-m", "dataset=synthetic_ppca", "logger=csv", f"hydra.sweep.dir={sweep}",
                        "noise=anneal,kl_anneal", "++noise.start=0.5", "seed=-1")
     assert "2 of the sweep's 2 jobs would be refused" in followed.stderr and "seed=-1" in followed.stderr, followed.stderr
+
+
+def test_an_interval_in_a_grid_sweep_says_what_takes_one(run_cli, tmp_path):
+    line = _error_line(run_cli("-m", "dataset=synthetic_ppca", "logger=csv", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                               "noise.init=interval(0.1,1)"))
+    assert line.startswith("BasicSweeper does not support sweep type : INTERVAL_SWEEP (interval() is for a sweeper "
+                           "that samples, e.g. hparams_search=sigma_optuna"), line

@@ -22,6 +22,7 @@ from typing import Any
 from hydra.errors import InstantiationException
 from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError
 import torch
 
 from vae_collapse.config.errors import ConfigError
@@ -177,6 +178,7 @@ def check_node(node: DictConfig, path: str, supplied: tuple[str, ...] = ()) -> N
     for key in node.keys():
         if key in _SPECIAL_KEYS:
             continue
+        _check_resolves(node, key, path)
         if key in supplied:
             raise ConfigError(f"{path}.{key}: set by the framework at run time, remove it from the config")
         if key not in params:
@@ -196,6 +198,17 @@ def check_node(node: DictConfig, path: str, supplied: tuple[str, ...] = ()) -> N
                               f"choose an option of its group with {group}={value}")
         if not _matches(value, annotation):
             raise ConfigError(f"{path}.{key}={value!r}: expected {_describe(annotation)}")
+
+
+def _check_resolves(node: DictConfig, key: str, path: str) -> None:
+    """A ${...} that cannot be resolved (an unset environment variable, a key that does not exist) is
+    bad input too: one line naming the key and the interpolation, not a traceback from inside the run."""
+    try:
+        OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node[key]) else node[key]
+    except InterpolationResolutionError as exc:
+        raw = OmegaConf.to_container(node, resolve=False)[key]
+        why = str(exc).strip().splitlines()[0]
+        raise ConfigError(f"{path}.{key}={raw}: cannot resolve it: {why}") from None
 
 
 def build(node: DictConfig, path: str, **supplied: Any) -> Any:
