@@ -461,6 +461,32 @@ def _missing_key(message: str, argv: list[str] | None = None) -> str | None:
     return lacking[0][1] + f" (in the sweep's jobs with {jobs}; a key that only some options have needs a sweep per option)"
 
 
+def _append_clash(message: str, argv: list[str] | None = None) -> str | None:
+    """``+noise.sigma2=1`` in a sweep over ``noise=fixed,learned``: Hydra says the key is there already
+    (fixed has it) and offers ``++``, which learned then refuses. Say which options have the key."""
+    found = re.match(r"Could not append to config\. An item is already at '([^']+)'", message)
+    if not found:
+        return None
+    path = found.group(1)
+    group, _, key = path.partition(".")
+    argv = sys.argv[1:] if argv is None else argv
+    swept = _user_argument(group, argv)
+    if not key or "." in key or not swept or "," not in swept or not (Path(_config_dir()) / group).is_dir():
+        return None
+    from omegaconf import OmegaConf
+
+    values = swept.split("=", 1)[1].split(",")
+    files = {v: Path(_config_dir()) / group / f"{v}.yaml" for v in values}
+    having = [v for v, f in files.items() if f.is_file() and key in (OmegaConf.load(f) or {})]
+    lacking = [v for v in values if v not in having]
+    if not having or not lacking:
+        return None
+    has, lacks = (" and ".join(f"{group}={o}" for o in options) for options in (having, lacking))
+    return (f"cannot add {path}: {has} {'has' if len(having) == 1 else 'have'} it already and {lacks} "
+            f"{'takes' if len(lacking) == 1 else 'take'} no such key; a key that only some options have needs a "
+            "sweep per option")
+
+
 def _raised_in_hydra(exc: BaseException) -> bool:
     """A ValueError from Hydra's own override handling (e.g. ``group=null``) is bad input, not a bug."""
     tb = exc.__traceback__
@@ -563,7 +589,8 @@ def main() -> None:
               file=sys.stderr, flush=True)
         sys.exit(1)
     except (HydraException, OmegaConfBaseException) as exc:
-        print(f"vae-collapse: error: {_missing_key(str(exc)) or _one_line(exc)}{_plugin_hint(str(exc))}",
+        why = _missing_key(str(exc)) or _append_clash(str(exc)) or _one_line(exc)
+        print(f"vae-collapse: error: {why}{_plugin_hint(str(exc))}",
               file=sys.stderr, flush=True)
         _forget_sweep_folder()
         sys.exit(1)

@@ -114,3 +114,11 @@ def test_an_interval_in_a_grid_sweep_says_what_takes_one(run_cli, tmp_path):
                                "noise.init=interval(0.1,1)"))
     assert line.startswith("BasicSweeper does not support sweep type : INTERVAL_SWEEP (interval() is for a sweeper "
                            "that samples, e.g. hparams_search=sigma_optuna"), line
+
+
+def test_appending_a_key_that_only_some_swept_options_have_says_which(run_cli, tmp_path):
+    # Hydra offered ++noise.sigma2, which learned noise then refuses.
+    line = _error_line(run_cli("-m", "dataset=synthetic_ppca", "logger=csv", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                               "noise=fixed,learned", "+noise.sigma2=1.0"))
+    assert line == ("cannot add noise.sigma2: noise=fixed has it already and noise=learned takes no such key; "
+                    "a key that only some options have needs a sweep per option")
