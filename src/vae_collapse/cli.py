@@ -569,7 +569,7 @@ def main() -> None:
     try:
         _app()
     except SweepRefused as exc:
-        print(f"vae-collapse: error: {exc}; fix the values and run the sweep again (to leave each job to check "
+        print(f"vae-collapse: error: {exc}; fix the overrides and run the sweep again (to leave each job to check "
               "itself, add '~hydra.callbacks.sweep_preflight')", file=sys.stderr, flush=True)
         sys.exit(1)
     except StudyStopped:

@@ -19,7 +19,7 @@ def test_a_bad_value_in_the_last_job_refuses_the_sweep_before_the_first_job_trai
     assert result.returncode == 1
     line = _one_line(result.stderr)
     assert line == ("vae-collapse: error: 1 of the sweep's 2 jobs would be refused, so none was started: "
-                    "noise.sigma2=-1 must be > 0 and finite (job noise.sigma2=-1); fix the values and run the "
+                    "noise.sigma2=-1 must be > 0 and finite (job noise.sigma2=-1); fix the overrides and run the "
                     "sweep again (to leave each job to check itself, add '~hydra.callbacks.sweep_preflight')"), line
     assert "Launching" not in result.stdout + result.stderr
     assert not sweep.exists()  # not even Hydra's multirun.yaml
