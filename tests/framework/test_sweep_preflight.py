@@ -101,3 +101,7 @@ def test_devices_are_left_to_the_machines_the_jobs_run_on(run_cli, tmp_path):
         gpu_only = run_cli("-m", *QUICK, "trainer=gpu", "noise=fixed", "noise.sigma2=0.5,1", f"hydra.sweep.dir={tmp_path / 'g'}")
         assert "would be refused" not in gpu_only.stderr
         assert "job noise.sigma2=0.5: error: trainer.accelerator=gpu" in gpu_only.stderr, gpu_only.stderr[-2000:]
+
+
+def test_a_job_is_named_without_hydras_escapes():
+    assert job_label([r"noise.sigma2=$\{oc.env\:X\}"], {"noise.sigma2"}) == "noise.sigma2=${oc.env:X}"

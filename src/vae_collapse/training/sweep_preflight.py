@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -58,9 +59,10 @@ def sweep_jobs(config: DictConfig) -> tuple[list[list[str]], set[str]] | None:
 
 
 def job_label(overrides: list[str], swept: set[str]) -> str:
-    """A job named by the values its sweep varies, as its folder is (sweep_jobs.folder_name)."""
+    """A job named by the values its sweep varies, as its folder is (sweep_jobs.folder_name), in the user's spelling."""
     mine = [o.lstrip("+") for o in overrides if o.split("=", 1)[0].lstrip("+~") in swept]
-    return ",".join(sorted(mine, key=lambda o: o.split("=", 1)[0])) or ",".join(overrides) or "0"
+    label = ",".join(sorted(mine, key=lambda o: o.split("=", 1)[0])) or ",".join(overrides) or "0"
+    return re.sub(r"\\(.)", r"\1", label)  # as the user wrote it: a swept ${a:b} comes back as $\{a\:b\}
 
 
 @contextmanager
