@@ -416,17 +416,20 @@ def _missing_key(message: str, argv: list[str] | None = None) -> str | None:
                 return None
             keys = [str(k) for k in node if not str(k).startswith("_") and not (depth == 0 and k == "hydra")]
             named = f"{parts[0]}={selected}" if is_group and depth == 1 else (where or "the config")
-            line = f"cannot override {path}: {named} has no {'top-level ' if depth == 0 else ''}key {key} (its keys: {', '.join(keys)})"
+            line = (f"cannot override {path}: {named} has no {'top-level ' if depth == 0 else ''}key {key} "
+                    f"(its keys: {', '.join(keys)})")
             close = _close_match(key, keys)
             def suggest(k: str) -> str:  # the user's path with the missing key swapped for k, and their value
                 return ".".join([*parts[:depth], k, *parts[depth + 1:]]) + (f"={value}" if value is not None else "")
 
             if is_group and depth == 1:
-                others = {p.stem: (OmegaConf.load(p) or {}) for p in sorted(group_dir.glob("*.yaml")) if p.stem != selected}
+                others = {p.stem: (OmegaConf.load(p) or {})
+                          for p in sorted(group_dir.glob("*.yaml")) if p.stem != selected}
                 having = [stem for stem, option in others.items() if key in option]
                 if having:
                     options = [f"{parts[0]}={o}" for o in having]
-                    return line + f"; {key} is a key of {' and '.join(options)} (select {'it' if len(options) == 1 else 'one'} first)"
+                    which = "it" if len(options) == 1 else "one"
+                    return line + f"; {key} is a key of {' and '.join(options)} (select {which} first)"
                 elsewhere = {}
                 for stem, option in others.items():
                     match = _close_match(key, [k for k in option if not str(k).startswith("_")])
@@ -434,7 +437,8 @@ def _missing_key(message: str, argv: list[str] | None = None) -> str | None:
                         elsewhere[match[0]] = (stem, match[1])
                 best = max(elsewhere.items(), key=lambda item: item[1][1], default=None)
                 if best and (close is None or best[1][1] > close[1]):
-                    return line + f"; did you mean {suggest(best[0])}? (a key of {parts[0]}={best[1][0]}, select it first)"
+                    return line + (f"; did you mean {suggest(best[0])}? (a key of {parts[0]}={best[1][0]}, "
+                                   "select it first)")
             if close:
                 return line + f"; did you mean {suggest(close[0])}?"
             if is_group and depth == 1 or (depth > 0 and "_target_" not in node):
@@ -450,7 +454,8 @@ def _missing_key(message: str, argv: list[str] | None = None) -> str | None:
     values = swept.split("=", 1)[1].split(",") if swept and re.fullmatch(r"[\w/+]+=[\w./-]+(,[\w./-]+)+", swept) else []
     if not values:
         return hint(_selected_choices(argv, path))
-    lacking = [(choice, answer) for choice in values if (answer := hint(_selected_choices(argv, path, (parts[0], choice))))]
+    answers = [(choice, hint(_selected_choices(argv, path, (parts[0], choice)))) for choice in values]
+    lacking = [(choice, answer) for choice, answer in answers if answer]
     if len(lacking) == len(values):  # a typo: no option has the key
         return lacking[0][1]
     if not lacking:  # Hydra composes the sweep's own config with the group's default option first
@@ -458,7 +463,8 @@ def _missing_key(message: str, argv: list[str] | None = None) -> str | None:
                 f"composes the sweep's own config with {parts[0]}'s default option, which has not; write "
                 f"++{mine or path} (which sets the key, or adds it where it is missing)")
     jobs = " and ".join(f"{parts[0]}={choice}" for choice, _ in lacking)
-    return lacking[0][1] + f" (in the sweep's jobs with {jobs}; a key that only some options have needs a sweep per option)"
+    return lacking[0][1] + (f" (in the sweep's jobs with {jobs}; a key that only some options have needs a sweep "
+                            "per option)")
 
 
 def _append_clash(message: str, argv: list[str] | None = None) -> str | None:

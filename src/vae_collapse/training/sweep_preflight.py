@@ -54,7 +54,8 @@ def sweep_jobs(config: DictConfig) -> tuple[list[list[str]], set[str]] | None:
         batches = BasicSweeper.split_arguments(parsed, None)
     except Exception:  # noqa: BLE001 - reported by the sweeper itself, as without this check
         return None
-    swept = {str(key).lstrip("+~") for key in params} | {o.key_or_group.lstrip("+~") for o in parsed if o.is_sweep_override()}
+    swept = {str(key).lstrip("+~") for key in params}
+    swept |= {o.key_or_group.lstrip("+~") for o in parsed if o.is_sweep_override()}
     return [list(job) for batch in batches for job in batch], swept
 
 
