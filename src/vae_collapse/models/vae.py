@@ -108,6 +108,15 @@ class GaussianVAE(nn.Module):
         recon_mean = self.decoder(z.reshape(-1, z.shape[-1])).reshape(*offsets.shape[:2], -1)
         return (x - recon_mean).square().sum(-1)
 
+    def as_input(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` on this model's device and in its dtype.
+
+        Data splits stay float32 on the CPU, while after training the model may be on a GPU or
+        in float64 (``trainer.precision=64-true``): passes outside the Trainer bring each batch over.
+        """
+        param = next(self.parameters())
+        return x.to(device=param.device, dtype=param.dtype)
+
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """The decoder mean at the posterior mean: what reconstruction grids show."""

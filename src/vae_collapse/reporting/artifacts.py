@@ -154,7 +154,7 @@ def write_run_artifacts(
     if is_image:
         shown = examples[:NUM_IMAGES]
         with torch.no_grad():
-            recon = model.reconstruct(shown)
+            recon = model.reconstruct(model.as_input(shown)).to(shown)
         pairs = torch.stack([shown, recon], dim=1).reshape(-1, shown.shape[1])
         images["media/reconstructions"] = figures.save_image_grid(
             pairs, run_dir / "reconstructions.png", nrow=8, sample_shape=sample_shape,
@@ -162,7 +162,7 @@ def write_run_artifacts(
         )
         generator = torch.Generator().manual_seed(0)
         images["media/samples"] = figures.save_image_grid(
-            model.sample(NUM_IMAGES, generator=generator), run_dir / "samples.png", nrow=8,
+            model.sample(NUM_IMAGES, generator=generator).float().cpu(), run_dir / "samples.png", nrow=8,
             sample_shape=sample_shape, title=f"decoder means f(z), z ~ N(0, I)\n{where}",
         )
     files.update({Path(p).stem: p for p in images.values()})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -35,6 +35,10 @@ class Collapse:
     collapsed: torch.Tensor  # (k,) bool: the (eps, delta) verdict per dimension, from per-example KLs
 
 
+def _on_model(model: GaussianVAE, batches: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
+    return (model.as_input(x) for x in batches)
+
+
 class _EvalMode:
     """Evaluation mode for the duration of a pass, restored afterwards."""
 
@@ -62,7 +66,7 @@ def evaluate(model: GaussianVAE, batches: Iterable[torch.Tensor], stage: str, st
     kls, means = [], []
     sigma2 = torch.tensor(float("nan"))
     with _EvalMode(model):
-        for x in batches:
+        for x in _on_model(model, batches):
             terms = model(x, step=step, analytic=model.has_analytic_elbo or None)
             recon_sum += float(terms.recon.double().sum())
             kl_sum += float(terms.kl.double().sum())
@@ -118,12 +122,13 @@ def residual_spectrum(model: GaussianVAE, batches: Iterable[torch.Tensor], num_r
     """
     with _EvalMode(model):
         if num_rows < dim:
-            parts = [(x - model.reconstruct(x)).reshape(x.shape[0], -1).float().cpu() for x in batches]
+            parts = [(x - model.reconstruct(x)).reshape(x.shape[0], -1).float().cpu()
+                     for x in _on_model(model, batches)]
             if not parts:
                 raise ValueError("no examples for the residual spectrum")
             return covariance_eigenvalues(torch.cat(parts))
         moments = StreamingMoments(dim)
-        for x in batches:
+        for x in _on_model(model, batches):
             moments.add((x - model.reconstruct(x)).reshape(x.shape[0], -1))
         return moments.eigenvalues()
 
@@ -141,7 +146,7 @@ def iwae_log_px(model: GaussianVAE, batches: Iterable[torch.Tensor], num_samples
     """
     total, count = 0.0, 0
     with _EvalMode(model):
-        for x in batches:
+        for x in _on_model(model, batches):
             posterior = model.encoder(x)
             chunk = max(1, _IWAE_ELEMENTS // (x.shape[0] * max(x.shape[1], 1024)))
             bounds, counts = [], []

@@ -481,6 +481,8 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         if status != "diverged":  # a diverged model has nothing left worth measuring
             # Reseeded so that vae-collapse-eval, given the final checkpoint, draws the same IWAE samples.
             torch.manual_seed(cfg.seed)
+            # Lightning's teardown has put the model back on the CPU: measure where it trained.
+            model.to(trainer.strategy.root_device)
             if not _is_rank_zero():  # every DDP rank measures (same numbers); one writes the files
                 eval_settings = dataclasses.replace(eval_settings, artifacts=False)
             final, files = final_measurements(model, datamodule, eval_settings, run_dir, loggers, trainer.global_step,
