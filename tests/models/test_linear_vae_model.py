@@ -53,3 +53,35 @@ def test_encoder_hidden_is_checked_and_named():
     widths = [m.out_features for m in LinearVAE(7, 3, FixedNoise(1.0), encoder="deep_linear").encoder.modules()
               if isinstance(m, torch.nn.Linear)]
     assert widths[0] == 512  # the default hidden width
+
+
+def test_a_closed_form_fit_under_a_sigma2_floor_is_the_best_linear_vae_at_the_floor():
+    """min_sigma2 above sigma^2_ML: sigma^2 sits at the floor, so W must be pPCA's for that sigma^2."""
+    from vae_collapse.maths.moments import data_moments
+    from vae_collapse.models import LearnedNoise
+    from vae_collapse.training.reference import ppca_reference
+
+    x = torch.randn(400, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(4)) * torch.arange(1.0, 8.0)
+    moments = data_moments(x)
+    spec = ppca.spectrum(moments)
+    ml = ppca.ml_sigma2(spec.eigvals, 3)
+    floor = ml + 2.0
+    assert floor < float(spec.eigvals[0])  # one direction still kept at the floor
+    model = LinearVAE(7, 3, LearnedNoise(init=floor + 1.0, min_sigma2=floor), fit="closed_form").double()
+    model.fit_closed_form(moments, spec)
+    fitted = float(model.noise.sigma2())
+    assert fitted == pytest.approx(floor, rel=1e-9)
+    elbo = evaluate(model, [x], "train").metrics["train/elbo"]
+    reference = ppca_reference(spec.eigvals, 3, model.noise)
+    assert reference["ppca/sigma2"] == floor
+    assert reference["ppca/log_px"] == pytest.approx(ppca.optimum_log_likelihood(spec.eigvals, 3, floor), rel=1e-12)
+    assert elbo == pytest.approx(reference["ppca/log_px"], rel=1e-9)  # the optimum at the floor, reached
+    assert reference["ppca/log_px"] < ppca.optimum(spec.eigvals, 3)[1]  # below the unconstrained optimum
+
+
+def test_a_closed_form_fit_with_learned_sigma2_needs_a_latent_size_below_the_data_dimension():
+    from vae_collapse.models import LearnedNoise
+
+    with pytest.raises(ValueError, match=r"latent_dim=7 must be below the data dimension 7 .*noise=fixed"):
+        LinearVAE(7, 7, LearnedNoise(), fit="closed_form")
+    LinearVAE(7, 7, FixedNoise(1.0), fit="closed_form")  # a fixed sigma^2 has an optimum with every direction

@@ -98,21 +98,28 @@ def optimum_log_likelihood(eigvals: torch.Tensor, k: int, sigma2: float) -> floa
     return float(-0.5 * (LOG_2PI + torch.log(c) + eigvals / c).sum())
 
 
-def ppca_ml(spec: Spectrum, k: int, sigma2: float | None = None) -> PPCASolution:
-    """The Tipping-Bishop maximiser, with sigma2 learned (None) or held fixed."""
-    sigma2, log_px, active_dims = optimum(spec.eigvals, k, sigma2)
+def ppca_ml(spec: Spectrum, k: int, sigma2: float | None = None, floor: float = 0.0) -> PPCASolution:
+    """The Tipping-Bishop maximiser, with sigma2 learned (None; at least ``floor``) or held fixed."""
+    sigma2, log_px, active_dims = optimum(spec.eigvals, k, sigma2, floor)
     scale = torch.sqrt(torch.clamp(spec.eigvals[:k] - sigma2, min=0.0))
     W = spec.eigvecs[:, :k] * scale
     return PPCASolution(W=W, mu=spec.mean.clone(), sigma2=sigma2, log_px=log_px, active_dims=active_dims)
 
 
-def optimum(eigvals: torch.Tensor, k: int, sigma2: float | None = None) -> tuple[float, float, int]:
-    """(sigma2, average log-likelihood, active dims) of the pPCA maximiser, from the eigenvalues alone."""
+def optimum(
+    eigvals: torch.Tensor, k: int, sigma2: float | None = None, floor: float = 0.0
+) -> tuple[float, float, int]:
+    """(sigma2, average log-likelihood, active dims) of the pPCA maximiser, from the eigenvalues alone.
+
+    ``sigma2=None`` fits it: sigma2_ML, or ``floor`` where that is larger. With W at its best
+    for each sigma2, the log-likelihood increases up to sigma2_ML and decreases after it, so
+    the floor is the constrained maximum.
+    """
     n = eigvals.shape[0]
     if not 1 <= k <= n:
         raise ValueError(f"latent size k={k} must be between 1 and the data dimension n={n}")
     if sigma2 is None:
-        sigma2 = ml_sigma2(eigvals, k)
+        sigma2 = max(ml_sigma2(eigvals, k), floor)
     elif sigma2 <= 0.0:
         raise ValueError(f"sigma2={sigma2} must be > 0")
     sigma2 = float(sigma2)

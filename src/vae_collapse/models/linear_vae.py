@@ -68,6 +68,10 @@ class LinearVAE(GaussianVAE):
             # No training step is taken, so a schedule or a per-batch sigma^2 has nothing to act on.
             raise ValueError(f"fit='closed_form' (model=ppca) needs noise=fixed or noise=learned, "
                              f"not {type(noise).__name__}: pPCA's solution has one sigma^2")
+        if fit == "closed_form" and noise.learned and latent_dim >= data_dim:
+            # Nothing is left for sigma^2 to explain: its maximum-likelihood value is 0.
+            raise ValueError(f"latent_dim={latent_dim} must be below the data dimension {data_dim} for a "
+                             "closed-form fit with learned sigma2 (or use noise=fixed)")
         super().__init__(enc, decoder, noise, elbo)
         self.fit = fit
 
@@ -109,7 +113,7 @@ class LinearVAE(GaussianVAE):
         """Set every parameter to the pPCA optimum (sigma^2 learned or the fixed value); ``spec`` is
         ``ppca.spectrum(moments)`` where the caller already has it."""
         spec = ppca.spectrum(moments) if spec is None else spec
-        solution = ppca.ppca_ml(spec, self.latent_dim, self.noise.reference_sigma2())
+        solution = ppca.ppca_ml(spec, self.latent_dim, self.noise.reference_sigma2(), self.noise.sigma2_floor())
         if self.noise.learned:
             self.noise.set_sigma2(solution.sigma2)
         V, b, log_d = optimal_encoder(solution.W, solution.mu, solution.sigma2)

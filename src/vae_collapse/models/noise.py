@@ -63,6 +63,15 @@ class ObservationNoise(nn.Module):
             return None
         return plain_float(self.sigma2(0 if last_step is None else last_step))
 
+    def sigma2_floor(self) -> float:
+        """The least sigma^2 a fitted policy can reach (its ``min_sigma2``); 0 where none is fitted.
+
+        Where it lies above pPCA's sigma^2_ML, the reference and the closed-form fit take it
+        instead: pPCA's likelihood rises towards sigma^2_ML on either side, so the floor is
+        the best sigma^2 this policy can hold.
+        """
+        return float(getattr(self, "min_sigma2", 0.0)) if self.learned else 0.0
+
     def unfinished_schedule(self, last_step: int) -> str | None:
         """Why a run that stops at ``last_step`` does not reach this policy's end, or None."""
         return None
@@ -267,6 +276,9 @@ class KLAnnealing(ObservationNoise):
 
     def sigma2_for(self, squared_error: torch.Tensor, dim: int, step: int = 0) -> torch.Tensor:
         return self.base.sigma2_for(squared_error, dim, step)
+
+    def sigma2_floor(self) -> float:
+        return self.base.sigma2_floor()
 
     def beta(self, step: int = 0) -> float:
         if self.warmup_steps == 0:

@@ -19,11 +19,12 @@ def ppca_reference(
 
     sigma^2 is the value the run's noise policy settles at where it is not fitted (fixed, or
     the end of an anneal, or where ``last_step`` cuts it off), and pPCA's maximum-likelihood value where it is (learned,
-    optimal); ``ppca/active_dims`` counts the top-k eigenvalues above it. ``eigvals`` are the
+    optimal; the policy's ``min_sigma2`` where that is larger); ``ppca/active_dims`` counts the top-k eigenvalues above it. ``eigvals`` are the
     training covariance's, decreasing (:func:`~vae_collapse.maths.moments.covariance_eigenvalues`).
     """
     latent_dim = min(latent_dim, eigvals.shape[0] - 1)  # a deep model's k may exceed pPCA's range
-    sigma2, log_px, active_dims = ppca.optimum(eigvals, latent_dim, noise.reference_sigma2(last_step))
+    sigma2, log_px, active_dims = ppca.optimum(eigvals, latent_dim, noise.reference_sigma2(last_step),
+                                               noise.sigma2_floor())
     return {"ppca/log_px": log_px, "ppca/sigma2": sigma2, "ppca/active_dims": active_dims}
 
 
