@@ -43,7 +43,9 @@ def test_short_fixed_sigma_sweep_on_an_mnist_subset(run_cli, tmp_path):
         assert "collapse/kl" not in metrics  # the tracker's numbers are track/*, not final collapse/*
     assert by_sigma2[2.0]["ppca/active_dims"] < by_sigma2[0.01]["ppca/active_dims"]
     assert by_sigma2[2.0]["collapse/active_dims"] <= by_sigma2[0.01]["collapse/active_dims"]
-    for job in sweep.glob("[0-9]*"):
+    jobs = [summary.parent for summary in sweep.glob("*/summary.json")]
+    assert len(jobs) == 2
+    for job in jobs:
         for name in ("collapse_curve.csv", "kl_per_dim.csv", "collapse_trajectory.csv", "collapse_curve.png",
                      "kl_per_dim.png", "reconstructions.png", "samples.png", "residual_spectrum.csv", "spectrum.png"):
             assert (job / name).exists(), f"{job.name}/{name}"

@@ -10,7 +10,7 @@ import lightning.pytorch as pl
 import torch
 
 from vae_collapse.data import SyntheticPPCADataModule
-from vae_collapse.models import FixedNoise, LearnedNoise, LinearVAE
+from vae_collapse.models import FixedNoise, LearnedNoise, LinearVAE, OptimalNoise
 from vae_collapse.training.evaluate import evaluate
 from vae_collapse.training.lit_module import VAEModule
 
@@ -50,8 +50,10 @@ def test_fixed_sigma2_is_not_a_parameter_but_travels_with_the_model():
     assert float(model.noise.sigma2()) == 0.5
 
 
-def test_evaluation_changes_nothing():
-    model = LinearVAE(6, 3, LearnedNoise(1.0))
+@pytest.mark.parametrize("noise", [LearnedNoise(1.0), OptimalNoise(init=0.7)], ids=["learned", "optimal"])
+def test_evaluation_changes_nothing(noise):
+    # In training mode: an evaluation pass must not refit optimal's sigma^2 (a buffer) nor leave eval mode on.
+    model = LinearVAE(6, 3, noise).train()
     dm = _datamodule()
     dm.setup()
     before = _snapshot(model)
@@ -59,6 +61,9 @@ def test_evaluation_changes_nothing():
     assert set(result.metrics) >= {"train/elbo", "train/kl", "train/recon", "train/log_px", "train/elbo_gap"}
     after = _snapshot(model)
     assert all(torch.equal(before[k], after[k]) for k in before)
+    assert model.training
+    if isinstance(noise, OptimalNoise):  # scored at its last training value, not refitted to these batches
+        assert result.metrics["train/sigma2"] == pytest.approx(0.7)
     assert result.metrics["train/elbo_gap"] >= 0
 
 
