@@ -28,6 +28,8 @@ import torch
 from vae_collapse.config.errors import ConfigError
 
 _SPECIAL_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
+# The Trainer settings that can need an optional package (torch_xla, deepspeed, transformer_engine).
+_DEVICE_KEYS = ("accelerator", "strategy", "precision", "plugins")
 # Annotations no YAML value can satisfy: torch's "lr: float | Tensor" must still refuse "abc".
 _NOT_FROM_CONFIG = {"torch.Tensor"}
 
@@ -221,9 +223,14 @@ def build(node: DictConfig, path: str, **supplied: Any) -> Any:
         nested = re.search(r"full_key: (\S+)", str(exc))
         if nested and nested.group(1).startswith(f"{path}."):
             path, node = nested.group(1), OmegaConf.select(node, nested.group(1)[len(path) + 1 :])
-        # Lightning reports bad Trainer arguments as MisconfigurationException, naming them in backticks.
-        if isinstance(cause, (ValueError, TypeError)) or type(cause).__name__ == "MisconfigurationException":
-            raise one_line_error(cause, node, path) from None
+        # Lightning reports bad Trainer arguments as MisconfigurationException, naming them in backticks,
+        # and a setting whose package is missing (accelerator=tpu needs torch_xla) as an ImportError.
+        if isinstance(cause, (ValueError, TypeError, ImportError)) or type(cause).__name__ == "MisconfigurationException":
+            error = one_line_error(cause, node, path)
+            if isinstance(cause, ImportError) and str(error).startswith(f"{path}: "):  # no key named
+                settings = ", ".join(f"{path}.{key}={node[key]}" for key in _DEVICE_KEYS if key in node)
+                error = ConfigError(f"{error} (a package that one of {settings} needs)" if settings else str(error))
+            raise error from None
         raise
 
 
@@ -254,10 +261,20 @@ def one_line_error(cause: BaseException, node: DictConfig, path: str) -> ConfigE
     if key in node:
         return ConfigError(f"{path}.{message}")
     # Third-party messages ("Invalid learning rate: -1") name the value, not the key.
-    culprit = _key_with_value_in(message, node)
+    culprit = _key_with_value_in(message, node) or _key_with_value_inside(message, node)
     if culprit is not None:
         return ConfigError(f"{path}.{culprit}={node[culprit]}: {message}")
     return ConfigError(f"{path}: {message}")
+
+
+def _key_with_value_inside(message: str, node: DictConfig) -> str | None:
+    """The one key whose word-like value appears inside a word of ``message`` in any case
+    (accelerator=cuda in "`CUDAAccelerator` can not run"), or None when that is ambiguous."""
+    lowered = message.lower()
+    found = [key for key in node.keys()
+             if key not in _SPECIAL_KEYS and isinstance(node[key], str) and re.fullmatch(r"[A-Za-z_]{3,}", node[key])
+             and node[key].lower() in lowered]
+    return found[0] if len(found) == 1 else None
 
 
 def _key_with_value_in(message: str, node: DictConfig) -> str | None:

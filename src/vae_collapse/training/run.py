@@ -48,6 +48,7 @@ from vae_collapse.training.graceful_stop import StopBetweenSteps
 from vae_collapse.training.hydra_files import holds_a_run, write_hydra_files
 from vae_collapse.training.lit_module import VAEModule
 from vae_collapse.training.measurements import final_measurements
+from vae_collapse.training.trainer_settings import check_trainer_settings
 from vae_collapse.training.progress import StepProgressBar, parallel_job
 from vae_collapse.training.reference import run_reference
 from vae_collapse.training.resume import is_completed, plan_folder, resume_source
@@ -311,6 +312,7 @@ def build_parts(cfg: DictConfig, run_dir: Path | None = None, devices_elsewhere:
                 if key in trainer_node:
                     trainer_node[key] = value
     build(trainer_node, "trainer", logger=False, callbacks=[], plugins=[AtomicCheckpointIO()], **trainer_args)  # checks
+    check_trainer_settings(cfg.trainer, model, cfg.optimizer.get("_target_"))
     return RunParts(datamodule, noise, model, module, eval_settings, ckpt_settings, trainer_args)
 
 
