@@ -270,3 +270,19 @@ def test_an_unfinished_run_continued_in_another_folder_is_listed_as_continued_th
         "seed=1": ("unfinished", "no summary.json (still running, stopped, or never started)"),
     }
     assert f"| continued | {first} |" in report.markdown_path.read_text()
+
+
+@pytest.mark.parametrize("kl_dims_by_sigma2, says", [
+    ({0.1: [1.0, 1.0, 1.0, 1.0], 1.0: [1.0, 1.0, 0.0, 0.0]}, "the collapsed fraction grows with fixed σ²: 0.00 at"),
+    ({0.1: [1.0, 1.0, 0.0, 0.0], 1.0: [1.0, 1.0, 1.0, 1.0]}, "does not grow steadily with fixed σ²: 0.50 at σ² = 0.1"),
+    ({0.1: [1.0, 1.0, 1.0, 1.0], 1.0: [1.0, 1.0, 1.0, 1.0]}, "every fixed σ² collapses about the same fraction"),
+])
+def test_the_sweep_caption_says_what_the_fixed_sigma2_curves_show(tmp_path, kl_dims_by_sigma2, says):
+    """The caption reads the trend off the runs: the paper's claim is not written in where they do not show it."""
+    for sigma2, kl_dims in kl_dims_by_sigma2.items():
+        d = tmp_path / "sweep" / f"noise.sigma2={sigma2}"
+        fakes.make_run(d, fakes.config("sweep", 0, d, fakes.noise_fixed(sigma2)), fakes.deep_metrics(-90.0, 2))
+        fakes.collapse_curve(d, kl_dims)
+    figures = {f.number: f for f in build_report([tmp_path / "sweep"], tmp_path / "out").figures}
+    assert says in figures[3].caption
+    assert "Larger fixed σ² collapses more" not in figures[3].caption
