@@ -64,6 +64,7 @@ ROWS: tuple[BadInput, ...] = (
              "model: a convolutional model needs images (channels, height, width); this dataset's samples are 20 values"),
     BadInput("steps-negative", "out of range", ("trainer.max_steps=-5",),
              "trainer.max_steps=-5: must be a non-negative integer or -1"),
+    BadInput("resume-empty", "missing value", ("resume=",), "resume= is empty: give a run folder or a .ckpt file"),
     BadInput("log-every-zero", "out of range", ("trainer.log_every_n_steps=0",),
              "trainer.log_every_n_steps=0: must be an integer >= 1"),
     BadInput("precision-16-true", "out of range", ("trainer.precision=16-true",),

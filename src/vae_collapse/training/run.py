@@ -132,6 +132,9 @@ def _check_top_level(cfg: DictConfig) -> None:
         if not isinstance(value, types) or isinstance(value, bool):
             expected = " | ".join("null" if t is type(None) else t.__name__ for t in types)
             raise ConfigError(f"{key}={value!r}: expected {expected}")
+    if isinstance(cfg.resume, str) and not cfg.resume.strip():  # `resume=$RUN` with RUN unset: not a new run
+        raise ConfigError("resume= is empty: give a run folder or a .ckpt file (or leave resume out to start a "
+                          "new run)")
     if not 0 <= cfg.seed <= SEED_MAX:  # numpy's range, which Lightning seeds too
         raise ConfigError(f"seed={cfg.seed}: must be between 0 and {SEED_MAX}")
 
