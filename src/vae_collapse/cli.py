@@ -374,6 +374,17 @@ def _selected_choices(argv: list[str], path: str, pick: tuple[str, str] | None =
     return choices + [arg for arg in argv if arg.startswith("hydra.searchpath=")]
 
 
+def _resumed_refusal(override: str, argv: list[str]) -> str | None:
+    """With ``resume=<one run>``, a key the default config lacks is refused as the resumed run's
+    settings are: the run may have the key (noise.sigma2 of noise=fixed), but not let it change."""
+    from vae_collapse.training.resume import not_resumable_override
+
+    runs = [arg.split("=", 1)[1] for arg in argv if arg.startswith("resume=") and arg.split("=", 1)[1]]
+    if len(runs) != 1 or len(resume_folders(runs[0])) != 1:
+        return None
+    return not_resumable_override(override, runs[0])
+
+
 def _missing_key(message: str, argv: list[str] | None = None) -> str | None:
     """Where Hydra says "Could not override 'noise.sigma2'", say which keys the node has instead.
 
@@ -387,6 +398,9 @@ def _missing_key(message: str, argv: list[str] | None = None) -> str | None:
     path, hydra_append = found.groups()
     argv = sys.argv[1:] if argv is None else argv
     mine = _user_argument(path, argv)
+    resumed = _resumed_refusal(mine or f"{path}=...", argv)
+    if resumed:
+        return resumed
     append = f"+{mine}" if mine else hydra_append
     value = mine.split("=", 1)[1] if mine else None
     parts = path.split(".")

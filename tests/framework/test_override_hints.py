@@ -122,3 +122,16 @@ def test_appending_a_key_that_only_some_swept_options_have_says_which(run_cli, t
                                "noise=fixed,learned", "+noise.sigma2=1.0"))
     assert line == ("cannot add noise.sigma2: noise=fixed has it already and noise=learned takes no such key; "
                     "a key that only some options have needs a sweep per option")
+
+
+def test_a_key_of_the_resumed_runs_own_group_is_refused_as_a_resumed_run_refuses_it(run_cli, tmp_path):
+    """resume= with noise.sigma2: Hydra checks the key against the default noise=learned, but the run
+    is noise=fixed; the line must describe the run being resumed, not the default config."""
+    quick = ("dataset=synthetic_ppca", "model.latent_dim=3", "trainer.max_steps=3", "logger=csv",
+             "trainer.enable_progress_bar=false")
+    run = tmp_path / "fixed-run"
+    assert run_cli(*quick, "noise=fixed", "noise.sigma2=1.0", f"hydra.run.dir={run}").returncode == 0
+    line = _error_line(run_cli(f"resume={run}", "noise.sigma2=2.0"))
+    assert line.startswith(f"noise.sigma2=2.0: resume={run} continues a run with noise.sigma2=1.0; a resumed run "
+                           "can only change trainer.*")
+    assert "noise=learned" not in line

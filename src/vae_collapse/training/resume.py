@@ -109,17 +109,34 @@ def resumed_config(cfg: DictConfig, saved: dict, overrides: list[str], what: str
             shown = _container(before)
             # A whole group (dataset=celeba) is the run's own; printing its every key helps nobody.
             had = f"its own {key} settings" if isinstance(shown, (dict, list)) and key == root else f"{key}={shown}"
-            raise ConfigError(
-                f"{text}: {what} continues a run with {had}; a resumed run can only change "
-                f"{', '.join(r + '.*' for r in RESUMABLE_ROOTS[:-1])} and where its data lives "
-                f"({', '.join(RELOCATABLE_KEYS)}) (start a new run to change {key})"
-            )
+            raise ConfigError(_not_resumable(text, what, had, key))
     old_dir = OmegaConf.select(merged, "paths.output_dir", default=None)
     OmegaConf.update(merged, "paths", _container(cfg.paths), merge=False, force_add=True)
     OmegaConf.update(merged, "resume", cfg.resume, merge=False, force_add=True)
     if old_dir:
         merged = _rebased(merged, str(old_dir), str(cfg.paths.output_dir))
     return merged
+
+
+def _not_resumable(text: str, what: str, had: str, key: str) -> str:
+    return (f"{text}: {what} continues a run with {had}; a resumed run can only change "
+            f"{', '.join(r + '.*' for r in RESUMABLE_ROOTS[:-1])} and where its data lives "
+            f"({', '.join(RELOCATABLE_KEYS)}) (start a new run to change {key})")
+
+
+def not_resumable_override(text: str, resume: str) -> str | None:
+    """The refusal for ``text`` (``key=value``) when Hydra could not even compose it beside
+    ``resume=``: it was checked against the default config (noise=learned has no sigma2), while the
+    resumed run may well have the key. None where the key may change in a resumed run."""
+    key = _override_key(text)
+    if key.split(".")[0] in RESUMABLE_ROOTS or key in RELOCATABLE_KEYS:
+        return None
+    checkpoint = checkpoint_file(resume)
+    run_dir = run_folder_of(checkpoint) if checkpoint.is_file() else Path(resume).expanduser()
+    summary = _read_summary(run_dir) if run_dir is not None else None
+    value = OmegaConf.select(OmegaConf.create(summary["config"]), key, default="<absent>") if summary else "<absent>"
+    had = f"{key}={_container(value)}" if value != "<absent>" else "its own settings"
+    return _not_resumable(text, f"resume={resume}", had, key)
 
 
 def _rebased(config: DictConfig, old_dir: str, new_dir: str) -> DictConfig:
