@@ -162,3 +162,27 @@ def test_a_negative_value_after_an_option_is_checked_as_a_value(tmp_path, capsys
             main([str(tmp_path), option, value])
         assert stopped.value.code == 2
         assert f"argument {option}: '{value}': {why}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, content", [
+    ("summary.json", b'{"status": "completed", "metrics": {"a": [1, 2]}, "config": {"x": 1}}\n{"b": 2, "c": 3, "d": 4}\n'),
+    ("collapse_curve.png", b"\x89PNG\r\n\x1a\n\x00\xff\xfe binary"),
+])
+def test_a_spectrum_file_that_is_no_spectrum_is_one_line(tmp_path, name, content):
+    (tmp_path / name).write_bytes(content)
+    result = run_report(tmp_path, "--spectrum-from", name, "--out", "rep", "--wandb", "disabled")
+    assert result.returncode == 1
+    assert f"--spectrum-from {name}: expected a data_spectrum.csv" in one_error_line(result)
+
+
+def test_a_damaged_row_in_a_runs_training_log_does_not_stop_the_report(tmp_path):
+    from tests.report import fakes
+
+    run = tmp_path / "sweep" / "0"
+    fakes.make_run(run, fakes.config("x", 0, run, fakes.noise_fixed(0.1)), fakes.deep_metrics(-90.0, 2))
+    fakes.metrics_log(run, [-200.0, -120.0, -95.0], -90.0)
+    log = run / "csv" / "metrics.csv"
+    log.write_text(log.read_text() + "7,-91,3,4,5,6,7,8,9,10,11\n")  # more cells than the header has columns
+    result = run_report(tmp_path, "sweep", "--out", "rep", "--wandb", "disabled")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "rep" / "REPORT.md").is_file()

@@ -14,13 +14,20 @@ import numpy as np
 
 
 def read_columns(path: Path) -> dict[str, np.ndarray] | None:
-    """A CSV as {column: float array}; empty cells and words other than true/false become NaN."""
+    """A CSV as {column: float array}; empty cells and words other than true/false become NaN.
+
+    None also for a file that is no CSV text (a PNG named by mistake, a hand-damaged log):
+    cells beyond the header's columns are dropped, so one bad row does not lose the run.
+    """
     if not path.is_file():
         return None
-    with open(path, newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        rows = list(reader)
+    try:
+        with open(path, newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            rows = [row[: len(header)] for row in reader] if header else []
+    except (UnicodeDecodeError, csv.Error):
+        return None
     if not header or not rows:
         return None
 
