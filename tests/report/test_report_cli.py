@@ -165,7 +165,7 @@ def test_a_negative_value_after_an_option_is_checked_as_a_value(tmp_path, capsys
 
 
 @pytest.mark.parametrize("name, content", [
-    ("summary.json", b'{"status": "completed", "metrics": {"a": [1, 2]}, "config": {"x": 1}}\n{"b": 2, "c": 3, "d": 4}\n'),
+    ("summary.json", b'{"status": "completed", "metrics": {"a": 1}}\n{"b": 2, "c": 3, "d": 4, "e": [5, 6]}\n{"f": 7}\n'),
     ("collapse_curve.png", b"\x89PNG\r\n\x1a\n\x00\xff\xfe binary"),
 ])
 def test_a_spectrum_file_that_is_no_spectrum_is_one_line(tmp_path, name, content):
@@ -179,8 +179,9 @@ def test_a_damaged_row_in_a_runs_training_log_does_not_stop_the_report(tmp_path)
     from tests.report import fakes
 
     run = tmp_path / "sweep" / "0"
-    fakes.make_run(run, fakes.config("x", 0, run, fakes.noise_fixed(0.1)), fakes.deep_metrics(-90.0, 2))
-    fakes.metrics_log(run, [-200.0, -120.0, -95.0], -90.0)
+    cfg = fakes.config("x", 0, run, fakes.noise_learned(1.0), model=fakes.LINEAR)
+    fakes.make_run(run, cfg, {"train/elbo": -95.0, "ppca/log_px": -90.0, "train/sigma2": 0.3, "time/steps": 30})
+    fakes.metrics_log(run, [-200.0, -120.0, -95.0], -90.0)  # Figure 2 draws it
     log = run / "csv" / "metrics.csv"
     log.write_text(log.read_text() + "7,-91,3,4,5,6,7,8,9,10,11\n")  # more cells than the header has columns
     result = run_report(tmp_path, "sweep", "--out", "rep", "--wandb", "disabled")
