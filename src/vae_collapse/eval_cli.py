@@ -36,6 +36,11 @@ def _apply_overrides(cfg, overrides: list[str]):
         seen[key] = item
         if key in RELOCATABLE_KEYS and "=" in item and OmegaConf.select(cfg, key, default="<absent>") != "<absent>":
             continue  # the data has moved; the fingerprint check still refuses other data
+        if key in RELOCATABLE_KEYS and "=" in item:  # a place this run's data set does not have
+            own = [k for k in RELOCATABLE_KEYS if OmegaConf.select(cfg, k, default="<absent>") != "<absent>"]
+            target = str(OmegaConf.select(cfg, "dataset._target_", default="")).rsplit(".", 1)[-1]
+            where = f"where its data lives is {' or '.join(own)}" if own else "it reads no data folder"
+            raise ConfigError(f"{item}: this run's data set ({target or 'its dataset'}) has no {key}; {where}")
         if "=" not in item or not key.startswith("eval."):
             raise ConfigError(f"{item}: only eval.* settings, and where the data lives now "
                               f"({', '.join(RELOCATABLE_KEYS)}), can change here (e.g. eval.eps=0.1); "

@@ -80,3 +80,11 @@ def test_a_path_without_a_checkpoint_is_refused_before_torch_is_loaded(tmp_path)
     assert done.stderr.strip() == (f"vae-collapse-eval: error: {tmp_path / 'never-ran'}: no checkpoint at "
                                    f"{tmp_path / 'never-ran' / 'checkpoints' / 'last.ckpt'} (a run folder with "
                                    "checkpoints/last.ckpt, or a .ckpt file)")
+
+
+def test_a_data_folder_key_the_runs_data_set_lacks_is_named_as_such(trained_run, tmp_path, capsys):
+    code, err = _eval(capsys, str(trained_run), "dataset.root=/x", "--out", str(tmp_path / "r"))
+    assert code == 1
+    assert err.splitlines() == ["vae-collapse-eval: error: dataset.root=/x: this run's data set "
+                                "(SyntheticPPCADataModule) has no dataset.root; it reads no data folder"]
+    assert not (tmp_path / "r").exists()
