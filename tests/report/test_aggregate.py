@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from vae_collapse.report.aggregate import Stat, group_runs, setting, stat
+from vae_collapse.report.aggregate import Group, Stat, group_runs, label_with, setting, stat
 from vae_collapse.report.runs import Run, load_runs
 
 from . import fakes
@@ -161,3 +161,13 @@ def test_a_celeba_family_is_titled_with_its_image_size_and_folder():
     assert data_text(celeba("/home/me/a/celeba")) == "CelebA 64x64 (5000 train, from a/celeba/)"
     assert data_text(celeba("/home/me/b/celeba")) == "CelebA 64x64 (5000 train, from b/celeba/)"
     assert slug(celeba("/data/celeba")).startswith("celeba_n5000_convvae_k64")
+
+
+def test_where_the_data_lives_is_no_setting_and_labels_spell_values_as_overrides(tmp_path):
+    a = fakes.config("x", 0, tmp_path / "a", fakes.noise_fixed(0.1))
+    b = fakes.config("x", 1, tmp_path / "b", fakes.noise_fixed(0.1))
+    a["dataset"]["cache_dir"], b["dataset"]["cache_dir"] = "/data/one", "/scratch/two"
+    assert setting(a) == setting(b)
+    group = Group([], {"name": "x", "dataset.test_subset": None, "dataset.shuffle": True})
+    assert label_with(group, ["dataset.test_subset", "dataset.shuffle"]) == (
+        "x [dataset.test_subset=null, dataset.shuffle=true]")

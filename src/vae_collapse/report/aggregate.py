@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from vae_collapse.config.keys import PRESENTATION_ONLY, without_keys
+from vae_collapse.config.keys import PRESENTATION_ONLY, RELOCATABLE_KEYS, without_keys
 from vae_collapse.report.runs import Run
 from vae_collapse.reporting.summary import SUMMARY_FILE
 
@@ -81,7 +81,8 @@ def setting(config: dict[str, Any]) -> dict[str, Any]:
         return node
 
     kept = {k: strip(v) for k, v in config.items() if k not in NOT_THE_SETTING}
-    return without_keys(kept, PRESENTATION_ONLY)
+    # Where the data lives is no setting either: the same data moved is the same run.
+    return without_keys(kept, (*PRESENTATION_ONLY, *RELOCATABLE_KEYS))
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -140,6 +141,9 @@ class Group:
 
 
 def _short(value: Any) -> str:
+    """A value as an override would spell it (null, true), shortened where it is a class path."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
     if isinstance(value, str) and value.count(".") >= 2 and " " not in value:
         return value.rsplit(".", 1)[-1]  # a _target_ path: the class name says enough
     if isinstance(value, float):
