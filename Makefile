@@ -18,7 +18,7 @@ REPORT_ARGS ?=
 # `make reproduce-full`: the paper-sized sweeps, meant for a GPU (our budget choice; the paper's is unknown).
 FULL_DIR ?= reproduce-full
 FULL_ARGS ?= trainer.accelerator=gpu
-DEEP_FULL_ARGS ?= dataset.subset=null dataset.test_subset=null eval.iwae_examples=null trainer.max_steps=50000
+DEEP_FULL_ARGS ?= budget=gpu_mnist
 
 .PHONY: run test bench install clean reproduce reproduce-full report
 # `make bench` runs every benchmark figure (see docs/performance.md); BENCH_ARGS=--quick for a smoke run.

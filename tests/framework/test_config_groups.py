@@ -149,3 +149,17 @@ def test_an_interpolation_that_cannot_be_resolved_is_one_line(compose_config):
     with pytest.raises(ConfigError) as info:
         check_node(cfg.eval, "eval")
     assert str(info.value) == "eval.eps=${eval.nope}: cannot resolve it: Interpolation key 'eval.nope' not found"
+
+
+@pytest.mark.parametrize("experiment", [e for e in _experiments() if e.startswith("deep_")])
+def test_a_deep_preset_is_one_override_from_its_gpu_sized_run(compose_config, experiment):
+    budget = "gpu_celeba" if "celeba" in experiment else "gpu_mnist"
+    cpu = compose_config(f"experiment={experiment}")
+    gpu = compose_config(f"experiment={experiment}", f"budget={budget}")
+    validate(gpu)
+    assert cpu.dataset.subset is not None and cpu.trainer.max_steps < gpu.trainer.max_steps  # the preset's CPU budget
+    assert gpu.dataset.subset is None and gpu.dataset.test_subset is None and gpu.eval.iwae_examples is None
+    assert gpu.trainer.accelerator == "gpu"
+    assert gpu.optimizer == cpu.optimizer and gpu.noise == cpu.noise and gpu.model == cpu.model  # only the budget
+    later = compose_config(f"experiment={experiment}", f"budget={budget}", "trainer.max_steps=7")
+    assert later.trainer.max_steps == 7  # the command line still wins
