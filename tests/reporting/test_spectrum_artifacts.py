@@ -103,3 +103,20 @@ def test_a_runs_own_figures_say_which_sigma2_latent_size_and_step_they_show():
     annealing = MLPVAE(data_dim=8, latent_dim=2, sample_shape=(8,), hidden=[4],
                        noise=AnnealedNoise(start=4.0, end=0.25, steps=100, then="learned"))
     assert "(annealed)" in run_context(annealing, 50)
+
+
+def test_a_closed_form_fit_is_reported_on_the_principal_directions_and_a_short_run_not(run_cli, tmp_path):
+    """train/aligned_columns and friends: the pPCA fit is the ELBO's identifiable maximum; 3 steps are not."""
+    import json
+
+    quick = ("dataset=synthetic_ppca", "model.latent_dim=3", "logger=csv", "eval.iwae_samples=0",
+             "trainer.enable_progress_bar=false")
+    assert run_cli(*quick, "model=ppca", "hydra.run.dir=fit").returncode == 0
+    fit = json.loads((tmp_path / "fit" / "summary.json").read_text())["metrics"]
+    assert fit["train/aligned_columns"] == 3 and fit["train/column_alignment"] > 1 - 1e-6
+    assert fit["train/gram_off_diagonal"] < 1e-6
+    result = run_cli(*quick, "trainer.max_steps=3", "hydra.run.dir=short")
+    assert result.returncode == 0
+    short = json.loads((tmp_path / "short" / "summary.json").read_text())["metrics"]
+    assert short["train/aligned_columns"] < 3 and short["train/gram_off_diagonal"] > 0.01
+    assert f"train/aligned_columns     {short['train/aligned_columns']}" in result.stdout  # in the result table

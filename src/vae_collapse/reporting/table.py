@@ -17,6 +17,7 @@ HEADLINE = (
     "ppca/active_dims",
     "ppca/residual_dims",
     "collapse/active_units",
+    "train/aligned_columns",  # linear decoders: columns on pPCA's principal directions
     "test/elbo",
     "test/log_px",
     "test/log_px_iwae",

@@ -12,6 +12,8 @@ from typing import Any
 import torch
 from lightning.pytorch.loggers import Logger
 
+from vae_collapse.maths import ppca
+from vae_collapse.maths.identifiability import identifiability
 from vae_collapse.models.vae import GaussianVAE
 from vae_collapse.maths.residual import dims_above
 from vae_collapse.training.evaluate import evaluate, iwae_log_px, measure_collapse, residual_spectrum
@@ -84,12 +86,14 @@ class EvalSettings:
 
 def final_measurements(
     model: GaussianVAE, datamodule, eval_cfg: EvalSettings, run_dir: Path, loggers: list[Logger], step: int,
-    eigvals: torch.Tensor | None = None, ppca_sigma2: float | None = None,
+    eigvals: torch.Tensor | None = None, ppca_sigma2: float | None = None, spec: ppca.Spectrum | None = None,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Metrics of the final model on every split, and the files written for them.
 
     ``eigvals``: the training covariance's spectrum, where the caller has computed it already.
     ``ppca_sigma2``: the reference's sigma^2 (``ppca/sigma2``), drawn in ``spectrum.png``.
+    ``spec``: the training covariance's eigenvectors too; with them a linear decoder's columns
+    are checked against the principal directions (``train/aligned_columns`` and the rest).
 
     Collapse is measured on the validation split when there is one, else on the training data.
     """
@@ -99,6 +103,9 @@ def final_measurements(
     # The schedules at the same step as train/sigma2 (and collapse_trajectory.csv's last row);
     # the value logged by the last training step is the one before.
     metrics["train/beta"] = model.noise.beta(step)
+    W = getattr(getattr(model, "decoder", None), "W", None)
+    if spec is not None and isinstance(W, torch.Tensor) and W.ndim == 2:
+        metrics.update(identifiability(W, spec.eigvecs).metrics("train"))
     residual_eigvals = None
     if eval_cfg.residual_examples != 0:
         rows = len(datamodule.train_data)

@@ -203,6 +203,10 @@ def _writable_run_dir(run_dir: Path) -> None:
 SLOW_REFERENCE_FLOP = 2e12
 
 
+# Widest data whose covariance eigenvectors are computed for the identifiability check alone:
+# a fraction of a second at MNIST's 784 pixels, many minutes at CelebA's 12,288.
+EIGENVECTOR_DIM_LIMIT = 4096
+
 # Lightning's epoch limit when neither max_steps nor max_epochs is given.
 LIGHTNING_DEFAULT_EPOCHS = 1000
 
@@ -334,12 +338,20 @@ def _prepare_reference(module: VAEModule, datamodule, noise, last_step: int | No
     moments = spec = None
     if closed_form or getattr(model, "supports_moments", False):
         moments = module.precomputed_moments = data_moments(datamodule.train_data)
-    if closed_form:  # its fit needs the eigenvectors too: one decomposition serves both
+    # The fit needs the eigenvectors, and so does the final check that a linear decoder's columns
+    # lie on them (train/aligned_columns): one decomposition serves both and the ppca/* line.
+    if closed_form or (_has_linear_decoder(model) and dim <= EIGENVECTOR_DIM_LIMIT):
+        moments = data_moments(datamodule.train_data) if moments is None else moments
         spec = ppca.spectrum(moments)
         eigvals = spec.eigvals
     else:
         eigvals = ppca.eigenvalues(moments) if moments is not None else covariance_eigenvalues(datamodule.train_data)
     return moments, spec, eigvals, run_reference(eigvals, model, noise, last_step)
+
+
+def _has_linear_decoder(model) -> bool:
+    W = getattr(getattr(model, "decoder", None), "W", None)
+    return isinstance(W, torch.Tensor) and W.ndim == 2
 
 
 def _save_closed_form(model, path: Path, meta: dict) -> None:
@@ -491,7 +503,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
             if not _is_rank_zero():  # every DDP rank measures (same numbers); one writes the files
                 eval_settings = dataclasses.replace(eval_settings, artifacts=False)
             final, files = final_measurements(model, datamodule, eval_settings, run_dir, loggers, trainer.global_step,
-                                              eigvals, reference.get("ppca/sigma2"))
+                                              eigvals, reference.get("ppca/sigma2"), spec)
             metrics.update(final)
             for logger in loggers:
                 logger.log_metrics(metrics, step=trainer.global_step)
