@@ -348,3 +348,11 @@ def test_a_folder_without_val_or_test_images_says_what_is_skipped(tmp_path, caps
     err = capsys.readouterr().err
     assert "no val images by the official index ranges (no partition file found); collapse is measured" in err
     assert "no test images by the official index ranges (no partition file found); no test/* metrics" in err
+
+
+def test_images_of_another_format_beside_the_jpegs_are_named_in_a_warning(folder, capsys):
+    Image.fromarray(flat_image(colour(1))).save(folder / "000099.png")  # `folder` holds the JPEGs
+    dm = CelebAFolderDataModule(str(folder))
+    assert len(dm.train_data) > 0  # the JPEGs are read as before
+    err = capsys.readouterr().err
+    assert "also holds 1 .png files; only its" in err and "JPEGs (the official format) are read" in err

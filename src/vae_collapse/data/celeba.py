@@ -93,16 +93,20 @@ def _what_is_there(root: Path) -> str:
     return f" (it has {found}; only JPEG, the official format, is read)"
 
 
-def _jpeg_names(folder: Path) -> list[str]:
+def _jpeg_names(folder: Path) -> tuple[list[str], dict[str, int]]:
+    """The JPEGs' names, and how many images of other formats lie beside them (not read)."""
+    names, others = [], {}
     try:
         with os.scandir(folder) as entries:
-            return [
-                e.name
-                for e in entries
-                if e.name.lower().endswith(_JPEG_SUFFIXES) and e.is_file()
-            ]
+            for e in entries:
+                suffix = Path(e.name).suffix.lower()
+                if suffix in _JPEG_SUFFIXES and e.is_file():
+                    names.append(e.name)
+                elif suffix in _OTHER_IMAGE_SUFFIXES and e.is_file():
+                    others[suffix] = others.get(suffix, 0) + 1
     except OSError:
-        return []
+        pass
+    return names, others
 
 
 def find_images(root: Path) -> tuple[Path, list[str]]:
@@ -112,8 +116,12 @@ def find_images(root: Path) -> tuple[Path, list[str]]:
     official archive unpacks to ``img_align_celeba/``; Kaggle's nests it twice).
     """
     for folder in (root, root / IMAGES_FOLDER, root / IMAGES_FOLDER / IMAGES_FOLDER):
-        names = _jpeg_names(folder)
+        names, others = _jpeg_names(folder)
         if names:
+            if others:
+                found = ", ".join(f"{n:,} {suffix} files" for suffix, n in sorted(others.items()))
+                say(f"vae-collapse: warning: {folder} also holds {found}; only its {len(names):,} JPEGs (the official "
+                    "format) are read", err=True)
             return folder, names
     raise not_found(root)
 
