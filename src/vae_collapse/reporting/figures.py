@@ -10,6 +10,7 @@ global manager that would keep it alive between calls.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,11 @@ def _to_numpy(values: Any) -> np.ndarray:
             values = values.double()
         return values.numpy()
     return np.asarray(values)
+
+
+def _wrapped(title: str, width: int = 64) -> str:
+    """A title broken into lines that fit a 6.4-inch figure: matplotlib clips one long line."""
+    return "\n".join(textwrap.fill(line, width) for line in title.split("\n"))
 
 
 def _write_png(fig: Figure, path: Path | str) -> Path:
@@ -204,7 +210,7 @@ def save_kl_per_dim_chart(
         ax.set_xlabel("latent dimensions, ranked by KL (largest first)")
     ax.set_xlim(-0.6, k - 0.4)
     ax.set_ylabel("mean KL(q(z_i | x) || p(z_i))  [nats]")
-    ax.set_title(title or "KL per latent dimension", fontsize=11)
+    ax.set_title(_wrapped(title or "KL per latent dimension", int(10 * width)), fontsize=11)
     ax.grid(axis="y", which="major", alpha=0.3)
 
     if collapsed is not None:
@@ -295,7 +301,7 @@ def spectrum_figure(
     longest = max(v.size for v in prepared.values())
     ax.set_xlabel("eigenvalue index (largest first)" + (f"; the top {shown} of {longest}" if longest > shown else ""))
     ax.set_ylabel("covariance eigenvalue")
-    ax.set_title(title or "Spectra against $\\sigma^2$", fontsize=10)
+    ax.set_title(_wrapped(title or "Spectra against $\\sigma^2$", 70), fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="upper right", fontsize=8)
     return fig
@@ -343,7 +349,7 @@ def save_collapse_curves(
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("eps: KL threshold  [nats]")
     ax.set_ylabel(f"fraction of latent dims\n(eps, delta={delta:g})-collapsed")
-    ax.set_title(title or f"Posterior collapse (delta = {delta:g})")
+    ax.set_title(_wrapped(title or f"Posterior collapse (delta = {delta:g})", 58))
     ax.grid(True, which="major", alpha=0.3)
     if any(label for label, _, _ in prepared):
         ax.legend(loc="best", fontsize=9)
