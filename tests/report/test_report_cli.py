@@ -187,3 +187,17 @@ def test_a_damaged_row_in_a_runs_training_log_does_not_stop_the_report(tmp_path)
     result = run_report(tmp_path, "sweep", "--out", "rep", "--wandb", "disabled")
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "rep" / "REPORT.md").is_file()
+
+
+def test_a_folder_of_links_to_runs_is_reported_and_a_link_loop_ends(tmp_path):
+    from tests.report import fakes
+
+    run = tmp_path / "store" / "run-a"
+    fakes.make_run(run, fakes.config("x", 0, run, fakes.noise_fixed(0.1)), fakes.deep_metrics(-90.0, 2))
+    chosen = tmp_path / "chosen"
+    chosen.mkdir()
+    (chosen / "a").symlink_to(run, target_is_directory=True)
+    (chosen / "loop").symlink_to(chosen, target_is_directory=True)
+    result = run_report(tmp_path, "chosen", "--out", "rep", "--wandb", "disabled")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "1 run directories: 1 completed" in (tmp_path / "rep" / "REPORT.md").read_text()

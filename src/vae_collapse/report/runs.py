@@ -65,23 +65,30 @@ def check_paths(paths: list[Path]) -> None:
             raise ReportError(f"PATH {path} is not a directory; give run directories or multirun folders")
 
 
+def _unvisited(folder: Path, excluded: Path | None, walked: set[Path]) -> bool:
+    return folder != excluded and folder not in walked  # a link back up would loop forever
+
+
 def discover(paths: list[Path], exclude: Path | None = None) -> list[Path]:
     """Every run directory at or below ``paths``, each once, in sorted order.
 
-    ``exclude`` (the report's own output folder) is never walked into.
+    ``exclude`` (the report's own output folder) is never walked into. Linked folders are
+    followed (a folder of links to chosen runs is a way to report them), each real folder once.
     """
     check_paths(paths)
     found: set[Path] = set()
+    walked: set[Path] = set()
     excluded = exclude.resolve() if exclude is not None else None
     for path in paths:
         if is_run_dir(path):
             found.add(path.resolve())
             continue
-        for root, dirs, _ in os.walk(path):
+        for root, dirs, _ in os.walk(path, followlinks=True):
             here = Path(root)
+            walked.add(here.resolve())
             dirs[:] = sorted(
                 d for d in dirs
-                if d not in SKIP_DIRS and not d.startswith(".") and (here / d).resolve() != excluded
+                if d not in SKIP_DIRS and not d.startswith(".") and _unvisited((here / d).resolve(), excluded, walked)
             )
             if is_run_dir(here):
                 found.add(here.resolve())
