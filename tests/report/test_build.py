@@ -286,3 +286,16 @@ def test_the_sweep_caption_says_what_the_fixed_sigma2_curves_show(tmp_path, kl_d
     figures = {f.number: f for f in build_report([tmp_path / "sweep"], tmp_path / "out").figures}
     assert says in figures[3].caption
     assert "Larger fixed σ² collapses more" not in figures[3].caption
+
+
+def test_table1_says_each_rows_budget(tmp_path):
+    for sigma2, steps, images in ((0.1, 50, 200), (1.0, 200, 2000)):
+        d = tmp_path / "runs" / f"noise.sigma2={sigma2}"
+        metrics = {**fakes.deep_metrics(-90.0, 2, iwae=-95.0), "time/steps": steps, "test/iwae_examples": images}
+        cfg = fakes.config("mixed", 0, d, fakes.noise_fixed(sigma2))
+        cfg["eval"]["iwae_samples"] = 100
+        fakes.make_run(d, cfg, metrics)
+    report = build_report([tmp_path / "runs"], tmp_path / "out")
+    budgets = [row.as_dict()["budget"] for row in report.table]
+    assert budgets == ["50 steps; IWAE K=100 on 200 test images", "200 steps; IWAE K=100 on 2,000 test images"]
+    assert "| budget |" in report.markdown_path.read_text()

@@ -83,7 +83,8 @@ def _table1(report: Report) -> list[str]:
     lines += ["", "`train/elbo`: a pass over the training data with the final parameters (exact for linear models; "
               "deep VAEs: exact KL, one-sample reconstruction term per example). "
               "`test/log_px_iwae`: the IWAE bound of the test log-likelihood. `collapse/collapsed_fraction`: "
-              "the fraction of latents (eps, delta)-collapsed at the eps shown. Also in `table1.csv`.", ""]
+              "the fraction of latents (eps, delta)-collapsed at the eps shown. `budget`: the mean `time/steps` and "
+              "what the IWAE bound covered; compare rows of one budget. Also in `table1.csv`.", ""]
     return lines
 
 

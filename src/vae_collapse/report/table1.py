@@ -9,7 +9,18 @@ from vae_collapse.report.describe import data_text, model_text, policy
 
 # The number columns are named by their metric (the names of summary.json and W&B).
 COLUMNS = ("experiment", "data", "model", "noise policy", "train/elbo", "test/log_px_iwae",
-           "collapse/collapsed_fraction", "n")
+           "collapse/collapsed_fraction", "n", "budget")
+
+
+def budget_text(group: Group) -> str:
+    """Steps trained and what the IWAE bound was taken on: rows of other budgets sit side by side."""
+    steps = group.stat("time/steps")
+    parts = [f"{steps.mean:,.0f} steps" if steps.n else "steps n/a"]
+    images = group.stat("test/iwae_examples")
+    samples = group.get("eval.iwae_samples")
+    if images.n:
+        parts.append(f"IWAE{f' K={samples}' if samples else ''} on {images.mean:,.0f} test images")
+    return "; ".join(parts)
 
 
 def _other_cells(group: Group) -> tuple[str, ...]:
@@ -44,14 +55,16 @@ class Row:
         return [self.experiment, data_text(self.group), model_text(self.group),
                 policy(self.group).text, self.train_elbo.fmt(show_n=False, decimals=2),
                 self.test_iwae.fmt(show_n=False, decimals=2),
-                f"{self.collapsed.fmt(show_n=False, decimals=2)} (eps={self.eps:g})", str(self.group.n)]
+                f"{self.collapsed.fmt(show_n=False, decimals=2)} (eps={self.eps:g})", str(self.group.n),
+                budget_text(self.group)]
 
     def as_dict(self) -> dict:
         return {"label": self.group.label, "experiment": self.group.name, "data": data_text(self.group),
                 "model": model_text(self.group), "policy": policy(self.group).text,
                 "policy_kind": policy(self.group).kind, "seeds": self.group.seeds,
                 "train/elbo": self.train_elbo.as_dict(), "test/log_px_iwae": self.test_iwae.as_dict(),
-                "collapse/collapsed_fraction": self.collapsed.as_dict(), "eval.eps": self.eps}
+                "collapse/collapsed_fraction": self.collapsed.as_dict(), "eval.eps": self.eps,
+                "budget": budget_text(self.group)}
 
 
 def rows(groups: list[Group]) -> list[Row]:
