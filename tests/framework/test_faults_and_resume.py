@@ -114,12 +114,13 @@ def test_sigkilled_run_resumes_to_the_same_final_metrics(run_cli, tmp_path):
     for name in sorted(names):
         a, b = resumed["metrics"][name], uninterrupted["metrics"][name]
         assert a == b or (isinstance(a, float) and math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-7)), name
-    # The collapse trajectory measured before the kill came back with the checkpoint.
-    resumed_rows, reference_rows = (_csv_rows(folder / "collapse_trajectory.csv") for folder in (killed, reference))
-    assert [row["step"] for row in resumed_rows] == [str(step) for step in range(50, 601, 50)]
-    for got, want in zip(resumed_rows, reference_rows):
-        assert got.keys() == want.keys()
-        assert all(math.isclose(float(got[key]), float(want[key]), rel_tol=1e-5, abs_tol=1e-6) for key in got), got
+    # The trajectories measured before the kill came back with the checkpoint (the alignment one: a linear decoder).
+    for name in ("collapse_trajectory.csv", "alignment_trajectory.csv"):
+        resumed_rows, reference_rows = (_csv_rows(folder / name) for folder in (killed, reference))
+        assert [row["step"] for row in resumed_rows] == [str(step) for step in range(50, 601, 50)], name
+        for got, want in zip(resumed_rows, reference_rows):
+            assert got.keys() == want.keys()
+            assert all(math.isclose(float(got[key]), float(want[key]), rel_tol=1e-5, abs_tol=1e-6) for key in got), got
 
 
 def _csv_rows(path: Path) -> list[dict]:
@@ -336,6 +337,7 @@ def test_validation_and_tracking_do_not_change_what_is_trained(run_cli, tmp_path
     assert "val/elbo" in b and (measured / "collapse_trajectory.csv").is_file()
     listed = [line.split() for line in result.stdout.splitlines()]  # the Files list
     assert ["collapse", "trajectory", str(measured / "collapse_trajectory.csv")] in listed
+    assert not (measured / "alignment_trajectory.csv").exists()  # a deep decoder has no columns to align
     # The test split differs (the validation rows are drawn before it); the last training step does not.
     for name in ("train/elbo", "train/kl", "train/recon"):
         assert a[name] == b[name], name

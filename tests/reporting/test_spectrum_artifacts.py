@@ -120,3 +120,16 @@ def test_a_closed_form_fit_is_reported_on_the_principal_directions_and_a_short_r
     short = json.loads((tmp_path / "short" / "summary.json").read_text())["metrics"]
     assert short["train/aligned_columns"] < 3 and short["train/gram_off_diagonal"] > 0.01
     assert f"train/aligned_columns     {short['train/aligned_columns']}" in result.stdout  # in the result table
+
+
+def test_a_tracked_linear_run_follows_its_columns_onto_the_principal_directions(run_cli, tmp_path):
+    result = run_cli("dataset=synthetic_ppca", "model.latent_dim=3", "logger=csv", "eval.iwae_samples=0",
+                     "trainer.enable_progress_bar=false", "trainer.max_steps=30", "eval.track_every_n_steps=10",
+                     "hydra.run.dir=run")
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = read_rows(tmp_path / "run" / "alignment_trajectory.csv")
+    assert [row["step"] for row in rows] == ["10", "20", "30"] and all(row["used_columns"] == "3" for row in rows)
+    header = (tmp_path / "run" / "csv" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert "track/aligned_columns" in header
+    assert ["alignment", "trajectory", str(tmp_path / "run" / "alignment_trajectory.csv")] in [
+        line.split() for line in result.stdout.splitlines()]

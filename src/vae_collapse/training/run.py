@@ -43,7 +43,7 @@ from vae_collapse.training.checkpoints import (
     make_run_metadata,
     run_folder_of,
 )
-from vae_collapse.training.collapse_tracker import CollapseTracker
+from vae_collapse.training.collapse_tracker import ALIGNMENT_FILE, CollapseTracker
 from vae_collapse.training.graceful_stop import StopBetweenSteps
 from vae_collapse.training.hydra_files import holds_a_run, write_hydra_files
 from vae_collapse.training.lit_module import VAEModule
@@ -474,8 +474,9 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         progress = StepProgressBar(job=parallel_job())
         callbacks: list = [progress] if cfg.trainer.get("enable_progress_bar", True) else []
         if eval_settings.track_every_n_steps:
+            directions = spec.eigvecs if spec is not None and _has_linear_decoder(model) else None
             callbacks.append(CollapseTracker(eval_settings.track_every_n_steps, eval_settings.eps, eval_settings.delta,
-                                             eval_settings.track_examples, trajectory))
+                                             eval_settings.track_examples, trajectory, directions))
         callbacks.append(RunMetadata(run_meta))
         saver = checkpoint_callback(run_dir, ckpt_settings) if ckpt_settings.enabled else None
         callbacks.append(StopBetweenSteps(saver))  # after the others: their step is done before it stops
@@ -536,6 +537,8 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     files = {"run directory": run_dir, "summary": summary, **files}
     if trajectory.is_file():
         files["collapse trajectory"] = trajectory
+    if trajectory.with_name(ALIGNMENT_FILE).is_file():
+        files["alignment trajectory"] = trajectory.with_name(ALIGNMENT_FILE)
     if last.is_file():
         files["checkpoint"] = last
     wandb_dir = run_dir / "wandb"
