@@ -355,4 +355,4 @@ def test_images_of_another_format_beside_the_jpegs_are_named_in_a_warning(folder
     dm = CelebAFolderDataModule(str(folder))
     assert len(dm.train_data) > 0  # the JPEGs are read as before
     err = capsys.readouterr().err
-    assert "also holds 1 .png files; only its" in err and "JPEGs (the official format) are read" in err
+    assert "also holds 1 .png file; only its" in err and "JPEGs (the official format) are read" in err

@@ -72,7 +72,7 @@ ROWS: tuple[BadInput, ...] = (
     BadInput("precision-bf16-true-linear", "out of range", ("trainer.precision=bf16-true",),
              "trainer.precision=bf16-true: the linear models' exact log p(x) and closed forms need a Cholesky"),
     BadInput("accelerator-needs-package", "out of range", ("trainer.accelerator=tpu",),
-             "(a package that one of trainer.accelerator=tpu, trainer.precision=32-true needs)"),
+             "(a package that trainer.accelerator=tpu needs)"),
     BadInput("checkpoint-every-negative", "out of range", ("checkpoint.every_n_steps=-1",),
              "checkpoint.every_n_steps=-1 must be >= 0"),
     BadInput("n-train-zero", "out of range", ("dataset.n_train=0",), "dataset.n_train=0: must be at least 1"),

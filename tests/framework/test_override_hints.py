@@ -135,3 +135,8 @@ def test_a_key_of_the_resumed_runs_own_group_is_refused_as_a_resumed_run_refuses
     assert line.startswith(f"noise.sigma2=2.0: resume={run} continues a run with noise.sigma2=1.0; a resumed run "
                            "can only change trainer.*")
     assert "noise=learned" not in line
+
+
+def test_beside_a_resume_path_without_a_checkpoint_the_missing_checkpoint_is_the_line(run_cli, tmp_path):
+    line = _error_line(run_cli(f"resume={tmp_path / 'nowhere'}", "noise.sigma2=2.0"))
+    assert line.startswith(f"resume={tmp_path / 'nowhere'}: no checkpoint at {tmp_path / 'nowhere'}")

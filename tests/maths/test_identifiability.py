@@ -50,3 +50,14 @@ def test_a_decoder_with_every_column_collapsed_has_nothing_to_align():
     spec = _spectrum()
     found = identifiability(torch.zeros(6, 3, dtype=torch.float64), spec.eigvecs)
     assert (found.used_columns, found.aligned_columns, found.min_alignment) == (0, 0, 1.0)
+
+
+def test_two_columns_on_one_direction_count_once_and_a_diverged_decoder_has_no_alignment():
+    spec = _spectrum()
+    W = torch.stack([spec.eigvecs[:, 0], 0.5 * spec.eigvecs[:, 0]], dim=1)
+    found = identifiability(W, spec.eigvecs)
+    assert (found.used_columns, found.aligned_columns) == (2, 1)
+    assert found.gram_off_diagonal == pytest.approx(0.5)
+    W[0, 0] = float("nan")
+    broken = identifiability(W, spec.eigvecs)
+    assert broken.aligned_columns == 0 and math.isnan(broken.min_alignment)

@@ -168,6 +168,8 @@ def test_where_the_data_lives_is_no_setting_and_labels_spell_values_as_overrides
     b = fakes.config("x", 1, tmp_path / "b", fakes.noise_fixed(0.1))
     a["dataset"]["cache_dir"], b["dataset"]["cache_dir"] = "/data/one", "/scratch/two"
     assert setting(a) == setting(b)
+    a["dataset"]["root"], b["dataset"]["root"] = "/data/celeba", "/data/celeba-hq"  # which images: a setting
+    assert setting(a) != setting(b)
     group = Group([], {"name": "x", "dataset.test_subset": None, "dataset.shuffle": True})
     assert label_with(group, ["dataset.test_subset", "dataset.shuffle"]) == (
         "x [dataset.test_subset=null, dataset.shuffle=true]")

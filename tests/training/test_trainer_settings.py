@@ -24,7 +24,8 @@ def _deep():
 
 @pytest.mark.parametrize("key, value", [
     ("log_every_n_steps", 0), ("log_every_n_steps", -1), ("num_sanity_val_steps", -5),
-    ("check_val_every_n_epoch", 0), ("accumulate_grad_batches", 0), ("gradient_clip_val", -1.0),
+    ("check_val_every_n_epoch", 0), ("accumulate_grad_batches", 0), ("accumulate_grad_batches", 2),
+    ("gradient_clip_val", -1.0),
 ])
 def test_out_of_range_values_are_named(key, value):
     with pytest.raises(ConfigError, match=rf"^trainer\.{key}={value}: must be "):
@@ -33,8 +34,16 @@ def test_out_of_range_values_are_named(key, value):
 
 def test_values_lightning_documents_pass():
     settings = {"log_every_n_steps": 1, "num_sanity_val_steps": -1, "check_val_every_n_epoch": None,
-                "accumulate_grad_batches": 2, "gradient_clip_val": 0.5, "precision": "bf16-mixed"}
+                "accumulate_grad_batches": 1, "gradient_clip_val": 0.5, "precision": "bf16-mixed"}
     check_trainer_settings(OmegaConf.create(settings), _linear(), ADAM)
+    defaults = {"log_every_n_steps": None, "num_sanity_val_steps": None, "gradient_clip_val": None}
+    check_trainer_settings(OmegaConf.create(defaults), _linear(), "vae_collapse.training.em_optimizer.VariationalEM",
+                           gradient_steps=False)
+
+
+def test_a_closed_form_optimiser_has_no_gradients_to_clip():
+    with pytest.raises(ConfigError, match=r"^trainer\.gradient_clip_val=0\.5: the closed-form optimiser"):
+        check_trainer_settings(OmegaConf.create({"gradient_clip_val": 0.5}), _linear(), None, gradient_steps=False)
 
 
 def test_half_precision_weights_are_refused_where_they_cannot_work():

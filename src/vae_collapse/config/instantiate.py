@@ -30,6 +30,7 @@ from vae_collapse.config.errors import ConfigError
 _SPECIAL_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
 # The Trainer settings that can need an optional package (torch_xla, deepspeed, transformer_engine).
 _DEVICE_KEYS = ("accelerator", "strategy", "precision", "plugins")
+_DEVICE_DEFAULTS = ("auto", "None", "32-true", "32")  # Lightning's own: they need nothing extra
 # Annotations no YAML value can satisfy: torch's "lr: float | Tensor" must still refuse "abc".
 _NOT_FROM_CONFIG = {"torch.Tensor"}
 
@@ -228,8 +229,10 @@ def build(node: DictConfig, path: str, **supplied: Any) -> Any:
         if isinstance(cause, (ValueError, TypeError, ImportError)) or type(cause).__name__ == "MisconfigurationException":
             error = one_line_error(cause, node, path)
             if isinstance(cause, ImportError) and str(error).startswith(f"{path}: "):  # no key named
-                settings = ", ".join(f"{path}.{key}={node[key]}" for key in _DEVICE_KEYS if key in node)
-                error = ConfigError(f"{error} (a package that one of {settings} needs)" if settings else str(error))
+                settings = ", ".join(f"{path}.{key}={node[key]}" for key in _DEVICE_KEYS
+                                     if key in node and str(node[key]) not in _DEVICE_DEFAULTS)
+                which = f"one of {settings}" if "," in settings else settings
+                error = ConfigError(f"{error} (a package that {which} needs)" if settings else str(error))
             raise error from None
         raise
 
@@ -261,7 +264,9 @@ def one_line_error(cause: BaseException, node: DictConfig, path: str) -> ConfigE
     if key in node:
         return ConfigError(f"{path}.{message}")
     # Third-party messages ("Invalid learning rate: -1") name the value, not the key.
-    culprit = _key_with_value_in(message, node) or _key_with_value_inside(message, node)
+    # Only where no value appears as a word: several that do make the message ambiguous, not vaguer.
+    named = _keys_with_value_in(message, node)
+    culprit = named[0] if len(named) == 1 else None if named else _key_with_value_inside(message, node)
     if culprit is not None:
         return ConfigError(f"{path}.{culprit}={node[culprit]}: {message}")
     return ConfigError(f"{path}: {message}")
@@ -277,12 +282,12 @@ def _key_with_value_inside(message: str, node: DictConfig) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
-def _key_with_value_in(message: str, node: DictConfig) -> str | None:
-    """The one key whose value appears as a word in ``message``, or None when that is ambiguous."""
+def _keys_with_value_in(message: str, node: DictConfig) -> list[str]:
+    """The keys whose values appear as words in ``message``."""
     found = []
     for key in node.keys():
         if key in _SPECIAL_KEYS or OmegaConf.is_config(node[key]) or node[key] is None:
             continue
         if re.search(rf"(?<![\w.]){re.escape(str(node[key]))}(?![\w.])", message):
             found.append(key)
-    return found[0] if len(found) == 1 else None
+    return found

@@ -119,7 +119,7 @@ def find_images(root: Path) -> tuple[Path, list[str]]:
         names, others = _jpeg_names(folder)
         if names:
             if others:
-                found = ", ".join(f"{n:,} {suffix} files" for suffix, n in sorted(others.items()))
+                found = ", ".join(f"{n:,} {suffix} file{'s' if n != 1 else ''}" for suffix, n in sorted(others.items()))
                 say(f"vae-collapse: warning: {folder} also holds {found}; only its {len(names):,} JPEGs (the official "
                     "format) are read", err=True)
             return folder, names

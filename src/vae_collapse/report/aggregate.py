@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from vae_collapse.config.keys import PRESENTATION_ONLY, RELOCATABLE_KEYS, without_keys
+from vae_collapse.config.keys import PRESENTATION_ONLY, without_keys
 from vae_collapse.report.runs import Run
 from vae_collapse.reporting.summary import SUMMARY_FILE
 
@@ -81,8 +81,9 @@ def setting(config: dict[str, Any]) -> dict[str, Any]:
         return node
 
     kept = {k: strip(v) for k, v in config.items() if k not in NOT_THE_SETTING}
-    # Where the data lives is no setting either: the same data moved is the same run.
-    return without_keys(kept, (*PRESENTATION_ONLY, *RELOCATABLE_KEYS))
+    # Nor is the cache folder: it only stores the data. dataset.root stays, since it names which
+    # images a folder data set reads (CelebA against another copy of it).
+    return without_keys(kept, (*PRESENTATION_ONLY, "dataset.cache_dir"))
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, Any]:

@@ -24,7 +24,7 @@ from vae_collapse.config.batch_size import resolve_batch_size
 from vae_collapse.reporting.summary import SUMMARY_FILE
 from vae_collapse.config.keys import IDENTITY_IGNORED, RELOCATABLE_KEYS, without_keys
 from vae_collapse.training.checkpoints import (
-    CHECKPOINT_DIR, LAST, META_KEY, checkpoint_file, read_checkpoint, run_folder_of,
+    CHECKPOINT_DIR, LAST, META_KEY, checkpoint_file, missing_checkpoint, read_checkpoint, run_folder_of,
 )
 
 # Roots a resumed run may override: how long and where it trains, and what it measures at the end.
@@ -127,16 +127,24 @@ def _not_resumable(text: str, what: str, had: str, key: str) -> str:
 def not_resumable_override(text: str, resume: str) -> str | None:
     """The refusal for ``text`` (``key=value``) when Hydra could not even compose it beside
     ``resume=``: it was checked against the default config (noise=learned has no sigma2), while the
-    resumed run may well have the key. None where the key may change in a resumed run."""
+    resumed run has the key. Where there is no checkpoint, that is the line to give; None where
+    the key may change in a resumed run, and where the run lacks the key too (a typo)."""
     key = _override_key(text)
     if key.split(".")[0] in RESUMABLE_ROOTS or key in RELOCATABLE_KEYS:
         return None
     checkpoint = checkpoint_file(resume)
-    run_dir = run_folder_of(checkpoint) if checkpoint.is_file() else Path(resume).expanduser()
+    if not checkpoint.is_file():
+        return missing_checkpoint(checkpoint, f"resume={resume}")
+    run_dir = run_folder_of(checkpoint)
     summary = _read_summary(run_dir) if run_dir is not None else None
-    value = OmegaConf.select(OmegaConf.create(summary["config"]), key, default="<absent>") if summary else "<absent>"
-    had = f"{key}={_container(value)}" if value != "<absent>" else "its own settings"
-    return _not_resumable(text, f"resume={resume}", had, key)
+    try:
+        config = summary["config"] if summary else read_checkpoint(checkpoint, f"resume={resume}")[META_KEY]["config"]
+    except (ConfigError, KeyError, TypeError):
+        return None
+    value = OmegaConf.select(OmegaConf.create(config), key, default="<absent>")
+    if value == "<absent>":
+        return None
+    return _not_resumable(text, f"resume={resume}", f"{key}={_container(value)}", key)
 
 
 def _rebased(config: DictConfig, old_dir: str, new_dir: str) -> DictConfig:

@@ -319,7 +319,7 @@ def build_parts(cfg: DictConfig, run_dir: Path | None = None, devices_elsewhere:
                 if key in trainer_node:
                     trainer_node[key] = value
     build(trainer_node, "trainer", logger=False, callbacks=[], plugins=[AtomicCheckpointIO()], **trainer_args)  # checks
-    check_trainer_settings(cfg.trainer, model, cfg.optimizer.get("_target_"))
+    check_trainer_settings(cfg.trainer, model, cfg.optimizer.get("_target_"), module.automatic_optimization)
     return RunParts(datamodule, noise, model, module, eval_settings, ckpt_settings, trainer_args)
 
 
@@ -499,8 +499,11 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         if status != "diverged":  # a diverged model has nothing left worth measuring
             # Reseeded so that vae-collapse-eval, given the final checkpoint, draws the same IWAE samples.
             torch.manual_seed(cfg.seed)
-            # Lightning's teardown has put the model back on the CPU: measure where it trained.
+            # Lightning's teardown has put the model back on the CPU: measure where it trained, and
+            # 16-bit weights (bf16-true) in float32, so that the bounds are not rounded to 8 bits.
             model.to(trainer.strategy.root_device)
+            if next(model.parameters()).dtype in (torch.float16, torch.bfloat16):
+                model.float()
             if not _is_rank_zero():  # every DDP rank measures (same numbers); one writes the files
                 eval_settings = dataclasses.replace(eval_settings, artifacts=False)
             final, files = final_measurements(model, datamodule, eval_settings, run_dir, loggers, trainer.global_step,
