@@ -66,13 +66,14 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
     import torch
 
     from vae_collapse.config import ConfigError, build
-    from vae_collapse.maths.moments import covariance_eigenvalues
+    from vae_collapse.maths import ppca
+    from vae_collapse.maths.moments import covariance_eigenvalues, data_moments
     from vae_collapse.reporting.summary import write_json_atomic
     from vae_collapse.training.checkpoints import (
         CHECKPOINT_DIR, META_KEY, check_same_data, checkpoint_file, data_fingerprint, load_weights, read_checkpoint,
         run_folder_of,
     )
-    from vae_collapse.training.measurements import final_measurements
+    from vae_collapse.training.measurements import final_measurements, wants_eigenvectors
     from vae_collapse.training.reference import run_reference
 
     path = checkpoint_file(where)
@@ -98,7 +99,10 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
     state = {k[len("model."):]: v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
     load_weights(model, state, path)
     step = int(checkpoint.get("global_step", 0))
-    eigvals = covariance_eigenvalues(datamodule.train_data)
+    spec = None  # the eigenvectors too where the run had them: its alignment metrics are measured again
+    if wants_eigenvectors(model, datamodule.data_dim):
+        spec = ppca.spectrum(data_moments(datamodule.train_data))
+    eigvals = spec.eigvals if spec is not None else covariance_eigenvalues(datamodule.train_data)
     metrics = dict(run_reference(eigvals, model, noise, step or None))
     results = out / "eval.json"
     if results.is_file():  # re-measuring is what this is for, but the report reads only the latest
@@ -106,7 +110,8 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
               file=sys.stderr, flush=True)
     out.mkdir(parents=True, exist_ok=True)  # only now: a refused checkpoint or missing data leaves no folder
     torch.manual_seed(cfg.seed)  # as the run did before its final measurements
-    final, files = final_measurements(model, datamodule, eval_settings, out, [], step, eigvals, metrics.get("ppca/sigma2"))
+    final, files = final_measurements(model, datamodule, eval_settings, out, [], step, eigvals,
+                                      metrics.get("ppca/sigma2"), spec)
     metrics.update(final)
     settings = {k: v for k, v in OmegaConf.to_container(cfg.eval, resolve=True).items() if k != "_target_"}
     write_json_atomic(results, {"checkpoint": str(path.absolute()), "global_step": step, "overrides": list(overrides),

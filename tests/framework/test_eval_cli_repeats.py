@@ -88,3 +88,12 @@ def test_a_data_folder_key_the_runs_data_set_lacks_is_named_as_such(trained_run,
     assert err.splitlines() == ["vae-collapse-eval: error: dataset.root=/x: this run's data set "
                                 "(SyntheticPPCADataModule) has no dataset.root; it reads no data folder"]
     assert not (tmp_path / "r").exists()
+
+
+def test_the_alignment_of_a_linear_decoder_is_measured_again_as_the_run_measured_it(trained_run, tmp_path, capsys):
+    code, err = _eval(capsys, str(trained_run), "--out", str(tmp_path / "again"))
+    assert code == 0, err
+    again = json.loads((tmp_path / "again" / "eval.json").read_text())["metrics"]
+    run = json.loads((trained_run / "summary.json").read_text())["metrics"]
+    for name in ("train/aligned_columns", "train/column_alignment", "train/gram_off_diagonal"):
+        assert again[name] == pytest.approx(run[name], rel=1e-6, abs=1e-9), name

@@ -84,6 +84,21 @@ class EvalSettings:
         return torch.logspace(math.log10(self.eps_low), math.log10(self.eps_high), self.eps_num, dtype=torch.float64)
 
 
+# Widest data whose covariance eigenvectors are computed for the identifiability check alone:
+# a fraction of a second at MNIST's 784 pixels, many minutes at CelebA's 12,288.
+EIGENVECTOR_DIM_LIMIT = 4096
+
+
+def has_linear_decoder(model) -> bool:
+    W = getattr(getattr(model, "decoder", None), "W", None)
+    return isinstance(W, torch.Tensor) and W.ndim == 2
+
+
+def wants_eigenvectors(model, data_dim: int) -> bool:
+    """Whether the final measurements should be given the training data's eigenvectors (``spec``)."""
+    return has_linear_decoder(model) and data_dim <= EIGENVECTOR_DIM_LIMIT
+
+
 def final_measurements(
     model: GaussianVAE, datamodule, eval_cfg: EvalSettings, run_dir: Path, loggers: list[Logger], step: int,
     eigvals: torch.Tensor | None = None, ppca_sigma2: float | None = None, spec: ppca.Spectrum | None = None,
@@ -103,9 +118,8 @@ def final_measurements(
     # The schedules at the same step as train/sigma2 (and collapse_trajectory.csv's last row);
     # the value logged by the last training step is the one before.
     metrics["train/beta"] = model.noise.beta(step)
-    W = getattr(getattr(model, "decoder", None), "W", None)
-    if spec is not None and isinstance(W, torch.Tensor) and W.ndim == 2:
-        metrics.update(identifiability(W, spec.eigvecs).metrics("train"))
+    if spec is not None and has_linear_decoder(model):
+        metrics.update(identifiability(model.decoder.W, spec.eigvecs).metrics("train"))
     residual_eigvals = None
     if eval_cfg.residual_examples != 0:
         rows = len(datamodule.train_data)

@@ -47,7 +47,7 @@ from vae_collapse.training.collapse_tracker import ALIGNMENT_FILE, CollapseTrack
 from vae_collapse.training.graceful_stop import StopBetweenSteps
 from vae_collapse.training.hydra_files import holds_a_run, write_hydra_files
 from vae_collapse.training.lit_module import VAEModule
-from vae_collapse.training.measurements import final_measurements
+from vae_collapse.training.measurements import final_measurements, has_linear_decoder, wants_eigenvectors
 from vae_collapse.training.trainer_settings import check_trainer_settings
 from vae_collapse.training.progress import StepProgressBar, parallel_job
 from vae_collapse.training.reference import run_reference
@@ -203,10 +203,6 @@ def _writable_run_dir(run_dir: Path) -> None:
 SLOW_REFERENCE_FLOP = 2e12
 
 
-# Widest data whose covariance eigenvectors are computed for the identifiability check alone:
-# a fraction of a second at MNIST's 784 pixels, many minutes at CelebA's 12,288.
-EIGENVECTOR_DIM_LIMIT = 4096
-
 # Lightning's epoch limit when neither max_steps nor max_epochs is given.
 LIGHTNING_DEFAULT_EPOCHS = 1000
 
@@ -340,18 +336,13 @@ def _prepare_reference(module: VAEModule, datamodule, noise, last_step: int | No
         moments = module.precomputed_moments = data_moments(datamodule.train_data)
     # The fit needs the eigenvectors, and so does the final check that a linear decoder's columns
     # lie on them (train/aligned_columns): one decomposition serves both and the ppca/* line.
-    if closed_form or (_has_linear_decoder(model) and dim <= EIGENVECTOR_DIM_LIMIT):
+    if closed_form or wants_eigenvectors(model, dim):
         moments = data_moments(datamodule.train_data) if moments is None else moments
         spec = ppca.spectrum(moments)
         eigvals = spec.eigvals
     else:
         eigvals = ppca.eigenvalues(moments) if moments is not None else covariance_eigenvalues(datamodule.train_data)
     return moments, spec, eigvals, run_reference(eigvals, model, noise, last_step)
-
-
-def _has_linear_decoder(model) -> bool:
-    W = getattr(getattr(model, "decoder", None), "W", None)
-    return isinstance(W, torch.Tensor) and W.ndim == 2
 
 
 def _save_closed_form(model, path: Path, meta: dict) -> None:
@@ -474,7 +465,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         progress = StepProgressBar(job=parallel_job())
         callbacks: list = [progress] if cfg.trainer.get("enable_progress_bar", True) else []
         if eval_settings.track_every_n_steps:
-            directions = spec.eigvecs if spec is not None and _has_linear_decoder(model) else None
+            directions = spec.eigvecs if spec is not None and has_linear_decoder(model) else None
             callbacks.append(CollapseTracker(eval_settings.track_every_n_steps, eval_settings.eps, eval_settings.delta,
                                              eval_settings.track_examples, trajectory, directions))
         callbacks.append(RunMetadata(run_meta))
