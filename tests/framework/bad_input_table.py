@@ -137,6 +137,8 @@ ROWS: tuple[BadInput, ...] = (
              "with noise/base=learned"),
     BadInput("ppca-with-a-schedule", "options that do not go together", ("model=ppca", "noise=anneal"),
              "model.fit='closed_form' (model=ppca) needs noise=fixed or noise=learned, not AnnealedNoise"),
+    BadInput("budget-of-other-data", "options that do not go together", ("budget=gpu_celeba",),
+             "budget=gpu_celeba sizes a run on celeba data, and this run's data set is dataset=synthetic_ppca"),
     BadInput("sweep-range-unclosed", "malformed sweep range", ("-m", "model.latent_dim=range(1,"),
              "cannot parse the override 'model.latent_dim=range(1,'"),
     BadInput("sweep-range-not-numbers", "malformed sweep range", ("-m", "model.latent_dim=range(a,b)"),

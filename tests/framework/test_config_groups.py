@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from omegaconf import open_dict
 
 from tests.conftest import CONF_DIR
 from vae_collapse.config import ConfigError, build, check_node
@@ -163,3 +164,30 @@ def test_a_deep_preset_is_one_override_from_its_gpu_sized_run(compose_config, ex
     assert gpu.optimizer == cpu.optimizer and gpu.noise == cpu.noise and gpu.model == cpu.model  # only the budget
     later = compose_config(f"experiment={experiment}", f"budget={budget}", "trainer.max_steps=7")
     assert later.trainer.max_steps == 7  # the command line still wins
+
+
+@pytest.mark.parametrize("dataset,budget,fits", [
+    ("celeba", "gpu_mnist", False), ("mnist", "gpu_celeba", False), ("synthetic_ppca", "gpu_mnist", False),
+    ("mnist", "gpu_mnist", True), ("fashion_mnist", "gpu_mnist", True), ("celeba", "gpu_celeba", True),
+])
+def test_a_gpu_budget_is_refused_on_another_data_set(tmp_path, dataset, budget, fits):
+    # It was accepted silently: budget=gpu_mnist on CelebA ran it at MNIST's length.
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="config", return_hydra_config=True,
+                      overrides=[f"dataset={dataset}", f"budget={budget}", f"paths.output_dir={tmp_path}"])
+        HydraConfig.instance().set_config(cfg)
+        task = cfg.copy()
+        with open_dict(task):
+            del task["hydra"]
+        if fits:
+            validate(task)
+        else:
+            with pytest.raises(ConfigError, match=rf"^budget={budget} sizes a run on .* data, and this run's data "
+                               rf"set is dataset={dataset}: "):
+                validate(task)
+    GlobalHydra.instance().clear()

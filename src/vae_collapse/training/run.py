@@ -152,9 +152,42 @@ def _check_wandb_mode_variable(cfg: DictConfig) -> None:
                       f"expected one of {', '.join(WANDB_MODES)}")
 
 
+def _check_budget_fits_data(cfg: DictConfig) -> None:
+    """A ``budget=gpu_<data>`` option sizes the runs of one data set (its steps, its splits): on
+    another it would run that data set at a length nobody chose. The rule is the option's name,
+    so a user's own ``gpu_<data>`` budget is held to it too; other names are not checked."""
+    if cfg.get("resume"):
+        return  # the run's settings come from its checkpoint, not from the command line's groups
+    try:
+        choices = HydraConfig.get().runtime.choices
+    except ValueError:  # built without Hydra (tests, the API): no groups to compare
+        return
+    budget, dataset = choices.get("budget"), choices.get("dataset")
+    if not (isinstance(budget, str) and budget.startswith("gpu_") and isinstance(dataset, str)):
+        return
+    meant_for = budget.removeprefix("gpu_")
+    if meant_for not in dataset:  # gpu_mnist also sizes fashion_mnist: same images, same splits
+        fitting = [option for option in _group_options("budget")
+                   if option.startswith("gpu_") and option.removeprefix("gpu_") in dataset]
+        instead = (f"use budget={' or budget='.join(fitting)}" if fitting
+                   else f"no budget option is made for dataset={dataset}: set trainer.max_steps and its sizes yourself")
+        raise ConfigError(f"budget={budget} sizes a run on {meant_for} data, and this run's data set is "
+                          f"dataset={dataset}: {instead}")
+
+
+def _group_options(group: str) -> list[str]:
+    from hydra.core.global_hydra import GlobalHydra
+
+    try:
+        return sorted(GlobalHydra.instance().config_loader().get_group_options(group))
+    except Exception:  # noqa: BLE001 - only a hint in an error line; without Hydra there is none
+        return []
+
+
 def validate(cfg: DictConfig) -> None:
     """Refuse bad input in one line; settles ``dataset.batch_size: auto`` first (in place)."""
     _check_top_level(cfg)
+    _check_budget_fits_data(cfg)
     resolve_batch_size(cfg)
     for group, supplied in GROUPS:
         node = cfg.get(group)
