@@ -312,7 +312,8 @@ def test_offline_wandb_parts_of_a_resumed_run_share_its_id_and_continue_its_step
 @pytest.mark.parametrize("stop", [25, 20], ids=["mid-epoch", "epoch-end"])
 def test_a_minibatch_run_resumed_ends_where_an_uninterrupted_one_does(run_cli, tmp_path, model, stop):
     # 20 batches an epoch; a checkpoint at step 25 is 5 batches into the second epoch.
-    args = [*BASE, *model, "dataset.batch_size=100", "checkpoint.every_n_steps=25", "eval.iwae_samples=0"]
+    args = [*BASE, *model, "dataset.batch_size=100", "checkpoint.every_n_steps=25", "eval.iwae_samples=0",
+            "trainer.log_every_n_steps=1"]
     whole, part, resumed = tmp_path / "whole", tmp_path / "part", tmp_path / "resumed"
     assert run_cli(*args, "trainer.max_steps=40", f"hydra.run.dir={whole}").returncode == 0
     assert run_cli(*args, f"trainer.max_steps={stop}", f"hydra.run.dir={part}").returncode == 0
@@ -322,6 +323,37 @@ def test_a_minibatch_run_resumed_ends_where_an_uninterrupted_one_does(run_cli, t
     a, b = _summary(whole)["metrics"], _summary(resumed)["metrics"]
     for name in sorted(set(a) - {"time/seconds"}):
         assert a[name] == b[name] or math.isclose(a[name], b[name], rel_tol=1e-6, abs_tol=1e-7), name
+    # And on the same steps: from the checkpoint written when training ended (epoch-end here), Lightning
+    # restored its logging step one ahead, and every row of the resumed part was labelled a step late.
+    whole_rows, resumed_rows = _train_rows(whole), _train_rows(resumed)
+    assert resumed_rows and min(resumed_rows) == stop
+    for step, value in resumed_rows.items():
+        assert math.isclose(value, whole_rows[step], rel_tol=1e-6, abs_tol=1e-7), step
+
+
+def _train_rows(run: Path) -> dict[int, float]:
+    """{step: train/elbo} of the rows logged during training (the final metrics' row has no epoch)."""
+    with open(run / "csv" / "metrics.csv", newline="") as handle:
+        return {int(row["step"]): float(row["train/elbo"]) for row in csv.DictReader(handle)
+                if row.get("train/elbo") and row.get("epoch")}
+
+
+def test_an_em_run_resumed_ends_where_an_uninterrupted_one_does(run_cli, tmp_path):
+    # The over-relaxed ascent's float64 decoder and extrapolation factor are not torch optimiser state;
+    # unsaved, the resumed run restarted them from the float32 weights at eta = 1 and took other steps.
+    args = [*BASE, "optimizer=em", "dataset.batch_size=null", "checkpoint.every_n_steps=10", "eval.iwae_samples=0",
+            "trainer.log_every_n_steps=1"]
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    assert run_cli(*args, "trainer.max_steps=30", f"hydra.run.dir={whole}").returncode == 0
+    result = run_cli(f"resume={whole / 'checkpoints' / 'last.prev.ckpt'}", f"hydra.run.dir={resumed}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert torch.load(resumed / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 30
+    a, b = _summary(whole)["metrics"], _summary(resumed)["metrics"]
+    assert a["train/em_relaxation"] > 1  # over-relaxed steps were taken, so the state mattered
+    for name in ("train/elbo", "train/em_relaxation", "train/sigma2", "test/elbo", "collapse/active_dims"):
+        assert math.isclose(a[name], b[name], rel_tol=1e-9, abs_tol=1e-9), name
+    whole_rows = _train_rows(whole)
+    assert all(math.isclose(v, whole_rows[s], rel_tol=1e-9, abs_tol=1e-9) for s, v in _train_rows(resumed).items())
 
 
 def test_validation_and_tracking_do_not_change_what_is_trained(run_cli, tmp_path):

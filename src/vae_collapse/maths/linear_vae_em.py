@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -97,6 +98,18 @@ class OverRelaxedEM:
         if state is None:
             raise ValueError("the starting decoder gives no finite log-likelihood (sigma2 <= 0 or M singular)")
         self.state = state
+
+    def state_dict(self) -> dict[str, Any]:
+        """What the next steps depend on beyond the weights: the float64 decoder and the extrapolation."""
+        return {"eta": self.eta, "W": self.state.W.clone(), "sigma2": self.state.sigma2.clone()}
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        """Continue exactly where :meth:`state_dict` was taken (W as saved: orthogonalising it again
+        could flip its columns' signs)."""
+        state = decoder_state(self.S, self.trace_S, saved["W"].to(self.S), torch.as_tensor(saved["sigma2"]).to(self.S))
+        if state is None:
+            raise ValueError("the saved EM state gives no finite log-likelihood")
+        self.state, self.eta = state, float(saved["eta"])
 
     def step(self) -> DecoderState:
         """One ascent step; returns the new state, whose ELBO is never below the old one."""

@@ -150,6 +150,22 @@ class RunMetadata(Callback):
         set_rng_state(state_dict)
 
 
+class LoggingStepOfResumedRun(Callback):
+    """Keeps Lightning's logging step equal to the global step after a resume.
+
+    Lightning restores its count of batches that stepped one ahead when it assumes the checkpoint
+    was written inside on_train_batch_end; the one saved when training ends (StepCheckpoint) is
+    not, so a run resumed from it logged every metric one step late, and its last training row
+    landed on the final metrics' step. Here each batch is one optimiser step
+    (accumulate_grad_batches must be 1), so the two counts are the same number.
+    """
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        loop = trainer.fit_loop.epoch_loop
+        if getattr(loop, "_batches_that_stepped", trainer.global_step) != trainer.global_step:
+            loop._batches_that_stepped = trainer.global_step
+
+
 def make_run_metadata(config: dict, fingerprint: str, wandb_id: str | None,
                       wandb_names: tuple[str, str] | None = None) -> dict[str, Any]:
     """``wandb_names``: the run's W&B (group, name), which a resumed run keeps wherever it writes."""

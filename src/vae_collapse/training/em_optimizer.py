@@ -16,6 +16,7 @@ from vae_collapse.maths.linear_vae import optimal_encoder
 from vae_collapse.maths.linear_vae_em import OverRelaxedEM
 from vae_collapse.maths.moments import DataMoments
 
+ASCENT_KEY = "em_ascent"  # beside torch's "state" and "param_groups" in the optimiser's state_dict
 REQUIREMENTS = ("optimizer=em needs model=linear_vae with encoder=linear and elbo=analytic, "
                 "noise=learned or noise=fixed, and full-batch data (dataset.batch_size=null)")
 
@@ -36,6 +37,23 @@ class VariationalEM(torch.optim.Optimizer):
         self.model = None
         self.moments: DataMoments | None = None
         self.ascent: OverRelaxedEM | None = None
+        self._restored: dict | None = None  # the ascent's state from a checkpoint, taken up at the next step
+
+    # The ascent's float64 decoder and its extrapolation factor live outside param_groups and
+    # state, where torch would not save them: a resumed run would restart the over-relaxation at
+    # eta = 1 from float32 weights and take other steps than the uninterrupted run.
+    def state_dict(self) -> dict:
+        saved = super().state_dict()
+        if self.ascent is not None:
+            saved[ASCENT_KEY] = self.ascent.state_dict()
+        elif self._restored is not None:  # saved again before its first step
+            saved[ASCENT_KEY] = self._restored
+        return saved
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        self._restored = state_dict.pop(ASCENT_KEY, None)
+        super().load_state_dict(state_dict)
 
     @staticmethod
     def can_solve(model, full_batch: bool) -> bool:
@@ -71,6 +89,9 @@ class VariationalEM(torch.optim.Optimizer):
             self.ascent = OverRelaxedEM(self.moments.cov, model.decoder.W.detach(), model.noise.sigma2().detach(),
                                         learn_sigma2=model.noise.learned,
                                         growth=self.param_groups[0]["over_relaxation"])
+            if self._restored is not None:
+                self.ascent.load_state_dict(self._restored)
+                self._restored = None
         state = self.ascent.step()
         mean = self.moments.mean.to(state.W.dtype)
         V, _, log_d = optimal_encoder(state.W, mean, state.sigma2)

@@ -107,9 +107,9 @@ class VAEModule(pl.LightningModule):
         and summary.json, is added.
         """
         trainer = self.trainer
-        # Lightning's own rule (LoggerConnector.should_update_logs) counts the batches that stepped,
-        # which a resumed run restores one ahead of global_step: counting global_step there would
-        # log every step except the ones the loggers write.
+        # Lightning's own rule (LoggerConnector.should_update_logs) counts the batches that stepped;
+        # the same count as global_step here (checkpoints.LoggingStepOfResumedRun keeps a resumed
+        # run's so), read from the loop so that the two rules can never disagree.
         stepped = getattr(trainer.fit_loop.epoch_loop, "_batches_that_stepped", self.global_step)
         if (stepped + 1) % max(1, trainer.log_every_n_steps) == 0:
             return True

@@ -88,8 +88,7 @@ class StepProgressBar(ProgressBar):
         """Whether the batch that just ended logged the ELBO and sigma^2 (see VAEModule._log_this_step).
 
         The module logs on the steps the loggers write: Lightning's count of batches that stepped,
-        not yet advanced here, + 1 a multiple of ``log_every_n_steps`` (a resumed run counts one
-        ahead of global_step), and on the last step.
+        not yet advanced here, + 1 a multiple of ``log_every_n_steps``, and on the last step.
         """
         step = trainer.global_step  # steps done, this one included
         stepped = getattr(getattr(getattr(trainer, "fit_loop", None), "epoch_loop", None), "_batches_that_stepped",

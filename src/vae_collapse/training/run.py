@@ -33,6 +33,7 @@ from vae_collapse.training.checkpoints import (
     META_KEY,
     AtomicCheckpointIO,
     CheckpointSettings,
+    LoggingStepOfResumedRun,
     RunMetadata,
     atomic_torch_save,
     checkpoint_callback,
@@ -496,7 +497,9 @@ def run_experiment(cfg: DictConfig) -> RunResult:
             for logger in loggers:
                 logger.log_metrics(reference, step=0)
         progress = StepProgressBar(job=parallel_job())
-        callbacks: list = [progress] if cfg.trainer.get("enable_progress_bar", True) else []
+        callbacks: list = [LoggingStepOfResumedRun()]  # first: the others log at the step it settles
+        if cfg.trainer.get("enable_progress_bar", True):
+            callbacks.append(progress)
         if eval_settings.track_every_n_steps:
             directions = spec.eigvecs if spec is not None and has_linear_decoder(model) else None
             callbacks.append(CollapseTracker(eval_settings.track_every_n_steps, eval_settings.eps, eval_settings.delta,
