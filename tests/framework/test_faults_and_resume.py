@@ -252,7 +252,7 @@ def test_eval_repeats_the_runs_numbers_and_resume_continues_it_for_more_steps(ru
     assert result.returncode == 0, result.stderr[-3000:]
     summary = _summary(second)
     assert summary["config"]["model"]["latent_dim"] == 3 and summary["config"]["trainer"]["max_steps"] == 60
-    assert summary["resumed_from"] == str(first / "checkpoints" / "last.ckpt")
+    assert summary["resumed_from"] == str(first / "checkpoints" / "last.ckpt") and summary["resumed_at_step"] == 30
     assert torch.load(second / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 60
     assert summary["wandb_id"] == _summary(first)["wandb_id"]
     # The training curve goes on: the resumed part logs on the loggers' steps, not only at its end.

@@ -7,10 +7,14 @@ did not write it" from "it wrote nothing useful" without catching exceptions.
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 
 import numpy as np
+
+from vae_collapse.reporting.summary import SUMMARY_FILE
+from vae_collapse.training.checkpoint_paths import run_folder_of
 
 
 def read_columns(path: Path) -> dict[str, np.ndarray] | None:
@@ -54,7 +58,49 @@ def metrics_csv(run_dir: Path) -> Path | None:
 
 
 def training_curve(run_dir: Path, metric: str = "train/elbo") -> tuple[np.ndarray, np.ndarray] | None:
-    """(steps, values) of a metric logged during training.
+    """(steps, values) of a metric logged during training, from the first step also for a resumed run.
+
+    A run resumed into a folder of its own logged only the steps after its checkpoint. The steps
+    before it come from the folder that checkpoint belongs to (and so on back), where that folder
+    is still there; without them a seed mean, which keeps only the range every seed covers, would
+    lose the start of training for all the seeds.
+    """
+    steps, values = [], []
+    folder: Path | None = run_dir
+    until, seen = math.inf, set()
+    while folder is not None and folder.resolve() not in seen:
+        seen.add(folder.resolve())
+        part = _logged_curve(folder, metric)
+        if part is not None:
+            keep = part[0] < until
+            steps.insert(0, part[0][keep])
+            values.insert(0, part[1][keep])
+        folder, start = _continued_from(folder)
+        if start is None and part is not None and len(part[0]):
+            start = float(part[0][0])  # a summary from before resumed_at_step: where its rows begin
+        if start is None:
+            break
+        until = min(until, start)
+    if not steps or not sum(len(s) for s in steps):
+        return None
+    return np.concatenate(steps), np.concatenate(values)
+
+
+def _continued_from(run_dir: Path) -> tuple[Path | None, float | None]:
+    """The folder of the checkpoint a run was resumed from, and the step it was resumed at."""
+    try:
+        summary = json.loads((run_dir / SUMMARY_FILE).read_text())
+    except (OSError, ValueError):
+        return None, None
+    source, step = summary.get("resumed_from"), summary.get("resumed_at_step")
+    folder = run_folder_of(Path(source)) if isinstance(source, str) and source else None
+    if folder is None or not folder.is_dir():
+        return None, None
+    return folder, float(step) if isinstance(step, (int, float)) and not isinstance(step, bool) else None
+
+
+def _logged_curve(run_dir: Path, metric: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(steps, values) of one folder's CSV log.
 
     Rows without an epoch are the final measurements written once training ended; they are
     the summary's values, drawn separately, so they are left out of the curve.

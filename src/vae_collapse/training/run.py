@@ -558,7 +558,8 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         # The overrides too, so that summary.json alone says how the run was made (.hydra/ of a
         # run made before hydra_files existed holds the latest command aimed at its folder).
         extra = {"run_dir": str(run_dir), "wandb_id": wandb_id,
-                 "resumed_from": str(Path(resume_from).resolve()) if resume_from else None, "overrides": _task_overrides()}
+                 "resumed_from": str(Path(resume_from).resolve()) if resume_from else None,
+                 "resumed_at_step": resume_step if resume_from else None, "overrides": _task_overrides()}
         try:
             if _is_rank_zero() and not bad_input:  # bad input leaves no run behind
                 summary = write_summary(run_dir, status, metrics, resolved, reason=reason, **extra)
