@@ -589,8 +589,9 @@ def main() -> None:
     try:
         _app()
     except SweepRefused as exc:
-        print(f"vae-collapse: error: {exc}; fix the overrides and run the sweep again (to leave each job to check "
-              "itself, add '~hydra.callbacks.sweep_preflight')", file=sys.stderr, flush=True)
+        advice = ("; fix the overrides and run the sweep again (to leave each job to check itself, add "
+                  "'~hydra.callbacks.sweep_preflight')") if exc.about_jobs else ""
+        print(f"vae-collapse: error: {exc}{advice}", file=sys.stderr, flush=True)
         sys.exit(1)
     except StudyStopped:
         print(f"vae-collapse: error: the study stopped: its last {SAME_REFUSALS_TO_STOP} trials were refused with "

@@ -25,7 +25,7 @@ class BadInput:
     kind: str  # the category of the list
     args: tuple[str, ...]  # after QUICK; `-m` rows put it first
     error: str  # a substring of the one error line
-    setup: str | None = None  # a fixture action: "corrupt_idx", "junk_ckpt", "foreign_ckpt"
+    setup: str | None = None  # a fixture action: "corrupt_idx", "junk_ckpt", "foreign_ckpt", "foreign_folder"
     env: dict[str, str] = field(default_factory=dict)
 
     def command(self) -> str:
@@ -36,6 +36,7 @@ ROWS: tuple[BadInput, ...] = (
     BadInput("type-float", "wrong type", ("noise.init=big",), "noise.init='big': expected float"),
     BadInput("type-int", "wrong type", ("model.latent_dim=abc",), "model.latent_dim='abc': expected int"),
     BadInput("type-seed", "wrong type", ("seed=abc",), "seed='abc': expected int"),
+    BadInput("seed-null", "wrong type", ("seed=null",), "seed=null: expected int"),
     BadInput("seed-negative", "out of range", ("seed=-1",), "seed=-1: must be between 0 and 4294967295"),
     BadInput("dataset-seed-too-large", "out of range", ("dataset.seed=4294967296",),
              "dataset.seed=4294967296: must be between 0 and 4294967295"),
@@ -124,6 +125,10 @@ ROWS: tuple[BadInput, ...] = (
              "no checkpoint at {tmp}/never-ran/checkpoints/last.ckpt"),
     BadInput("folder-holds-another-run", "output folder holds another run", ("model.latent_dim=2",),
              "already holds another run (model.latent_dim=3 there, 2 here)"),
+    BadInput("folder-holds-other-files", "output folder holds other files", ("hydra.run.dir={tmp}/mine",),
+             "hydra.run.dir={tmp}/mine holds files that are not a run's (notes.txt)", setup="foreign_folder"),
+    BadInput("sweep-into-a-run", "output folder holds another run", ("-m", "seed=0,1", "hydra.sweep.dir={run}"),
+             "hydra.sweep.dir={run}: is a run's folder"),
     BadInput("output-unwritable", "unwritable output folder", ("hydra.run.dir={run}/summary.json/sub",),
              "cannot write {run}/summary.json/sub (Not a directory)"),
     BadInput("output-cannot-be-made", "unwritable output folder", ("hydra.run.dir=/proc/vae-collapse/run",),
@@ -153,6 +158,7 @@ ROWS: tuple[BadInput, ...] = (
 DEFAULT_ROWS = frozenset({
     "eps-inf", "latent-above-data", "lr-negative", "steps-negative", "unknown-key", "unknown-group-option", "unknown-launcher",
     "key-of-another-option", "dataset-file-corrupt", "resume-another-model", "folder-holds-another-run",
+    "folder-holds-other-files",
     "output-unwritable", "sweep-range-unclosed", "em-minibatches", "wandb-unknown-key", "seed-negative",
 })
 assert DEFAULT_ROWS <= {row.id for row in ROWS}

@@ -50,6 +50,9 @@ def _setup(row: BadInput, tmp: Path) -> None:
         (folder / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03" + b"\x00" * 100)
     elif row.setup == "junk_ckpt":
         (tmp / "junk.ckpt").write_bytes(os.urandom(2048))
+    elif row.setup == "foreign_folder":
+        (tmp / "mine").mkdir()
+        (tmp / "mine" / "notes.txt").write_text("a user's own file\n")
     elif row.setup == "foreign_ckpt":
         torch.save({"state_dict": {"layer.weight": torch.zeros(2, 2)}, "epoch": 3}, tmp / "foreign.ckpt")
 
@@ -78,7 +81,8 @@ def outcomes(request, baseline, tmp_path_factory):
         fill = {"run": run, "base": baseline, "tmp": tmp}
         args = [a.format(**fill) for a in row.args]
         multirun = args[:1] == ["-m"]
-        args = (["-m"] if multirun else []) + [*QUICK, f"hydra.run.dir={run}", f"hydra.sweep.dir={run}",
+        # A sweep goes into a folder of its own (a run's folder is refused as one: row sweep-into-a-run).
+        args = (["-m"] if multirun else []) + [*QUICK, f"hydra.run.dir={run}", f"hydra.sweep.dir={tmp / 'sweep'}",
                                                *args[1 if multirun else 0:]]
         before = _results(run)
         result = _run(args, tmp, _env(row.env, tmp))
@@ -103,6 +107,8 @@ def test_bad_input_row(outcomes, row_id):
     assert lines[0].startswith("vae-collapse: error: "), lines[0]
     assert row.error.format(**fill) in lines[0], lines[0]
     assert _results(run) == before, "earlier results in the output folder changed"
+    if row.setup == "foreign_folder":  # not a byte added, the job's log included
+        assert sorted(p.name for p in (fill["tmp"] / "mine").iterdir()) == ["notes.txt"]
     if row.setup == "corrupt_idx":
         assert (fill["tmp"] / "data" / "mnist" / "train-images-idx3-ubyte").exists(), "a user's file was deleted"
 

@@ -191,3 +191,11 @@ def test_a_gpu_budget_is_refused_on_another_data_set(tmp_path, dataset, budget, 
                                rf"set is dataset={dataset}: "):
                 validate(task)
     GlobalHydra.instance().clear()
+
+
+def test_a_wrong_value_is_echoed_as_the_command_line_spells_it(compose_config):
+    # It was Python's spelling: model.latent_dim=True, seed=None.
+    with pytest.raises(ConfigError, match=r"^model\.latent_dim=true: expected int$"):
+        check_node(compose_config("model.latent_dim=true").model, "model")
+    with pytest.raises(ConfigError, match=r"^seed=null: expected int$"):
+        validate(compose_config("seed=null"))

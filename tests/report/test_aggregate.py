@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from vae_collapse.report.aggregate import Group, Stat, group_runs, label_with, setting, stat
+from vae_collapse.report.aggregate import Group, Stat, group_runs, label_with, set_aside_repeats, setting, stat
 from vae_collapse.report.runs import Run, load_runs
 
 from . import fakes
@@ -51,6 +51,18 @@ def test_a_progress_bar_or_checkpoint_cadence_does_not_make_a_new_setting(tmp_pa
     assert a["trainer"]["enable_progress_bar"] is True  # the run's own config is left as it was
     b["trainer"]["max_steps"] = a["trainer"]["max_steps"] + 1
     assert setting(a) != setting(b)
+
+
+def test_one_written_as_1_and_as_1_0_is_one_setting(tmp_path):
+    # A sweep grown from noise.sigma2=0.1,1 to 0.1,1.0,2 skips the run it has (the sweep compares
+    # values); the report made two rows of sigma^2 = 1 with n = 1 each, and a repeat went unnoticed.
+    def run(name: str, seed: int, sigma2: float) -> Run:
+        return Run(tmp_path / name, "completed", None, {"train/elbo": -1.0},
+                   fakes.config("x", seed, tmp_path / name, fakes.noise_fixed(sigma2)))
+
+    assert sorted(g.n for g in group_runs([run("a", 0, 1), run("b", 1, 1.0), run("c", 0, 2.5)])) == [1, 2]
+    statuses = sorted(r.status for r in set_aside_repeats([run("a", 0, 1), run("b", 0, 1.0)]))
+    assert statuses == ["completed", "repeat"]
 
 
 def test_a_nested_seed_that_is_its_own_setting_is_kept(tmp_path):

@@ -14,9 +14,10 @@ REPORT = Path(sys.executable).parent / "vae-collapse-report"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def run_report(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, "WANDB_SILENT": "true", "VAE_COLLAPSE_DATA": str(cwd / "data")}
-    env.pop("WANDB_MODE", None)
+def run_report(cwd: Path, *args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WANDB_SILENT": "true", "VAE_COLLAPSE_DATA": str(cwd / "data"), **(env or {})}
+    if "WANDB_MODE" not in (env or {}):
+        env.pop("WANDB_MODE", None)
     return subprocess.run([str(REPORT), *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
 
@@ -121,6 +122,20 @@ def test_an_unwritable_out_is_one_line(tmp_path):
     assert "cannot write afile/report (Not a directory); give a writable --out" in one_error_line(result)
 
 
+def test_a_bad_wandb_mode_variable_is_one_line_before_anything_is_written(tmp_path):
+    from tests.report import fakes
+
+    run = tmp_path / "runs" / "0"
+    fakes.make_run(run, fakes.config("x", 0, run, fakes.noise_fixed(0.1)), None)
+    # It was wandb's traceback, after the report's files were written.
+    result = run_report(tmp_path, "runs", "--out", "rep", env={"WANDB_MODE": "sometimes"})
+    assert result.returncode == 1
+    assert "WANDB_MODE='sometimes' (the environment variable): expected one of" in one_error_line(result)
+    assert not (tmp_path / "rep").exists()
+    assert run_report(tmp_path, "runs", "--out", "rep", "--wandb", "disabled",
+                      env={"WANDB_MODE": "sometimes"}).returncode == 0  # not used, so not refused
+
+
 def test_only_unfinished_runs_warn(tmp_path):
     from tests.report import fakes
 
@@ -130,6 +145,10 @@ def test_only_unfinished_runs_warn(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "vae-collapse-report: warning: no completed runs (1 unfinished)" in result.stderr
     assert "  1 run (0 completed, 1 not used: 1 unfinished), 0 settings" in result.stdout
+    # A report read through `| head` stops quietly, without a BrokenPipeError traceback.
+    piped = subprocess.run(f"'{REPORT}' sweep --wandb disabled --out rep2 | head -c 1", shell=True, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120, env={**os.environ, "WANDB_MODE": "disabled"})
+    assert "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr, piped.stderr
 
 
 def test_a_folder_without_runs_is_one_line_and_writes_nothing(tmp_path):

@@ -94,6 +94,18 @@ def test_the_same_signal_twice_at_once_is_one_signal(handlers, monkeypatch, capf
         _signal(signal.SIGINT)
 
 
+def test_without_checkpoints_the_held_signal_does_not_promise_one(handlers, capfd):
+    interrupts.install()
+    interrupts.defer(True, checkpointing=False)
+    _signal(signal.SIGTERM)
+    err = capfd.readouterr().err
+    assert "SIGTERM: stopping after the step under way (checkpoint.enabled=false: none is saved)" in err
+    interrupts.install()
+    interrupts.defer(True)
+    _signal(signal.SIGTERM)
+    assert "stopping after the step under way, with a checkpoint" in capfd.readouterr().err
+
+
 def test_a_signal_held_while_the_step_failed_still_stops_the_sweep(handlers):
     from vae_collapse.cli import _stop_sweep_if_signalled
 

@@ -21,3 +21,10 @@ def test_a_latent_size_above_the_data_dimension_is_fitted_as_the_largest_pca_can
     assert run_reference(low_rank, SimpleNamespace(latent_dim=10, fit="gradient"), noise, 100) == {}
     err = capsys.readouterr().err
     assert "(pPCA with k=3, the most it can fit)" in err and "latent size k=3" in err
+
+
+def test_one_dimensional_data_run_without_the_reference(capsys):
+    # pPCA's range k < n is empty there; the run crashed in ppca.optimum with k=0.
+    one = torch.tensor([2.0], dtype=torch.float64)
+    assert run_reference(one, SimpleNamespace(latent_dim=1, fit="gradient"), LearnedNoise(), 100) == {}
+    assert "the data have one dimension" in capsys.readouterr().err

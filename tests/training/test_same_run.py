@@ -48,3 +48,14 @@ def test_the_difference_named_is_the_one_a_command_line_set():
 def test_a_resumed_run_is_the_same_setting_as_its_seed_mates():
     resumed = {**_changed(), "seed": 1, "resume": "/a/checkpoints/last.ckpt"}
     assert setting({**RUN, "resume": None}) == setting(resumed)
+
+
+def test_resume_of_a_sweep_folder_points_at_its_job_folders(tmp_path):
+    from vae_collapse.training.checkpoint_paths import checkpoint_file, missing_checkpoint
+
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "multirun.yaml").write_text("hydra: {}\n")
+    line = missing_checkpoint(checkpoint_file(tmp_path / "sweep"), "resume=sweep")
+    assert line == (f"resume=sweep: {tmp_path / 'sweep'} is a sweep's folder; name one of its job folders, or run the "
+                    "sweep's command again to finish its unfinished jobs")
+    assert "no checkpoint at" in missing_checkpoint(checkpoint_file(tmp_path / "run"), "resume=run")

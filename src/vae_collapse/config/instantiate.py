@@ -25,7 +25,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 import torch
 
-from vae_collapse.config.errors import ConfigError
+from vae_collapse.config.errors import ConfigError, as_typed
 
 _SPECIAL_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
 # The Trainer settings that can need an optional package (torch_xla, deepspeed, transformer_engine).
@@ -200,7 +200,7 @@ def check_node(node: DictConfig, path: str, supplied: tuple[str, ...] = ()) -> N
             raise ConfigError(f"{path}.{key}={value!r} is a name, not a config node (of type {annotation.__name__}); "
                               f"choose an option of its group with {group}={value}")
         if not _matches(value, annotation):
-            raise ConfigError(f"{path}.{key}={value!r}: expected {_describe(annotation)}")
+            raise ConfigError(f"{path}.{key}={as_typed(value)}: expected {_describe(annotation)}")
 
 
 def _check_resolves(node: DictConfig, key: str, path: str) -> None:

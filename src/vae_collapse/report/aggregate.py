@@ -107,7 +107,18 @@ def without(flat: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
 
 
 def key_of(flat: dict[str, Any]) -> str:
-    return json.dumps(flat, sort_keys=True, default=str)
+    """One text per setting; ``noise.sigma2=1`` and ``=1.0`` are one setting, as for the sweep that ran them."""
+    return json.dumps(_same_numbers(flat), sort_keys=True, default=str)
+
+
+def _same_numbers(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _same_numbers(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [_same_numbers(v) for v in node]
+    if isinstance(node, float) and node.is_integer():
+        return int(node)
+    return node
 
 
 @dataclass

@@ -93,10 +93,28 @@ def _glued(argv: list[str]) -> list[str]:
     return out
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def main(argv: list[str] | None = None) -> None:
+    try:
+        _main(argv)
+    except BrokenPipeError:  # `vae-collapse-report ... | head`: the reader left, the report is written
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        sys.exit(1)
+
+
+def _main(argv: list[str] | None) -> None:
     args = parser().parse_args(_glued(sys.argv[1:] if argv is None else argv))
     if not args.paths and not args.spectrum_from:
         parser().error("give at least one PATH, or --spectrum-from for Figure 1 alone")
+    variable = os.environ.get("WANDB_MODE")
+    if args.wandb != "disabled" and variable is not None and variable not in WANDB_MODES:
+        # wandb reads it too, and would fail with a traceback once the report's files are written
+        print(f"{PROG}: error: WANDB_MODE={variable!r} (the environment variable): expected one of "
+              f"{', '.join(WANDB_MODES)}; or pass --wandb disabled", file=sys.stderr, flush=True)
+        sys.exit(1)
     out = args.out or (args.paths[0] / "report" if len(args.paths) == 1 else Path("report"))
     from vae_collapse.report.runs import check_paths
 
@@ -136,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     why = ": " + ", ".join(f"{n} {status}" for status, n in sorted(left_out.items())) if left_out else ""
     n = len(report.runs)
     print(f"  {n} run{'' if n == 1 else 's'} ({completed} completed, {len(report.excluded)} not used{why}), "
-          f"{len(report.groups)} settings, {len(report.figures)} figures")
+          f"{_count(len(report.groups), 'setting')}, {_count(len(report.figures), 'figure')}")
     for fig in report.figures:
         print(f"  figure {fig.number}: {fig.file}")
     for number, need in report.not_drawn.items():

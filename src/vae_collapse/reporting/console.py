@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 _LOG = logging.getLogger("vae_collapse")
 
@@ -28,3 +29,21 @@ def say(text: str, *, err: bool = False) -> None:
 def keep(text: str) -> None:
     """Only into the log file: for a line already printed in parts (a fetch's "... done")."""
     _LOG.info(text)
+
+
+def stop_keeping_in(folder: Path) -> None:
+    """Close the job's log files in ``folder`` and delete the ones still empty: a run refused
+    for a folder that is not its own leaves nothing there, not even its log."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        path = Path(getattr(handler, "baseFilename", "") or "")
+        if not isinstance(handler, logging.FileHandler) or path.parent != folder.resolve():
+            continue
+        root.removeHandler(handler)
+        handler.close()
+        try:
+            if path.stat().st_size == 0:
+                path.unlink()
+        except OSError:
+            pass
+

@@ -27,4 +27,8 @@ def missing_checkpoint(path: Path, what: str) -> str | None:
     """The one-line error for a checkpoint that is not there (``what`` names it, e.g. ``resume=...``)."""
     if path.is_file():
         return None
+    folder = path.parent.parent if path.name == LAST and path.parent.name == CHECKPOINT_DIR else None
+    if folder is not None and (folder / "multirun.yaml").is_file():  # Hydra's record of a sweep
+        return (f"{what}: {folder} is a sweep's folder; name one of its job folders, or run the sweep's "
+                "command again to finish its unfinished jobs")
     return f"{what}: no checkpoint at {path} (a run folder with {CHECKPOINT_DIR}/{LAST}, or a .ckpt file)"

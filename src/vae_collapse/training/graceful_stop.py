@@ -31,7 +31,7 @@ class StopBetweenSteps(Callback):
         # point, without a checkpoint of the step; its teardown puts back the handler it found,
         # which is ours.
         interrupts.install(forget=False)
-        interrupts.defer(True)
+        interrupts.defer(True, checkpointing=self.checkpoint is not None)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self._save_if_asked(trainer)

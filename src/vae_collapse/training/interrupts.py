@@ -21,6 +21,7 @@ _received: str | None = None
 _deferring = False
 _pending: str | None = None
 _pending_at = 0.0
+_checkpointing = True  # whether the stop after the step saves one (the message says so)
 # A second signal this soon after the first is the same one arriving twice: Ctrl-C reaches a joblib
 # worker from the terminal and again from the sweep's process; a person's second press comes later.
 DUPLICATE_WINDOW_S = 1.0
@@ -47,7 +48,8 @@ def _handler(name: str):
         if _deferring and _pending is None:
             _pending, _pending_at = name, time.monotonic()  # the training loop stops after this step
             # os.write, not print: a handler may run in the middle of another print
-            os.write(2, f"vae-collapse: {name}: stopping after the step under way, with a checkpoint; "
+            kept = ", with a checkpoint" if _checkpointing else " (checkpoint.enabled=false: none is saved)"
+            os.write(2, f"vae-collapse: {name}: stopping after the step under way{kept}; "
                         "again to stop at once\n".encode())
             return
         if _deferring and name == _pending and time.monotonic() - _pending_at < DUPLICATE_WINDOW_S:
@@ -78,13 +80,13 @@ def received() -> str | None:
     return _received
 
 
-def defer(on: bool) -> None:
+def defer(on: bool, checkpointing: bool = True) -> None:
     """While on, a first signal does not interrupt: it is held (see :func:`pending`) for the
     training loop to stop at the end of its step, with a checkpoint of that step, instead of in
     the middle of an optimiser update. Off, signals interrupt at once again; one already held
     stays pending, for the run to act on where it can stop safely."""
-    global _deferring
-    _deferring = on
+    global _deferring, _checkpointing
+    _deferring, _checkpointing = on, checkpointing
 
 
 def pending() -> str | None:

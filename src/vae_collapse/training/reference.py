@@ -31,6 +31,10 @@ def ppca_reference(
 def run_reference(eigvals: torch.Tensor, model: Any, noise: ObservationNoise, last_step: int | None) -> dict[str, float]:
     """``ppca/*`` for a run; where pPCA's learned sigma^2 would be 0 (too few images for the
     latent size), a closed-form fit is refused and a trained model goes on without the reference."""
+    if eigvals.shape[0] < 2:  # pPCA's range is k < n: one-dimensional data leave it no latent to fit
+        say("vae-collapse: warning: no pPCA optimum (ppca/log_px, ppca/sigma2, ppca/active_dims) for this run: "
+            "the data have one dimension, and pPCA fits latent sizes below the data dimension", err=True)
+        return {}
     try:
         return ppca_reference(eigvals, model.latent_dim, noise, last_step)
     except ppca.UnboundedLikelihood as exc:

@@ -19,10 +19,11 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from vae_collapse.config import ConfigError, build, check_node, checked_call
 from vae_collapse.config.batch_size import resolve_batch_size
+from vae_collapse.config.errors import as_typed
 from vae_collapse.maths import ppca
 from vae_collapse.maths.moments import covariance_eigenvalues, data_moments
 from vae_collapse.reporting.loggers import build_loggers, finish_loggers, log_config
-from vae_collapse.reporting.console import keep, say
+from vae_collapse.reporting.console import keep, say, stop_keeping_in
 from vae_collapse.reporting.summary import SUMMARY_FILE, REJECTED_FILE, TRACEBACK_FILE, TRAJECTORY_FILE, write_summary
 from vae_collapse.reporting.table import result_table
 from vae_collapse.training import interrupts
@@ -132,7 +133,7 @@ def _check_top_level(cfg: DictConfig) -> None:
         value = cfg.get(key)
         if not isinstance(value, types) or isinstance(value, bool):
             expected = " | ".join("null" if t is type(None) else t.__name__ for t in types)
-            raise ConfigError(f"{key}={value!r}: expected {expected}")
+            raise ConfigError(f"{key}={as_typed(value)}: expected {expected}")
     if isinstance(cfg.resume, str) and not cfg.resume.strip():  # `resume=$RUN` with RUN unset: not a new run
         raise ConfigError("resume= is empty: give a run folder or a .ckpt file (or leave resume out to start a "
                           "new run)")
@@ -221,6 +222,31 @@ def quiet_known_warnings() -> None:
         warnings.filterwarnings("ignore", message=pattern)
 
 
+# What an attempt leaves in a folder before a run's own records (summary, checkpoint, config) are there.
+_ATTEMPT_FILES = {".hydra", REJECTED_FILE, TRACEBACK_FILE}
+
+
+def _check_folder_is_free(run_dir: Path) -> None:
+    """A run writes its figures, csv/ and summary.json into a folder of its own, or one that holds
+    its earlier run (a resume, a re-run sweep job): in any other folder (``hydra.run.dir=.`` in a
+    project, a copied sweep folder) it would replace files of the same names without a word."""
+    if holds_a_run(run_dir):
+        return
+    # A sweep job refused after its loggers started (pPCA cannot be fitted) also left their folders.
+    made = _ATTEMPT_FILES | ({"csv", "wandb"} if (run_dir / REJECTED_FILE).is_file() else set())
+    foreign = sorted(p.name + ("/" if p.is_dir() else "") for p in run_dir.iterdir()
+                     if p.name not in made and not p.name.endswith(".log")
+                     and not p.name.startswith(".write-test-"))
+    if not foreign:
+        return
+    stop_keeping_in(run_dir)
+    shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+    sweep = current_sweep_dir()
+    where = f"hydra.sweep.dir={sweep}: its job folder {run_dir}" if sweep is not None else f"hydra.run.dir={run_dir}"
+    raise ConfigError(f"{where} holds files that are not a run's ({shown}), which the run's files could replace; "
+                      "give a new or empty folder")
+
+
 def _writable_run_dir(run_dir: Path) -> None:
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -269,7 +295,7 @@ def _run_warnings(cfg: DictConfig, noise, last_step: int | None, eval_settings, 
     found = []
     model = cfg.get("model") or {}
     latent_dim = model.get("latent_dim")
-    if data_dim is not None and isinstance(latent_dim, int) and latent_dim >= data_dim:
+    if data_dim is not None and data_dim > 1 and isinstance(latent_dim, int) and latent_dim >= data_dim:
         found.append(f"model.latent_dim={latent_dim} is not below the data's {data_dim} dimensions: the linear "
                      f"prediction ppca/* is for k={data_dim - 1}, the most pPCA can fit")
     if model.get("encoder") == "linear" and model.get("encoder_hidden") is not None:
@@ -414,6 +440,7 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     interrupts.install()
     run_dir = Path(cfg.paths.output_dir)
     _writable_run_dir(run_dir)
+    _check_folder_is_free(run_dir)
     if _is_rank_zero() and not holds_a_run(run_dir):  # a folder with a run gets them once this one is accepted
         write_hydra_files(run_dir, cfg)
     # Into the job's log only: the sweep's last line counts the jobs whose log this command wrote,

@@ -36,6 +36,10 @@ class SweepRefused(BaseException):
     """Some job of a sweep would be refused as bad input; none was started. Not an Exception:
     Hydra turns a callback's Exception into a warning and goes on with the sweep."""
 
+    def __init__(self, message: str, about_jobs: bool = True) -> None:
+        super().__init__(message)
+        self.about_jobs = about_jobs  # False: the sweep as a whole, which no job override fixes
+
 
 def sweep_jobs(config: DictConfig) -> tuple[list[list[str]], set[str]] | None:
     """Every job's overrides, in the basic sweeper's order, and the keys the sweep varies; None where
@@ -155,8 +159,14 @@ def describe(total: int, refused: list[tuple[str, str]]) -> str:
 
 class SweepPreflight(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from vae_collapse.training.hydra_files import holds_a_run
         from vae_collapse.training.sweep_jobs import is_basic_sweep
 
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        if sweep_dir.is_dir() and holds_a_run(sweep_dir):
+            # Its jobs would sit inside a run, and the report, which stops at a run folder, never finds them.
+            raise SweepRefused(f"hydra.sweep.dir={sweep_dir}: is a run's folder (it holds the run's summary or "
+                               "checkpoint); give the sweep a folder of its own", about_jobs=False)
         if not is_basic_sweep(config.hydra):
             return
         total, refused = refusals(config)
