@@ -184,3 +184,19 @@ def test_a_sweep_whose_jobs_cannot_be_composed_leaves_nothing_behind(run_cli, tm
     record = (sweep / "multirun.yaml").read_bytes()
     assert run_cli("-m", *QUICK, "seed=0,1", "eval.epz=1,2", f"hydra.sweep.dir={sweep}").returncode == 1
     assert (sweep / "multirun.yaml").read_bytes() == record
+
+
+def test_a_sweep_job_folder_holding_other_files_is_rejected_every_time_and_counted(run_cli, tmp_path):
+    # The job's log was deleted and no .hydra/ written, so the sweep counted only its other job and
+    # exited 0; its rejected.txt then let a second attempt run into the user's csv/.
+    sweep = tmp_path / "sweep"
+    theirs = sweep / "seed=0" / "csv" / "metrics.csv"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_text("step,mine\n0,1\n")
+    for attempt in (1, 2):
+        result = run_cli("-m", *QUICK, "seed=0,1", f"hydra.sweep.dir={sweep}")
+        assert result.returncode == 1, (attempt, result.stderr[-2000:])
+        assert f"its job folder {sweep / 'seed=0'} holds files that are not a run's (csv/)" in result.stderr
+        assert "1 rejected" in result.stderr.strip().splitlines()[-1], result.stderr[-1000:]
+        assert theirs.read_text() == "step,mine\n0,1\n" and sorted(p.name for p in theirs.parent.iterdir()) == ["metrics.csv"]
+    assert (sweep / "seed=1" / "summary.json").is_file()

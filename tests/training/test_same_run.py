@@ -59,3 +59,21 @@ def test_resume_of_a_sweep_folder_points_at_its_job_folders(tmp_path):
     assert line == (f"resume=sweep: {tmp_path / 'sweep'} is a sweep's folder; name one of its job folders, or run the "
                     "sweep's command again to finish its unfinished jobs")
     assert "no checkpoint at" in missing_checkpoint(checkpoint_file(tmp_path / "run"), "resume=run")
+
+
+def test_a_resumed_run_resumed_again_in_its_own_folder_keeps_its_link_to_the_first_folder(tmp_path):
+    # Its summary pointed at itself, and the report's curve lost the steps in the first folder.
+    import json
+
+    from vae_collapse.training.run import _resumed_record
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    second.mkdir()
+    link = str(first / "checkpoints" / "last.ckpt")
+    (second / "summary.json").write_text(json.dumps({"config": {}, "resumed_from": link, "resumed_at_step": 73}))
+    own = second / "checkpoints" / "last.ckpt"
+    assert _resumed_record(second, own, 200) == (link, 73)
+    assert _resumed_record(tmp_path / "third", own, 200) == (str(own.resolve()), 200)  # into a new folder
+    (second / "summary.json").write_text(json.dumps({"config": {}, "resumed_from": None}))
+    assert _resumed_record(second, own, 200) == (str(own.resolve()), 200)  # a first part: its own checkpoint
+    assert _resumed_record(second, None, None) == (None, None)

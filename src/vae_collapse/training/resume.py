@@ -136,7 +136,7 @@ def not_resumable_override(text: str, resume: str) -> str | None:
     if not checkpoint.is_file():
         return missing_checkpoint(checkpoint, f"resume={resume}")
     run_dir = run_folder_of(checkpoint)
-    summary = _read_summary(run_dir) if run_dir is not None else None
+    summary = read_summary(run_dir) if run_dir is not None else None
     try:
         config = summary["config"] if summary else read_checkpoint(checkpoint, f"resume={resume}")[META_KEY]["config"]
     except (ConfigError, KeyError, TypeError):
@@ -164,7 +164,8 @@ def _rebased(config: DictConfig, old_dir: str, new_dir: str) -> DictConfig:
     return OmegaConf.create(move(OmegaConf.to_container(config, resolve=False)))
 
 
-def _read_summary(run_dir: Path) -> dict | None:
+def read_summary(run_dir: Path) -> dict | None:
+    """A run folder's summary.json, or None where it has none (or none that holds a config)."""
     path = run_dir / SUMMARY_FILE
     if not path.is_file():
         return None
@@ -199,7 +200,7 @@ def completed_in_sweep(current: dict, sweep_dir: Path, run_dir: Path) -> tuple[P
         # identity leaves out (a swept trainer.log_every_n_steps) both run, whichever finishes first.
         if folder.resolve() == run_dir.resolve() or summary_file.stat().st_mtime >= began:
             continue
-        summary = _read_summary(folder)
+        summary = read_summary(folder)
         if summary and summary.get("status") == "completed" and not first_difference(identity(summary["config"]), current):
             return folder, summary
     return None
@@ -214,7 +215,7 @@ def interrupted_in_sweep(current: dict, sweep_dir: Path, run_dir: Path) -> tuple
         folder = last.parents[1]
         if folder.resolve() == run_dir.resolve() or last.stat().st_mtime >= began:
             continue
-        summary = _read_summary(folder)
+        summary = read_summary(folder)
         if summary is not None and summary.get("status") != "interrupted":
             continue
         try:
@@ -236,7 +237,7 @@ def plan_folder(cfg: DictConfig, run_dir: Path, checkpoint: Path | None, loaded:
     meta = loaded[META_KEY] if loaded else None
     source_dir = run_folder_of(checkpoint) if checkpoint is not None and checkpoint.name == LAST else None
     current = identity(OmegaConf.to_container(cfg, resolve=True))
-    summary = _read_summary(run_dir)
+    summary = read_summary(run_dir)
     own_checkpoint = run_dir / CHECKPOINT_DIR / LAST
     existing = summary["config"] if summary else None
     own = None
@@ -285,5 +286,5 @@ def plan_folder(cfg: DictConfig, run_dir: Path, checkpoint: Path | None, loaded:
 
 def is_completed(run_dir: Path) -> bool:
     """Whether ``run_dir`` holds a completed run (its summary.json says so)."""
-    summary = _read_summary(run_dir)
+    summary = read_summary(run_dir)
     return bool(summary and summary.get("status") == "completed")

@@ -53,7 +53,7 @@ from vae_collapse.training.measurements import final_measurements, has_linear_de
 from vae_collapse.training.trainer_settings import check_trainer_settings
 from vae_collapse.training.progress import StepProgressBar, parallel_job
 from vae_collapse.training.reference import run_reference
-from vae_collapse.training.resume import is_completed, plan_folder, resume_source
+from vae_collapse.training.resume import is_completed, plan_folder, read_summary, resume_source
 from vae_collapse.training.schedules import schedule_length
 from vae_collapse.training.sweep_jobs import current_sweep_dir
 
@@ -226,25 +226,38 @@ def quiet_known_warnings() -> None:
 _ATTEMPT_FILES = {".hydra", REJECTED_FILE, TRACEBACK_FILE}
 
 
-def _check_folder_is_free(run_dir: Path) -> None:
-    """A run writes its figures, csv/ and summary.json into a folder of its own, or one that holds
-    its earlier run (a resume, a re-run sweep job): in any other folder (``hydra.run.dir=.`` in a
-    project, a copied sweep folder) it would replace files of the same names without a word."""
+def _foreign_folder(run_dir: Path) -> str | None:
+    """Why the run may not write into ``run_dir``, or None. A run writes its figures, csv/ and
+    summary.json into a folder of its own, or one that holds its earlier run (a resume, a re-run
+    sweep job): in any other (``hydra.run.dir=.`` in a project, a copied sweep folder) it would
+    replace files of the same names without a word."""
     if holds_a_run(run_dir):
-        return
-    # A sweep job refused after its loggers started (pPCA cannot be fitted) also left their folders.
-    made = _ATTEMPT_FILES | ({"csv", "wandb"} if (run_dir / REJECTED_FILE).is_file() else set())
+        return None
     foreign = sorted(p.name + ("/" if p.is_dir() else "") for p in run_dir.iterdir()
-                     if p.name not in made and not p.name.endswith(".log")
+                     if p.name not in _ATTEMPT_FILES and not p.name.endswith(".log")
                      and not p.name.startswith(".write-test-"))
     if not foreign:
-        return
-    stop_keeping_in(run_dir)
+        return None
     shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
     sweep = current_sweep_dir()
     where = f"hydra.sweep.dir={sweep}: its job folder {run_dir}" if sweep is not None else f"hydra.run.dir={run_dir}"
-    raise ConfigError(f"{where} holds files that are not a run's ({shown}), which the run's files could replace; "
-                      "give a new or empty folder")
+    return (f"{where} holds files that are not a run's ({shown}), which the run's files could replace; "
+            "give a new or empty folder")
+
+
+def _resumed_record(run_dir: Path, resume_from: Path | None, resume_step: int | None) -> tuple[str | None, int | None]:
+    """summary.json's ``resumed_from`` and ``resumed_at_step``. Resumed in its own folder, a run that
+    had itself continued another folder keeps that link: the report follows it to the steps before."""
+    if not resume_from:
+        return None, None
+    source = run_folder_of(Path(resume_from))
+    if source is not None and source.resolve() == run_dir.resolve():
+        earlier = read_summary(run_dir) or {}  # still the previous part's: this one's is written after
+        linked = earlier.get("resumed_from")
+        linked_dir = run_folder_of(Path(linked)) if isinstance(linked, str) and linked else None
+        if linked_dir is not None and linked_dir.resolve() != run_dir.resolve():
+            return linked, earlier.get("resumed_at_step")
+    return str(Path(resume_from).resolve()), resume_step
 
 
 def _writable_run_dir(run_dir: Path) -> None:
@@ -440,9 +453,14 @@ def run_experiment(cfg: DictConfig) -> RunResult:
     interrupts.install()
     run_dir = Path(cfg.paths.output_dir)
     _writable_run_dir(run_dir)
-    _check_folder_is_free(run_dir)
+    foreign = _foreign_folder(run_dir)
+    if foreign is not None and current_sweep_dir() is None:
+        stop_keeping_in(run_dir)  # a single run leaves nothing there, not even its log
+        raise ConfigError(foreign)
     if _is_rank_zero() and not holds_a_run(run_dir):  # a folder with a run gets them once this one is accepted
         write_hydra_files(run_dir, cfg)
+    if foreign is not None:  # a sweep job: refused after its .hydra/, by which the sweep's count finds it
+        raise ConfigError(foreign)
     # Into the job's log only: the sweep's last line counts the jobs whose log this command wrote,
     # also a job killed before it printed anything.
     keep(f"vae-collapse: starting in {run_dir}")
@@ -584,9 +602,9 @@ def run_experiment(cfg: DictConfig) -> RunResult:
         metrics["time/seconds"] = round(time.time() - started, 3)
         # The overrides too, so that summary.json alone says how the run was made (.hydra/ of a
         # run made before hydra_files existed holds the latest command aimed at its folder).
-        extra = {"run_dir": str(run_dir), "wandb_id": wandb_id,
-                 "resumed_from": str(Path(resume_from).resolve()) if resume_from else None,
-                 "resumed_at_step": resume_step if resume_from else None, "overrides": _task_overrides()}
+        continued, continued_at = _resumed_record(run_dir, resume_from, resume_step)
+        extra = {"run_dir": str(run_dir), "wandb_id": wandb_id, "resumed_from": continued,
+                 "resumed_at_step": continued_at, "overrides": _task_overrides()}
         try:
             if _is_rank_zero() and not bad_input:  # bad input leaves no run behind
                 summary = write_summary(run_dir, status, metrics, resolved, reason=reason, **extra)
