@@ -48,6 +48,13 @@ def test_bad_spectrum_source_is_one_line(tmp_path):
     assert "dataset" in one_error_line(result) and "synthetic_ppca" in result.stderr
 
 
+def test_run_folders_after_the_spectrum_source_are_told_to_go_first(tmp_path):
+    (tmp_path / "runs").mkdir()
+    result = run_report(tmp_path, "--spectrum-from", "dataset=synthetic_ppca", "runs", "--wandb", "disabled")
+    assert result.returncode == 1
+    assert one_error_line(result).endswith("(run folders go before --spectrum-from: PATH ... --spectrum-from ...)")
+
+
 def test_a_misspelled_spectrum_key_is_named_with_the_keys_it_could_be(tmp_path):
     result = run_report(tmp_path, "--spectrum-from", "dataset=synthetic_ppca", "dataset.n_trian=10", "--out", "f",
                         "--wandb", "disabled")

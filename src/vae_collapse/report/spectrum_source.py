@@ -46,8 +46,11 @@ def from_overrides(overrides: list[str]) -> SpectrumSource:
 
     bad = [o for o in overrides if "=" not in o]
     if bad:
+        # --spectrum-from takes every word after it: run folders named after it land here
+        folders = " (run folders go before --spectrum-from: PATH ... --spectrum-from ...)" \
+            if any(Path(o).is_dir() for o in bad) else ""
         raise ReportError(f"--spectrum-from {' '.join(bad)}: expected Hydra overrides such as dataset=mnist "
-                          "dataset.subset=1000, or the path of a data_spectrum.csv")
+                          f"dataset.subset=1000, or the path of a data_spectrum.csv{folders}")
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=_config_dir(), version_base="1.3"):
