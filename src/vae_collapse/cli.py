@@ -21,6 +21,7 @@ import hydra
 from omegaconf import DictConfig
 
 from vae_collapse.config import ConfigError
+from vae_collapse.config.run_name import name_in_arguments
 from vae_collapse.reporting.console import say
 from vae_collapse.training.sweep_jobs import register_resolver
 
@@ -586,6 +587,10 @@ def main() -> None:
     from vae_collapse.training.sweep_preflight import SweepRefused
 
     sys.argv[1:] = _quoted_paths(_resume_arguments(sys.argv[1:]))
+    bad_name = name_in_arguments(sys.argv[1:])
+    if bad_name:  # before Hydra makes outputs/<name>/<time>, wherever that would be
+        print(f"vae-collapse: error: {bad_name}", file=sys.stderr, flush=True)
+        sys.exit(1)
     try:
         _app()
     except SweepRefused as exc:

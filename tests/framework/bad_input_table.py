@@ -65,6 +65,10 @@ ROWS: tuple[BadInput, ...] = (
              "model: a convolutional model needs images (channels, height, width); this dataset's samples are 20 values"),
     BadInput("steps-negative", "out of range", ("trainer.max_steps=-5",),
              "trainer.max_steps=-5: must be a non-negative integer or -1"),
+    BadInput("name-leaves-outputs", "out of range", ("name=../../elsewhere",),
+             "name=../../elsewhere: a name makes the folder outputs/<name>/ (multirun/<name>/ for a sweep) and may "
+             "not leave it"),
+    BadInput("name-empty", "missing value", ("name=",), "name= is empty: give the experiment a name"),
     BadInput("resume-empty", "missing value", ("resume=",), "resume= is empty: give a run folder or a .ckpt file"),
     BadInput("log-every-zero", "out of range", ("trainer.log_every_n_steps=0",),
              "trainer.log_every_n_steps=0: must be an integer >= 1"),
@@ -160,6 +164,7 @@ DEFAULT_ROWS = frozenset({
     "key-of-another-option", "dataset-file-corrupt", "resume-another-model", "folder-holds-another-run",
     "folder-holds-other-files",
     "output-unwritable", "sweep-range-unclosed", "em-minibatches", "wandb-unknown-key", "seed-negative",
+    "name-leaves-outputs",
 })
 assert DEFAULT_ROWS <= {row.id for row in ROWS}
 

@@ -179,6 +179,26 @@ def test_a_run_folder_as_out_is_refused_and_left_as_it_was(tmp_path):
     assert sorted(p.name for p in runs[0].rglob("*")) == before
 
 
+def test_an_out_folder_with_the_users_own_report_md_is_refused_and_left_as_it_was(tmp_path):
+    from tests.report import fakes
+
+    run = tmp_path / "sweep" / "0"
+    fakes.make_run(run, fakes.config("x", 0, run, fakes.noise_fixed(0.1)), fakes.deep_metrics(-1.0, 2))
+    (tmp_path / "paper").mkdir()
+    (tmp_path / "paper" / "REPORT.md").write_text("my draft")
+    result = run_report(tmp_path, "sweep", "--out", "paper", "--wandb", "disabled")
+    assert result.returncode == 1
+    assert "--out paper: holds REPORT.md, not written by vae-collapse-report" in one_error_line(result)
+    assert sorted(p.name for p in (tmp_path / "paper").iterdir()) == ["REPORT.md"]
+    assert (tmp_path / "paper" / "REPORT.md").read_text() == "my draft"
+    # A folder an earlier report wrote is written over, and other files beside it are fine.
+    assert run_report(tmp_path, "sweep", "--out", "ours", "--wandb", "disabled").returncode == 0
+    (tmp_path / "ours" / "notes.txt").write_text("mine")
+    again = run_report(tmp_path, "sweep", "--out", "ours", "--wandb", "disabled")
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "ours" / "notes.txt").read_text() == "mine"
+
+
 def test_a_negative_value_after_an_option_is_checked_as_a_value(tmp_path, capsys):
     from vae_collapse.report.cli import main
 

@@ -68,6 +68,7 @@ def build_report(
     if is_run_dir(out_dir):
         raise ReportError(f"--out {out_dir}: is a run folder; the report would leave that run out and write among "
                           "its files; give another folder")
+    output.check_out_dir(out_dir)
     # Read before anything is written, so a bad PATH leaves no half-made report folder.
     runs = set_aside_repeats(load_runs([Path(p) for p in paths], exclude=out_dir))
     if paths and not runs:

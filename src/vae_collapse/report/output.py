@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from vae_collapse.reporting.artifacts import write_csv_atomic
 from vae_collapse.reporting.summary import jsonable, write_json_atomic
 from vae_collapse.report.describe import policy
+from vae_collapse.report.errors import ReportError
 from vae_collapse.report.table1 import COLUMNS
 
 if TYPE_CHECKING:
@@ -58,6 +59,27 @@ def write_json(report: Report) -> None:
 def write_table_csv(report: Report) -> None:
     if report.table:
         write_csv_atomic(report.out_dir / TABLE_FILE, list(COLUMNS), [row.cells() for row in report.table])
+
+
+def _is_reports(out_dir: Path) -> bool:
+    try:
+        return json.loads((out_dir / "report.json").read_text()).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Refuse an --out whose REPORT.md, report.json, table1.csv or fig*.png no report wrote: the report
+    would replace them without a word. A folder an earlier report wrote is written over, as intended."""
+    if not out_dir.is_dir() or _is_reports(out_dir):
+        return
+    names = ("REPORT.md", "report.json", TABLE_FILE)
+    theirs = sorted(p.name for p in out_dir.iterdir()
+                    if p.name in names or (p.name.startswith("fig") and p.suffix == ".png"))
+    if theirs:
+        shown = ", ".join(theirs[:3]) + (f" and {len(theirs) - 3} more" if len(theirs) > 3 else "")
+        raise ReportError(f"--out {out_dir}: holds {shown}, not written by vae-collapse-report (its report.json "
+                          "is missing or not a report's), and the report would replace them; give another folder")
 
 
 def written_files(out_dir: Path) -> set[Path]:

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from vae_collapse.config import ConfigError, build, check_node, checked_call
 from vae_collapse.config.batch_size import resolve_batch_size
 from vae_collapse.config.errors import as_typed
+from vae_collapse.config.run_name import name_problem
 from vae_collapse.maths import ppca
 from vae_collapse.maths.moments import covariance_eigenvalues, data_moments
 from vae_collapse.reporting.loggers import build_loggers, finish_loggers, log_config
@@ -134,6 +135,9 @@ def _check_top_level(cfg: DictConfig) -> None:
         if not isinstance(value, types) or isinstance(value, bool):
             expected = " | ".join("null" if t is type(None) else t.__name__ for t in types)
             raise ConfigError(f"{key}={as_typed(value)}: expected {expected}")
+    problem = name_problem(cfg.name)
+    if problem:
+        raise ConfigError(problem)
     if isinstance(cfg.resume, str) and not cfg.resume.strip():  # `resume=$RUN` with RUN unset: not a new run
         raise ConfigError("resume= is empty: give a run folder or a .ckpt file (or leave resume out to start a "
                           "new run)")
