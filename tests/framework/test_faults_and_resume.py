@@ -309,9 +309,10 @@ def test_offline_wandb_parts_of_a_resumed_run_share_its_id_and_continue_its_step
 # The linear VAE's analytic ELBO draws no noise; the MLP's one-sample ELBO does, so its resume must
 # also restore the RNG, and nothing between restoring it and the next step may draw from it.
 @pytest.mark.parametrize("model", [[], ["model=deep_vae", "model.hidden=[16]"]], ids=["linear", "deep"])
-@pytest.mark.parametrize("stop", [25, 20], ids=["mid-epoch", "epoch-end"])
+@pytest.mark.parametrize("stop", [25, 20, 23], ids=["mid-epoch", "epoch-end", "ended-mid-epoch"])
 def test_a_minibatch_run_resumed_ends_where_an_uninterrupted_one_does(run_cli, tmp_path, model, stop):
-    # 20 batches an epoch; a checkpoint at step 25 is 5 batches into the second epoch.
+    # 20 batches an epoch; a checkpoint at step 25 is 5 batches into the second epoch. Runs of 20 and
+    # 23 steps have only the checkpoint written after their last step.
     args = [*BASE, *model, "dataset.batch_size=100", "checkpoint.every_n_steps=25", "eval.iwae_samples=0",
             "trainer.log_every_n_steps=1"]
     whole, part, resumed = tmp_path / "whole", tmp_path / "part", tmp_path / "resumed"
@@ -323,18 +324,19 @@ def test_a_minibatch_run_resumed_ends_where_an_uninterrupted_one_does(run_cli, t
     a, b = _summary(whole)["metrics"], _summary(resumed)["metrics"]
     for name in sorted(set(a) - {"time/seconds"}):
         assert a[name] == b[name] or math.isclose(a[name], b[name], rel_tol=1e-6, abs_tol=1e-7), name
-    # And on the same steps: from the checkpoint written when training ended (epoch-end here), Lightning
-    # restored its logging step one ahead, and every row of the resumed part was labelled a step late.
+    # And on the same steps and epochs: from a checkpoint written in on_train_end, Lightning restored
+    # its logging step and its epoch one ahead, and every row of the resumed part was labelled late.
     whole_rows, resumed_rows = _train_rows(whole), _train_rows(resumed)
     assert resumed_rows and min(resumed_rows) == stop
-    for step, value in resumed_rows.items():
-        assert math.isclose(value, whole_rows[step], rel_tol=1e-6, abs_tol=1e-7), step
+    for step, (epoch, value) in resumed_rows.items():
+        assert epoch == whole_rows[step][0], step
+        assert math.isclose(value, whole_rows[step][1], rel_tol=1e-6, abs_tol=1e-7), step
 
 
-def _train_rows(run: Path) -> dict[int, float]:
-    """{step: train/elbo} of the rows logged during training (the final metrics' row has no epoch)."""
+def _train_rows(run: Path) -> dict[int, tuple[int, float]]:
+    """{step: (epoch, train/elbo)} of the rows logged during training (the final metrics' row has no epoch)."""
     with open(run / "csv" / "metrics.csv", newline="") as handle:
-        return {int(row["step"]): float(row["train/elbo"]) for row in csv.DictReader(handle)
+        return {int(row["step"]): (int(row["epoch"]), float(row["train/elbo"])) for row in csv.DictReader(handle)
                 if row.get("train/elbo") and row.get("epoch")}
 
 
@@ -353,7 +355,8 @@ def test_an_em_run_resumed_ends_where_an_uninterrupted_one_does(run_cli, tmp_pat
     for name in ("train/elbo", "train/em_relaxation", "train/sigma2", "test/elbo", "collapse/active_dims"):
         assert math.isclose(a[name], b[name], rel_tol=1e-9, abs_tol=1e-9), name
     whole_rows = _train_rows(whole)
-    assert all(math.isclose(v, whole_rows[s], rel_tol=1e-9, abs_tol=1e-9) for s, v in _train_rows(resumed).items())
+    assert all(e == whole_rows[s][0] and math.isclose(v, whole_rows[s][1], rel_tol=1e-9, abs_tol=1e-9)
+               for s, (e, v) in _train_rows(resumed).items())
 
 
 def test_validation_and_tracking_do_not_change_what_is_trained(run_cli, tmp_path):

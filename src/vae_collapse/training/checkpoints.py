@@ -154,9 +154,9 @@ class LoggingStepOfResumedRun(Callback):
     """Keeps Lightning's logging step equal to the global step after a resume.
 
     Lightning restores its count of batches that stepped one ahead when it assumes the checkpoint
-    was written inside on_train_batch_end; the one saved when training ends (StepCheckpoint) is
-    not, so a run resumed from it logged every metric one step late, and its last training row
-    landed on the final metrics' step. Here each batch is one optimiser step
+    was written inside on_train_batch_end; the one earlier versions saved in on_train_end (see
+    StepCheckpoint) is not, so a run resumed from it logged every metric one step late, and its last
+    training row landed on the final metrics' step. Here each batch is one optimiser step
     (accumulate_grad_batches must be 1), so the two counts are the same number.
     """
 
@@ -176,9 +176,19 @@ def make_run_metadata(config: dict, fingerprint: str, wandb_id: str | None,
 
 
 class StepCheckpoint(ModelCheckpoint):
-    """Lightning's checkpoint, saved also when training ends. Saving every n steps, Lightning would
+    """Lightning's checkpoint, saved also after the last step. Saving every n steps, Lightning would
     leave a run whose last step is no multiple of n with an earlier step's last.ckpt, which
-    vae-collapse-eval would then measure instead of the final model."""
+    vae-collapse-eval would then measure instead of the final model.
+
+    The last step is saved in on_train_batch_end, where the periodic ones are: by on_train_end,
+    Lightning has counted the cut-short epoch as completed, and a run resumed from there counted
+    its epochs one ahead of an uninterrupted run (metrics.csv's epoch, check_val_every_n_epoch).
+    on_train_end still saves where that hook did not (a run stopped otherwise)."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        if _is_last_step(trainer, batch_idx):
+            self.save_now(trainer)
 
     def on_train_end(self, trainer, pl_module) -> None:
         self.save_now(trainer)
@@ -187,6 +197,15 @@ class StepCheckpoint(ModelCheckpoint):
         """last.ckpt at the step just finished (also used when a signal stops training between steps)."""
         if not self._should_skip_saving_checkpoint(trainer):  # skips a step already saved
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+
+def _is_last_step(trainer, batch_idx: int) -> bool:
+    """Whether the step just taken is the run's last: max_steps reached, or the last batch of the last epoch."""
+    if trainer.max_steps is not None and 0 <= trainer.max_steps <= trainer.global_step:
+        return True
+    last_epoch = trainer.max_epochs is not None and trainer.max_epochs > 0 and trainer.current_epoch + 1 >= trainer.max_epochs
+    batches = trainer.num_training_batches
+    return last_epoch and isinstance(batches, int) and batch_idx + 1 >= batches
 
 
 def checkpoint_callback(run_dir: Path, settings: CheckpointSettings) -> StepCheckpoint:
