@@ -299,3 +299,21 @@ def test_table1_says_each_rows_budget(tmp_path):
     budgets = [row.as_dict()["budget"] for row in report.table]
     assert budgets == ["50 steps; IWAE K=100 on 200 test images", "200 steps; IWAE K=100 on 2,000 test images"]
     assert "| budget |" in report.markdown_path.read_text()
+
+
+def test_a_sweep_measured_at_two_eps_gets_a_figure_for_each(tmp_path):
+    """Settings alike but for eval.eps were one family: one figure, both curves under one label, marked at the first eps."""
+    for eps in (0.01, 0.1):
+        for sigma2, kl_dims in ((0.1, [1.0, 1.0, 1.0, 1.0]), (1.0, [1.0, 0.05, 0.0, 0.0])):
+            d = tmp_path / f"eps{eps}" / f"noise.sigma2={sigma2}"
+            cfg = fakes.config("sweep", 0, d, fakes.noise_fixed(sigma2))
+            cfg["eval"]["eps"] = eps
+            fakes.make_run(d, cfg, fakes.deep_metrics(-90.0, 2, sigma2=sigma2))
+            fakes.collapse_curve(d, kl_dims)
+    report = build_report([tmp_path / "eps0.01", tmp_path / "eps0.1"], tmp_path / "out")
+    for number in (3, 4):
+        figures = [f for f in report.figures if f.number == number]
+        assert len(figures) == 2, number
+        assert sorted("(0.1, 0.01)" in f.setting for f in figures) == [False, True], [f.setting for f in figures]
+    for fig in (f for f in report.figures if f.number == 3):
+        assert len(fig.data["groups"]) == 2  # one curve per sigma^2, not four

@@ -18,11 +18,11 @@ def _run(tmp_path, seed=0, steps=100):
     return fakes.make_run(run_dir, fakes.config("deep", seed, run_dir, fakes.noise_fixed(0.5)), metrics)
 
 
-def _evaluate(run_dir, metrics, step=100, overrides=()):
+def _evaluate(run_dir, metrics, step=100, overrides=(), settings=None):
     (run_dir / EVAL_FILE).parent.mkdir(parents=True, exist_ok=True)
     (run_dir / EVAL_FILE).write_text(json.dumps({"checkpoint": str(run_dir / "checkpoints" / "last.ckpt"),
                                                  "global_step": step, "overrides": list(overrides),
-                                                 "metrics": metrics}))
+                                                 "eval": settings or {}, "metrics": metrics}))
 
 
 def test_metrics_the_summary_lacks_come_from_eval_json_and_its_own_are_kept(tmp_path):
@@ -60,3 +60,16 @@ def test_the_report_shows_the_evaluated_numbers_and_says_where_they_came_from(tm
     assert "n/a: not in these runs' summary.json" not in text
     assert ("From a later `vae-collapse-eval` (`<run folder>/eval/eval.json`, measured with "
             "`eval.iwae_samples=0`), not in the run's summary.json: `ppca/residual_dims` of 2 runs.") in text
+
+
+def test_table1_names_k_of_an_iwae_bound_measured_later(tmp_path):
+    """The run trained with eval.iwae_samples=0; the bound, and its K, are the later measurement's."""
+    run_dir = _run(tmp_path)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    del summary["metrics"]["test/log_px_iwae"]
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    _evaluate(run_dir, {"test/log_px_iwae": -9.5, "test/iwae_examples": 500},
+              overrides=["eval.iwae_samples=1000"], settings={"iwae_samples": 1000, "eps": 0.01})
+    (row,) = build_report([tmp_path / "sweep"], tmp_path / "out").table
+    assert row.as_dict()["budget"] == "100 steps; IWAE K=1000 on 500 test images"
+    assert row.test_iwae.mean == pytest.approx(-9.5)

@@ -248,3 +248,12 @@ def families(groups: Iterable[Group], ignore: Iterable[str]) -> list[list[Group]
     for group in groups:
         buckets.setdefault(key_of(without(group.flat, ignore)), []).append(group)
     return list(buckets.values())
+
+
+def split_by(groups: list[Group], keys: Iterable[str]) -> list[list[Group]]:
+    """``groups`` in parts that agree on every one of ``keys`` (dotted), in order."""
+    keys = tuple(keys)
+    buckets: dict[str, list[Group]] = {}
+    for group in groups:
+        buckets.setdefault(key_of({k: group.get(k) for k in keys}), []).append(group)
+    return list(buckets.values())

@@ -14,12 +14,15 @@ import numpy as np
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from vae_collapse.report import curves
-from vae_collapse.report.aggregate import Group, families, stat
+from vae_collapse.report.aggregate import Group, families, split_by, stat
 from vae_collapse.report.describe import family_title, policy, unique_slugs
 from vae_collapse.report.plotting import FigureResult, band, colours, new_figure, save, suptitle
 
-# Fixed- and learned-sigma^2 settings of one data set, model and budget share a figure.
+# Fixed- and learned-sigma^2 settings of one data set, model and budget share a figure, whatever
+# else their evaluation did (IWAE samples, tracking) ...
 SWEEP_FAMILY_IGNORES = ("name", "noise", "eval")
+# ... but not a collapse measured with other (eps, delta): the figures mark and count at one eps.
+MEASURED_WITH = ("eval.eps", "eval.delta")
 
 
 def sweep_families(groups: list[Group]) -> list[list[Group]]:
@@ -29,9 +32,18 @@ def sweep_families(groups: list[Group]) -> list[list[Group]]:
     its own, not dropped for want of fixed runs beside it. A single learned setting is not a sweep.
     """
     fams = families([g for g in groups if policy(g).kind in ("fixed", "learned")], SWEEP_FAMILY_IGNORES)
+    fams = [part for fam in fams for part in split_by(fam, MEASURED_WITH)]
     # One learned setting alone is not a sweep (a plain run of the default config).
     fams = [f for f in fams if len(f) > 1 or policy(f[0]).kind == "fixed"]
     return [sorted(fam, key=lambda g: policy(g).order) for fam in fams]
+
+
+def _setting(fam: list[Group]) -> str:
+    """Data, model and budget; and the collapse measure where it is not the default (0.01, 0.01),
+    which tells apart the figures of one sweep measured at two eps."""
+    eps, delta = fam[0].get("eval.eps", 0.01), fam[0].get("eval.delta", 0.01)
+    measure = "" if (eps, delta) == (0.01, 0.01) else f", collapse at (eps, delta) = ({eps:g}, {delta:g})"
+    return family_title(fam[0]) + measure
 
 
 def collapse_figures(groups: list[Group], out_dir: Path) -> list[FigureResult]:
@@ -75,7 +87,7 @@ def _collapse_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("eps: KL threshold  [nats]")
     ax.set_ylabel(f"fraction of latent dimensions (eps, {delta:g})-collapsed")
-    ax.set_title(f"Collapse against eps: {family_title(fam[0])}", fontsize=10)
+    ax.set_title(f"Collapse against eps: {_setting(fam)}", fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     # Outside the axes: the curves fill the plot from corner to corner.
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
@@ -88,7 +100,7 @@ def _collapse_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
         "standard deviation." + _fixed_trend(fixed_at, eps_mark)
     )
     return FigureResult(3, stem, "Collapse against eps across a sigma^2 sweep", path, caption, data,
-                        setting=family_title(fam[0]))
+                        setting=_setting(fam))
 
 
 def _fixed_trend(points: list[tuple[float, float]], eps: float) -> str:
@@ -289,7 +301,7 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
     ax_elbo.set_title("ELBO against σ²")
     ax_dims.set_ylabel(f"active latent dimensions (not ({eps:g}, {fam[0].get('eval.delta', 0.01):g})-collapsed)")
     ax_dims.set_title("Collapse against σ²: measured vs linear theory")
-    suptitle(fig, f"Across the σ² sweep: {family_title(fam[0])}")
+    suptitle(fig, f"Across the σ² sweep: {_setting(fam)}")
     path = save(fig, out_dir, stem)
     parts = []
     if fixed:
@@ -303,4 +315,4 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
     caption = (f"Against σ², left: {'; '.join(left) or 'nothing the runs logged'}. Right: "
                f"{'; '.join(right) or 'nothing the runs logged'}.{why} " + "; ".join(parts) + ".")
     return FigureResult(4, stem, "ELBO and collapse against sigma^2, with the linear theory", path, caption, data,
-                        setting=family_title(fam[0]))
+                        setting=_setting(fam))

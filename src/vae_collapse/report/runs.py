@@ -41,6 +41,7 @@ class Run:
     # Metrics taken from a later vae-collapse-eval (EVAL_FILE), with the eval.* overrides it used.
     from_eval: list[str] = field(default_factory=list)
     eval_overrides: list[str] = field(default_factory=list)
+    eval_settings: dict[str, Any] = field(default_factory=dict)  # all eval.* of that measurement
     # The checkpoint this run continued from (summary.json's resumed_from), if any.
     resumed_from: Path | None = None
 
@@ -136,27 +137,28 @@ def _hydra_config(run_dir: Path) -> dict[str, Any]:
         return {}
 
 
-def _later_evaluation(run_dir: Path, metrics: dict[str, float]) -> tuple[dict[str, float], list[str]]:
-    """The metrics of ``EVAL_FILE`` that ``metrics`` lacks, and its overrides; nothing if it is stale.
+def _later_evaluation(run_dir: Path, metrics: dict[str, float]) -> tuple[dict[str, float], list[str], dict[str, Any]]:
+    """The metrics of ``EVAL_FILE`` that ``metrics`` lacks, its overrides and its eval settings; nothing if it is stale.
 
     Stale: measured at another step than the run's last (the run was resumed and trained on since).
     """
     try:
         evaluated = json.loads((run_dir / EVAL_FILE).read_text())
     except (OSError, ValueError):
-        return {}, []
+        return {}, [], {}
     if not isinstance(evaluated, dict) or not isinstance(evaluated.get("metrics"), dict):
-        return {}, []
+        return {}, [], {}
     steps = metrics.get("time/steps")
     if steps is not None and _number(evaluated.get("global_step")) != steps:
-        return {}, []
+        return {}, [], {}
     added = {}
     for name, value in evaluated["metrics"].items():
         number = _number(value)
         if name not in metrics and number is not None:
             added[name] = number
     overrides = evaluated.get("overrides")
-    return added, [str(item) for item in overrides] if isinstance(overrides, list) else []
+    settings = evaluated.get("eval") if isinstance(evaluated.get("eval"), dict) else {}
+    return added, [str(item) for item in overrides] if isinstance(overrides, list) else [], settings
 
 
 def load_run(run_dir: Path) -> Run:
@@ -188,11 +190,12 @@ def load_run(run_dir: Path) -> Run:
     config = summary.get("config") if isinstance(summary.get("config"), dict) else _hydra_config(run_dir)
     if isinstance(summary.get("overrides"), list):  # the run's own (older runs' .hydra/ may hold a later command's)
         overrides = [str(item) for item in summary["overrides"]]
-    added, eval_overrides = _later_evaluation(run_dir, metrics) if status == "completed" else ({}, [])
+    added, eval_overrides, eval_settings = _later_evaluation(run_dir, metrics) if status == "completed" else ({}, [], {})
     metrics.update(added)
     resumed_from = summary.get("resumed_from")
     return Run(run_dir, status, reason, metrics, config, overrides,
                from_eval=sorted(added), eval_overrides=eval_overrides if added else [],
+               eval_settings=eval_settings if added else {},
                resumed_from=Path(resumed_from) if isinstance(resumed_from, str) and resumed_from else None)
 
 

@@ -17,10 +17,18 @@ def budget_text(group: Group) -> str:
     steps = group.stat("time/steps")
     parts = [f"{steps.mean:,.0f} steps" if steps.n else "steps n/a"]
     images = group.stat("test/iwae_examples")
-    samples = group.get("eval.iwae_samples")
+    samples = sorted({k for k in map(_iwae_samples, group.runs) if k})
     if images.n:
-        parts.append(f"IWAE{f' K={samples}' if samples else ''} on {images.mean:,.0f} test images")
+        k_text = f" K={' or '.join(f'{k:g}' for k in samples)}" if samples else ""
+        parts.append(f"IWAE{k_text} on {images.mean:,.0f} test images")
     return "; ".join(parts)
+
+
+def _iwae_samples(run) -> float | None:
+    """K of the run's IWAE bound: a later vae-collapse-eval's where the bound came from it, else the run's own."""
+    settings = run.eval_settings if "test/log_px_iwae" in run.from_eval else (run.config.get("eval") or {})
+    value = settings.get("iwae_samples") if isinstance(settings, dict) else None
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _other_cells(group: Group) -> tuple[str, ...]:
