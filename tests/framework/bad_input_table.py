@@ -152,6 +152,9 @@ ROWS: tuple[BadInput, ...] = (
              "cannot parse the override 'model.latent_dim=range(1,'"),
     BadInput("sweep-range-not-numbers", "malformed sweep range", ("-m", "model.latent_dim=range(a,b)"),
              "range(a,b)"),
+    BadInput("sweep-same-job-twice", "a sweep with a bad value", ("-m", "noise=fixed", "noise.sigma2=1,2,1.0"),
+             "1 of the sweep's 3 jobs would be refused, so none was started: the same run as job noise.sigma2=1 "
+             "(a value listed twice, or spelled twice as 1 and 1.0)"),
     BadInput("sweep-bad-value-in-a-later-job", "a sweep with a bad value", ("-m", "noise=fixed", "noise.sigma2=0.5,-1"),
              "1 of the sweep's 2 jobs would be refused, so none was started: noise.sigma2=-1 must be > 0"),
 )
@@ -164,7 +167,7 @@ DEFAULT_ROWS = frozenset({
     "key-of-another-option", "dataset-file-corrupt", "resume-another-model", "folder-holds-another-run",
     "folder-holds-other-files",
     "output-unwritable", "sweep-range-unclosed", "em-minibatches", "wandb-unknown-key", "seed-negative",
-    "name-leaves-outputs",
+    "name-leaves-outputs", "sweep-same-job-twice",
 })
 assert DEFAULT_ROWS <= {row.id for row in ROWS}
 

@@ -98,6 +98,7 @@ def refusals(config: DictConfig) -> tuple[int, list[tuple[str, str]]]:
         print(f"vae-collapse: checking the values of the sweep's {len(jobs)} jobs before starting them", flush=True)
     loader = GlobalHydra.instance().config_loader()
     refused = []
+    first_of: dict[str, str] = {}  # each run's identity, and the first job that runs it
     quiet_known_warnings()
     for number, overrides in enumerate(jobs):
         try:
@@ -110,11 +111,36 @@ def refusals(config: DictConfig) -> tuple[int, list[tuple[str, str]]]:
             with _as_job(cfg, number) as task_cfg, _quiet():
                 validate(task_cfg)
                 build_parts(task_cfg, devices_elsewhere=True)
+                key = _identity_key(task_cfg)
         except (ConfigError, DataError) as exc:
             refused.append((job_label(overrides, swept), str(exc)))
+            continue
         except Exception:  # noqa: BLE001 - not known bad input: the job itself says what it is
             continue
+        label = job_label(overrides, swept)
+        if key in first_of:
+            refused.append((label, f"the same run as job {first_of[key]} (a value listed twice, or spelled twice "
+                                   "as 1 and 1.0): it would train twice, or twice at once in one folder; list it once"))
+        else:
+            first_of[key] = label
     return len(jobs), refused
+
+
+def _identity_key(task_cfg: DictConfig) -> str:
+    """One text per run: the config without where and how it logs (resume.identity), 1 and 1.0 alike."""
+    import json
+
+    from vae_collapse.training.resume import identity
+
+    def same_numbers(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: same_numbers(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [same_numbers(v) for v in node]
+        return int(node) if isinstance(node, float) and node.is_integer() else node
+
+    plain = OmegaConf.to_container(task_cfg, resolve=True)
+    return json.dumps(same_numbers(identity(plain)), sort_keys=True, default=str)
 
 
 @contextmanager
