@@ -115,6 +115,8 @@ def test_a_celeba_run_whose_folder_moved_is_evaluated_and_resumed_with_its_new_r
     group = run_cli(f"resume={run}", "dataset=mnist", f"hydra.run.dir={tmp_path / 'group'}")
     assert group.returncode == 1 and group.stderr.count("\n") == 1, group.stderr[-2000:]
     assert "continues a run with its own dataset settings; a resumed run can only change" in group.stderr
+    added = run_cli(f"resume={run}", "+model.colour=red", f"hydra.run.dir={tmp_path / 'added'}")
+    assert added.returncode == 1 and "continues a run with no key model.colour; a resumed run" in added.stderr
 
 
 def test_missing_celeba_folder_says_where_to_put_the_images(run_cli, tmp_path):

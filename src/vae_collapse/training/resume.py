@@ -108,7 +108,12 @@ def resumed_config(cfg: DictConfig, saved: dict, overrides: list[str], what: str
         if current == "<absent>" or _container(current) != _container(before):
             shown = _container(before)
             # A whole group (dataset=celeba) is the run's own; printing its every key helps nobody.
-            had = f"its own {key} settings" if isinstance(shown, (dict, list)) and key == root else f"{key}={shown}"
+            if before == "<absent>":
+                had = f"no key {key}"
+            elif isinstance(shown, (dict, list)) and key == root:
+                had = f"its own {key} settings"
+            else:
+                had = f"{key}={shown}"
             raise ConfigError(_not_resumable(text, what, had, key))
     old_dir = OmegaConf.select(merged, "paths.output_dir", default=None)
     OmegaConf.update(merged, "paths", _container(cfg.paths), merge=False, force_add=True)
