@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 
 from vae_collapse.config import ConfigError
 from vae_collapse.config.run_name import name_in_arguments
+from vae_collapse.reporting.atomic import write_text_atomic
 from vae_collapse.reporting.console import say
 from vae_collapse.training.sweep_jobs import register_resolver
 
@@ -108,7 +109,7 @@ def _record_traceback(cfg: DictConfig) -> Path | None:
 
     try:
         path = Path(cfg.paths.output_dir) / TRACEBACK_FILE
-        path.write_text(traceback.format_exc())
+        write_text_atomic(path, traceback.format_exc())
         return path
     except Exception:
         return None
@@ -128,7 +129,7 @@ def _mark_rejected(run_dir: Path, message: str, multirun: bool) -> None:
         if not run_dir.is_dir():
             return
         if multirun:
-            (run_dir / REJECTED_FILE).write_text(message + "\n")
+            write_text_atomic(run_dir / REJECTED_FILE, message + "\n")
             return
         if not {p.name for p in run_dir.iterdir()} <= HYDRA_ONLY or (run_dir / ".hydra").is_file():
             return
