@@ -199,3 +199,11 @@ def test_a_wrong_value_is_echoed_as_the_command_line_spells_it(compose_config):
         check_node(compose_config("model.latent_dim=true").model, "model")
     with pytest.raises(ConfigError, match=r"^seed=null: expected int$"):
         validate(compose_config("seed=null"))
+
+
+@pytest.mark.parametrize("dataset,fits", [("mnist", True), ("fashion_mnist", True), ("emnist", False),
+                                          ("mnist_small", False)])
+def test_a_gpu_budget_fits_its_data_set_by_name_not_by_substring(dataset, fits):
+    from vae_collapse.training.run import _sizes
+
+    assert _sizes("mnist", dataset) is fits

@@ -172,13 +172,18 @@ def _check_budget_fits_data(cfg: DictConfig) -> None:
     if not (isinstance(budget, str) and budget.startswith("gpu_") and isinstance(dataset, str)):
         return
     meant_for = budget.removeprefix("gpu_")
-    if meant_for not in dataset:  # gpu_mnist also sizes fashion_mnist: same images, same splits
+    if not _sizes(meant_for, dataset):
         fitting = [option for option in _group_options("budget")
-                   if option.startswith("gpu_") and option.removeprefix("gpu_") in dataset]
+                   if option.startswith("gpu_") and _sizes(option.removeprefix("gpu_"), dataset)]
         instead = (f"use budget={' or budget='.join(fitting)}" if fitting
                    else f"no budget option is made for dataset={dataset}: set trainer.max_steps and its sizes yourself")
         raise ConfigError(f"budget={budget} sizes a run on {meant_for} data, and this run's data set is "
                           f"dataset={dataset}: {instead}")
+
+
+def _sizes(meant_for: str, dataset: str) -> bool:
+    """gpu_mnist sizes mnist and fashion_mnist (same images, same splits), not emnist."""
+    return dataset == meant_for or dataset.endswith(f"_{meant_for}")
 
 
 def _group_options(group: str) -> list[str]:
