@@ -153,7 +153,7 @@ ROWS: tuple[BadInput, ...] = (
     BadInput("sweep-range-not-numbers", "malformed sweep range", ("-m", "model.latent_dim=range(a,b)"),
              "range(a,b)"),
     BadInput("sweep-same-job-twice", "a sweep with a bad value", ("-m", "noise=fixed", "noise.sigma2=1,2,1.0"),
-             "1 of the sweep's 3 jobs would be refused, so none was started: the same run as job noise.sigma2=1 "
+             "1 of the sweep's 3 jobs would be refused, so none was started: the same config as job noise.sigma2=1 "
              "(a value listed twice, or spelled twice as 1 and 1.0)"),
     BadInput("sweep-bad-value-in-a-later-job", "a sweep with a bad value", ("-m", "noise=fixed", "noise.sigma2=0.5,-1"),
              "1 of the sweep's 2 jobs would be refused, so none was started: noise.sigma2=-1 must be > 0"),

@@ -98,7 +98,7 @@ def refusals(config: DictConfig) -> tuple[int, list[tuple[str, str]]]:
         print(f"vae-collapse: checking the values of the sweep's {len(jobs)} jobs before starting them", flush=True)
     loader = GlobalHydra.instance().config_loader()
     refused = []
-    first_of: dict[str, str] = {}  # each run's identity, and the first job that runs it
+    first_of: dict[str, str] = {}  # each job config, and the first job with it
     quiet_known_warnings()
     for number, overrides in enumerate(jobs):
         try:
@@ -111,7 +111,7 @@ def refusals(config: DictConfig) -> tuple[int, list[tuple[str, str]]]:
             with _as_job(cfg, number) as task_cfg, _quiet():
                 validate(task_cfg)
                 build_parts(task_cfg, devices_elsewhere=True)
-                key = _identity_key(task_cfg)
+                key = _config_key(task_cfg)
         except (ConfigError, DataError) as exc:
             refused.append((job_label(overrides, swept), str(exc)))
             continue
@@ -119,18 +119,17 @@ def refusals(config: DictConfig) -> tuple[int, list[tuple[str, str]]]:
             continue
         label = job_label(overrides, swept)
         if key in first_of:
-            refused.append((label, f"the same run as job {first_of[key]} (a value listed twice, or spelled twice "
+            refused.append((label, f"the same config as job {first_of[key]} (a value listed twice, or spelled twice "
                                    "as 1 and 1.0): it would train twice, or twice at once in one folder; list it once"))
         else:
             first_of[key] = label
     return len(jobs), refused
 
 
-def _identity_key(task_cfg: DictConfig) -> str:
-    """One text per run: the config without where and how it logs (resume.identity), 1 and 1.0 alike."""
+def _config_key(task_cfg: DictConfig) -> str:
+    """One text per job's whole config, 1 and 1.0 alike. Jobs that differ only in how they log or show
+    progress (trainer.log_every_n_steps=1,5) are other commands of one run, and both run, as before."""
     import json
-
-    from vae_collapse.training.resume import identity
 
     def same_numbers(node: Any) -> Any:
         if isinstance(node, dict):
@@ -140,7 +139,7 @@ def _identity_key(task_cfg: DictConfig) -> str:
         return int(node) if isinstance(node, float) and node.is_integer() else node
 
     plain = OmegaConf.to_container(task_cfg, resolve=True)
-    return json.dumps(same_numbers(identity(plain)), sort_keys=True, default=str)
+    return json.dumps(same_numbers(plain), sort_keys=True, default=str)
 
 
 @contextmanager
