@@ -9,13 +9,13 @@ go to ``<run dir>/eval/`` (or ``--out``), never over the run's own files.
 ``eval.*`` settings may be changed, e.g. ``eval.eps=0.1 eval.iwae_samples=1000``: the same model
 measured with another collapse threshold or a tighter bound, without training again. Each key
 is given once. Measuring again into the same folder replaces its eval.json (the one
-``vae-collapse-report`` reads), and says so, with the settings of the measurement it replaces.
+``vae-collapse-report`` reads) and the files it came with, and says so, with the settings of the
+measurement it replaces. Which folders it may write to: vae_collapse.training.eval_folder.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -50,12 +50,9 @@ def _apply_overrides(cfg, overrides: list[str]):
     return OmegaConf.merge(cfg, OmegaConf.from_dotlist(overrides))
 
 
-def _earlier_settings(results: Path) -> str:
-    """The overrides of the measurement in ``results`` (an eval.json), in words."""
-    try:
-        overrides = json.loads(results.read_text()).get("overrides")
-    except (OSError, ValueError, AttributeError):
-        return "an unreadable eval.json"
+def _earlier_settings(earlier: dict) -> str:
+    """The overrides of an earlier measurement (its eval.json), in words."""
+    overrides = earlier.get("overrides")
     if not isinstance(overrides, list):
         return "settings not recorded"
     return " ".join(map(str, overrides)) or "the run's own eval settings"
@@ -69,6 +66,7 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
     from vae_collapse.maths import ppca
     from vae_collapse.maths.moments import covariance_eigenvalues, data_moments
     from vae_collapse.reporting.summary import write_json_atomic
+    from vae_collapse.training.eval_folder import RESULTS, check_out, earlier_measurement, remove_stale
     from vae_collapse.training.checkpoints import (
         CHECKPOINT_DIR, META_KEY, check_same_data, checkpoint_file, data_fingerprint, load_weights, read_checkpoint,
         run_folder_of,
@@ -85,9 +83,7 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
         raise ConfigError(f"{path}: is not in a run's {CHECKPOINT_DIR}/ folder, so there is no <run dir>/eval "
                           "to write to; say where with --out <folder>")
     out = out or run_dir / "eval"
-    if (run_dir is not None and out.resolve() == run_dir.resolve()) or (out / "summary.json").is_file():
-        raise ConfigError(f"--out {out}: is a run folder, whose own files the measurements would overwrite; "
-                          "give another folder" + (f" (default: {run_dir / 'eval'})" if run_dir else ""))
+    check_out(out, path, run_dir)
 
     datamodule = build(cfg.dataset, "dataset")
     noise = build(cfg.noise, "noise")
@@ -104,9 +100,10 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
         spec = ppca.spectrum(data_moments(datamodule.train_data))
     eigvals = spec.eigvals if spec is not None else covariance_eigenvalues(datamodule.train_data)
     metrics = dict(run_reference(eigvals, model, noise, step or None))
-    results = out / "eval.json"
-    if results.is_file():  # re-measuring is what this is for, but the report reads only the latest
-        print(f"{PROG}: replacing the earlier measurement in {out} ({_earlier_settings(results)})",
+    results = out / RESULTS
+    earlier = earlier_measurement(out)
+    if earlier is not None:  # re-measuring is what this is for, but the report reads only the latest
+        print(f"{PROG}: replacing the earlier measurement in {out} ({_earlier_settings(earlier)})",
               file=sys.stderr, flush=True)
     out.mkdir(parents=True, exist_ok=True)  # only now: a refused checkpoint or missing data leaves no folder
     torch.manual_seed(cfg.seed)  # as the run did before its final measurements
@@ -114,8 +111,11 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
                                       metrics.get("ppca/sigma2"), spec)
     metrics.update(final)
     settings = {k: v for k, v in OmegaConf.to_container(cfg.eval, resolve=True).items() if k != "_target_"}
+    names = sorted(str(p.resolve().relative_to(out.resolve())) for p in files.values()
+                   if out.resolve() in p.resolve().parents)
     write_json_atomic(results, {"checkpoint": str(path.absolute()), "global_step": step, "overrides": list(overrides),
-                                "eval": settings, "metrics": dict(sorted(metrics.items()))})
+                                "eval": settings, "files": names, "metrics": dict(sorted(metrics.items()))})
+    remove_stale(out, earlier, list(files.values()))
     return metrics, {"results": results, **files}
 
 

@@ -97,3 +97,42 @@ def test_the_alignment_of_a_linear_decoder_is_measured_again_as_the_run_measured
     run = json.loads((trained_run / "summary.json").read_text())["metrics"]
     for name in ("train/aligned_columns", "train/column_alignment", "train/gram_off_diagonal"):
         assert again[name] == pytest.approx(run[name], rel=1e-6, abs=1e-9), name
+
+
+def test_an_out_folder_of_other_files_or_inside_a_run_is_refused_and_left_as_it_was(trained_run, tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "collapse_curve.csv").write_text("the user's own")
+    for out, says in ((mine, "holds files that are not a measurement's (collapse_curve.csv)"),
+                      (trained_run / "csv", "holds files that are not a measurement's (hparams.yaml, metrics.csv)"),
+                      (trained_run / "checkpoints", "holds files that are not a measurement's (last.ckpt")):
+        before = sorted((p.name, p.stat().st_mtime_ns) for p in out.iterdir())
+        code, err = _eval(capsys, str(trained_run), "--out", str(out))
+        assert code == 1 and len(err.splitlines()) == 1 and says in err, err
+        assert sorted((p.name, p.stat().st_mtime_ns) for p in out.iterdir()) == before
+    assert (mine / "collapse_curve.csv").read_text() == "the user's own"
+
+
+def test_a_measurement_into_another_runs_folder_is_refused(trained_run, tmp_path, capsys):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(trained_run, other, ignore=shutil.ignore_patterns("eval"))
+    code, err = _eval(capsys, str(other), "--out", str(trained_run / "eval"))
+    assert code == 1 and f"is inside the folder of another run ({trained_run.resolve()})" in err, err
+    code, err = _eval(capsys, str(other), "--out", str(tmp_path / "e"))
+    assert code == 0, err
+    code, err = _eval(capsys, str(trained_run), "--out", str(tmp_path / "e"))
+    assert code == 1 and "holds the measurement of another run's checkpoint" in err, err
+
+
+def test_measuring_again_removes_the_files_the_earlier_measurement_wrote_and_this_one_does_not(
+        trained_run, tmp_path, capsys):
+    out = tmp_path / "again"
+    assert _eval(capsys, str(trained_run), "--out", str(out))[0] == 0
+    assert (out / "kl_per_dim.png").is_file() and (out / "spectrum.png").is_file()
+    (out / "notes.txt").write_text("kept")  # a file of the user's beside a measurement stays
+    assert _eval(capsys, str(trained_run), "eval.artifacts=false", "--out", str(out))[0] == 0
+    listed = json.loads((out / "eval.json").read_text())["files"]
+    assert sorted(p.name for p in out.iterdir()) == sorted([*listed, "eval.json", "notes.txt"])
+    assert not (out / "kl_per_dim.png").exists()

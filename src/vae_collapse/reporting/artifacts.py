@@ -165,7 +165,9 @@ def write_run_artifacts(
             model.sample(NUM_IMAGES, generator=generator).float().cpu(), run_dir / "samples.png", nrow=8,
             sample_shape=sample_shape, title=f"decoder means f(z), z ~ N(0, I)\n{where}",
         )
-    files.update({Path(p).stem: p for p in images.values()})
+    for path in images.values():  # collapse_curve.png beside collapse_curve.csv: both are listed
+        stem = Path(path).stem
+        files[f"{stem} figure" if stem in files else stem] = path
     media.log_media(
         loggers,
         images=images,
