@@ -131,10 +131,13 @@ def test_a_run_that_stops_mid_schedule_is_measured_where_it_stopped():
     assert "sigma2 ends at 2.125, not noise.end=0.25" in noise.unfinished_schedule(50)
     # T = steps: every step was scheduled, none learned sigma^2, so it is still noise.end.
     assert noise.reference_sigma2(last_step=100) == 0.25
-    assert "no step is left to learn sigma2" in noise.unfinished_schedule(100)
+    assert ("no step trains at noise.end=0.25 (the last trains with 0.2875) and no step is left to learn it"
+            in noise.unfinished_schedule(100))
     assert noise.reference_sigma2(last_step=101) is None and noise.unfinished_schedule(101) is None  # pPCA's ML
     fixed_after = AnnealedNoise(start=4.0, end=0.25, steps=100, then="fixed")
-    assert fixed_after.unfinished_schedule(100) is None and fixed_after.reference_sigma2(last_step=100) == 0.25
+    # Like a KL warm-up as long as the run (below), it is said: the measurements use a sigma^2 no step trained with.
+    assert "no step trains at noise.end=0.25" in fixed_after.unfinished_schedule(100)
+    assert fixed_after.reference_sigma2(last_step=100) == 0.25 and fixed_after.unfinished_schedule(101) is None
     warm = KLAnnealing(FixedNoise(0.3), warmup_steps=100)
     assert warm.reference_sigma2(last_step=10) == pytest.approx(0.3)
     assert ("schedule ends at beta = 0.1 (summary.json's train/beta; its last step trains with 0.09), so the run "

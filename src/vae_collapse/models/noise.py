@@ -241,11 +241,14 @@ class AnnealedNoise(ObservationNoise):
         return None if self.learned else self.end
 
     def unfinished_schedule(self, last_step: int) -> str | None:
-        if last_step > self.steps or (last_step == self.steps and not self.learned):
+        # Training steps are 0 .. last_step - 1: noise.end is trained with only if last_step > steps.
+        if last_step > self.steps or self.start == self.end:
             return None
         if last_step == self.steps:
-            return (f"noise.steps={self.steps} is as long as the run: no step is left to learn sigma2 "
-                    f"(noise.then=learned), so it stays at noise.end={self.end:g}; ppca/* uses {self.end:g}")
+            learned = " and no step is left to learn it (noise.then=learned)" if self.learned else ""
+            return (f"noise.steps={self.steps} is as long as the run: no step trains at noise.end={self.end:g} (the "
+                    f"last trains with {self.scheduled(last_step - 1):.4g}){learned}; the final measurements and "
+                    f"ppca/* use {self.end:g}")
         ends = self.scheduled(last_step)
         never = " and is never learned (noise.then=learned)" if self.learned else ""
         return (f"noise.steps={self.steps} is longer than the run ({last_step} steps): sigma2 ends at "
