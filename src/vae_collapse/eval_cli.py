@@ -119,14 +119,31 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
     return metrics, {"results": results, **files}
 
 
+def _argument_problem(checkpoint: str | None, overrides: list[str]) -> str | None:
+    """What is wrong with the positional arguments as typed, before any file is read."""
+    if checkpoint is None:
+        return "give a run folder or a .ckpt file, e.g. vae-collapse-eval outputs/default/<time> eval.eps=0.1"
+    if "=" in checkpoint and not Path(checkpoint).exists():
+        return (f"{checkpoint}: the run folder or .ckpt file comes first, then the settings, e.g. "
+                f"vae-collapse-eval <run folder> {checkpoint}")
+    for item in overrides:
+        if "=" not in item and item.startswith("eval."):
+            return f"{item}: give it a value, e.g. {item}=0.1"
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    parser.add_argument("checkpoint", help="a run folder (uses checkpoints/last.ckpt) or a .ckpt file")
+    parser.add_argument("checkpoint", nargs="?", help="a run folder (uses checkpoints/last.ckpt) or a .ckpt file")
     parser.add_argument("overrides", nargs="*", metavar="eval.KEY=VALUE",
                         help="measurement settings to change, e.g. eval.eps=0.1 eval.iwae_samples=1000")
     parser.add_argument("--out", type=Path, default=None, help="where to write eval.json and the figures "
                         "(default: <run dir>/eval; never a run folder)")
     args = parser.parse_intermixed_args(argv)  # eval.* settings before or after --out
+    problem = _argument_problem(args.checkpoint, args.overrides)
+    if problem:
+        print(f"{PROG}: error: {problem}", file=sys.stderr, flush=True)
+        sys.exit(2)
 
     from vae_collapse.training.checkpoint_paths import checkpoint_file, missing_checkpoint
 

@@ -136,3 +136,20 @@ def test_measuring_again_removes_the_files_the_earlier_measurement_wrote_and_thi
     listed = json.loads((out / "eval.json").read_text())["files"]
     assert sorted(p.name for p in out.iterdir()) == sorted([*listed, "eval.json", "notes.txt"])
     assert not (out / "kl_per_dim.png").exists()
+
+
+@pytest.mark.parametrize("args, says", [
+    ((), "give a run folder or a .ckpt file, e.g. vae-collapse-eval outputs/default/<time> eval.eps=0.1"),
+    (("{run}", "eval.eps"), "eval.eps: give it a value, e.g. eval.eps=0.1"),
+    (("eval.eps=0.1", "{run}"), "eval.eps=0.1: the run folder or .ckpt file comes first, then the settings, e.g. "
+                                "vae-collapse-eval <run folder> eval.eps=0.1"),
+    (("{tmp}/truncated.ckpt", "--out", "{tmp}/o"),
+     "{tmp}/truncated.ckpt is not a readable checkpoint (PytorchStreamReader failed reading zip archive: failed "
+     "finding central directory)"),
+])
+def test_arguments_out_of_place_and_unreadable_checkpoints_are_one_plain_line(trained_run, tmp_path, capsys, args, says):
+    data = (trained_run / "checkpoints" / "last.ckpt").read_bytes()
+    (tmp_path / "truncated.ckpt").write_bytes(data[:3000])  # the zip archive's directory is at its end
+    fill = {"run": str(trained_run), "tmp": str(tmp_path)}
+    code, err = _eval(capsys, *[a.format(**fill) for a in args])
+    assert code in (1, 2) and err.splitlines() == [f"vae-collapse-eval: error: {says.format(**fill)}"], err

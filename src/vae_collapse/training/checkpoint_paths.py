@@ -23,12 +23,17 @@ def run_folder_of(checkpoint: Path) -> Path | None:
     return checkpoint.parent.parent if checkpoint.parent.name == CHECKPOINT_DIR else None
 
 
+def lead(what: str, *paths: Path) -> str:
+    """``what: `` before an error about ``paths``, unless ``what`` is one of them (eval's bare path)."""
+    return "" if any(Path(what).expanduser() == path for path in paths) else f"{what}: "
+
+
 def missing_checkpoint(path: Path, what: str) -> str | None:
     """The one-line error for a checkpoint that is not there (``what`` names it, e.g. ``resume=...``)."""
     if path.is_file():
         return None
     folder = path.parent.parent if path.name == LAST and path.parent.name == CHECKPOINT_DIR else None
     if folder is not None and (folder / "multirun.yaml").is_file():  # Hydra's record of a sweep
-        return (f"{what}: {folder} is a sweep's folder; name one of its job folders, or run the sweep's "
-                "command again to finish its unfinished jobs")
+        return (f"{lead(what, folder, path)}{folder} is a sweep's folder; name one of its job folders, or run the "
+                "sweep's command again to finish its unfinished jobs")
     return f"{what}: no checkpoint at {path} (a run folder with {CHECKPOINT_DIR}/{LAST}, or a .ckpt file)"

@@ -23,7 +23,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from vae_collapse.config import ConfigError
 from vae_collapse.reporting.atomic import atomic_open
 from vae_collapse.training.checkpoint_paths import (  # noqa: F401 - re-exported for the modules that load checkpoints
-    CHECKPOINT_DIR, LAST, checkpoint_file, missing_checkpoint, run_folder_of,
+    CHECKPOINT_DIR, LAST, checkpoint_file, lead, missing_checkpoint, run_folder_of,
 )
 from vae_collapse.training.rng import rng_state, set_rng_state
 
@@ -229,7 +229,8 @@ def _load_failure(exc: Exception) -> str:
         reason = after[0].strip() if after and "WeightsUnpickler error:" in text else ""
         return f"torch refuses to unpickle it: {reason}" if reason else "torch refuses to unpickle it"
     first = text.splitlines()[0] if text else type(exc).__name__
-    return first[:160]
+    first = first.split(". ")[0].rstrip(".")  # torch's zip reader goes on with advice cut off mid-sentence
+    return first if len(first) <= 160 else first[:157] + "..."
 
 
 def read_checkpoint(path: Path, what: str) -> dict[str, Any]:
@@ -240,9 +241,8 @@ def read_checkpoint(path: Path, what: str) -> dict[str, Any]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated, not a torch file, or a pickle we refuse to run
-        prefix = "" if what == str(path) else f"{what}: "
-        raise ConfigError(f"{prefix}{path} is not a readable checkpoint ({_load_failure(exc)})") from None
+        raise ConfigError(f"{lead(what, path)}{path} is not a readable checkpoint ({_load_failure(exc)})") from None
     meta = checkpoint.get(META_KEY) if isinstance(checkpoint, dict) else None
     if not isinstance(meta, dict) or "config" not in meta or "state_dict" not in checkpoint:
-        raise ConfigError(f"{what}: {path} is not a vae-collapse checkpoint (it has no run config)")
+        raise ConfigError(f"{lead(what, path)}{path} is not a vae-collapse checkpoint (it has no run config)")
     return checkpoint
