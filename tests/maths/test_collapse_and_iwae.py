@@ -100,3 +100,18 @@ def test_linear_vae_iwae_weights_equal_the_generic_decoder_path():
     # Passing the posterior (as IWAE does, once per batch) changes nothing.
     torch.manual_seed(5)
     assert torch.allclose(model.log_joint_over_q(x, 13, posterior=model.encoder(x)), fast, rtol=0, atol=0)
+
+
+def test_iwae_progress_counts_every_example_once_and_changes_nothing(monkeypatch):
+    import vae_collapse.training.evaluate as evaluate_module
+
+    monkeypatch.setattr(evaluate_module, "_IWAE_ELEMENTS", 30 * 1024 * 7)  # 7 samples a chunk for 30 examples
+    x = torch.randn(30, 6, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    model = LinearVAE(6, 3, FixedNoise(0.5)).double()
+    done: list[float] = []
+    torch.manual_seed(0)
+    with_bar = iwae_log_px(model, [x[:10], x[10:]], num_samples=20, progress=done.append)
+    torch.manual_seed(0)
+    without = iwae_log_px(model, [x[:10], x[10:]], num_samples=20)
+    assert with_bar == without
+    assert len(done) > 2 and sum(done) == pytest.approx(30.0)  # moves within a batch, ends at the image count

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 from dataclasses import dataclass
 
 import torch
@@ -138,11 +139,13 @@ _IWAE_ELEMENTS = 20_000_000
 
 
 @torch.no_grad()
-def iwae_log_px(model: GaussianVAE, batches: Iterable[torch.Tensor], num_samples: int, step: int = 0) -> float:
+def iwae_log_px(model: GaussianVAE, batches: Iterable[torch.Tensor], num_samples: int, step: int = 0,
+                progress: Callable[[float], Any] | None = None) -> float:
     """Average IWAE bound with ``num_samples`` importance samples per example.
 
     Each batch is encoded once; its samples are drawn in chunks as large as the memory budget
-    allows, and the chunks' bounds are merged exactly (see ``merge_iwae``).
+    allows, and the chunks' bounds are merged exactly (see ``merge_iwae``). ``progress`` is told
+    the examples done after each chunk, in fractions of the batch.
     """
     total, count = 0.0, 0
     with _EvalMode(model):
@@ -154,6 +157,8 @@ def iwae_log_px(model: GaussianVAE, batches: Iterable[torch.Tensor], num_samples
                 k = min(chunk, num_samples - start)
                 bounds.append(iwae_bound(model.log_joint_over_q(x, k, step, posterior=posterior)))
                 counts.append(k)
+                if progress is not None:
+                    progress(x.shape[0] * k / num_samples)
             total += float(merge_iwae(bounds, counts).double().sum())
             count += x.shape[0]
     return total / count
