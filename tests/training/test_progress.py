@@ -35,6 +35,20 @@ def test_a_resumed_parallel_job_goes_on_from_its_step(capsys):
         "vae-collapse: job 0: step 160/200", "vae-collapse: job 0: step 180/200", "vae-collapse: job 0: step 200/200"]
 
 
+def test_a_job_bounded_by_epochs_counts_its_tenths_too(capsys):
+    # trainer.max_steps=-1 trainer.max_epochs=2, 10 batches an epoch: 20 steps, which the bar did not know.
+    def trainer(step):
+        return SimpleNamespace(global_step=step, max_steps=-1, max_epochs=2, num_training_batches=10, global_rank=0,
+                               progress_bar_metrics={})
+
+    bar = StepProgressBar(job=1)
+    bar.on_train_start(trainer(0), None)
+    for step in range(1, 21):
+        bar.on_train_batch_end(trainer(step), None, None, None, step)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 10 and "step 20/20 (100%)" in lines[-1]
+
+
 def _logging_trainer(step: int, values_at: int, max_steps: int = 100, every: int = 50):
     """A trainer whose module logged its ELBO last at step ``values_at`` (as metrics.csv numbers steps)."""
     epoch_loop = SimpleNamespace(_batches_that_stepped=step - 1)  # not yet advanced at on_train_batch_end

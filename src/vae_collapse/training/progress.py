@@ -47,6 +47,16 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
+def planned_steps(trainer) -> int | None:
+    """The steps the run will take: trainer.max_steps, or max_epochs x batches an epoch, whichever
+    ends it first; None for a run without either limit."""
+    steps = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else None
+    epochs, batches = getattr(trainer, "max_epochs", None), getattr(trainer, "num_training_batches", None)
+    if epochs is not None and epochs > 0 and isinstance(batches, int):
+        steps = epochs * batches if steps is None else min(steps, epochs * batches)
+    return steps
+
+
 class StepProgressBar(ProgressBar):
     """A tqdm bar, or with ``job`` set, one line per tenth of the run: "job seed=3: step 800/8,000 ..."."""
 
@@ -57,6 +67,7 @@ class StepProgressBar(ProgressBar):
         self._lines_done = 0
         self._enabled = True
         self._values_at: int | None = None  # the step the shown ELBO and sigma^2 were logged at
+        self._total: int | None = None  # the run's steps, where it has a limit
 
     def disable(self) -> None:
         self._enabled = False
@@ -72,14 +83,15 @@ class StepProgressBar(ProgressBar):
         if not self._enabled or trainer.global_rank != 0:
             return
         self._values_at = None
+        self._total = planned_steps(trainer)
         if self.job is not None:
-            total = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else 0
+            total = self._total or 0
             self._lines_done = 10 * trainer.global_step // total if total else 0  # a resumed run goes on
             self._started = (time.monotonic(), trainer.global_step)
             return
         from tqdm.auto import tqdm
 
-        total = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else None
+        total = self._total
         # A resumed run starts at its checkpoint's step: count from there, so the rate is this run's.
         self._bar = tqdm(total=total, initial=trainer.global_step, desc="train", unit="step", dynamic_ncols=True,
                          file=sys.stderr, mininterval=1.0 if sys.stderr.isatty() else 30.0)
@@ -107,8 +119,8 @@ class StepProgressBar(ProgressBar):
         return values
 
     def _line(self, trainer) -> None:
-        """One whole line at each tenth of the run (needs max_steps; without it, none)."""
-        total, step = trainer.max_steps, trainer.global_step
+        """One whole line at each tenth of the run (needs its length; an unlimited run has none)."""
+        total, step = self._total, trainer.global_step
         if not self._enabled or trainer.global_rank != 0 or not total or total <= 0:
             return
         tenth = 10 * step // total
