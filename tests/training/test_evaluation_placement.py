@@ -37,3 +37,21 @@ def test_a_float64_model_is_measured_on_float32_batches(tmp_path):
     examples = torch.cat(_batches())
     files = write_run_artifacts(tmp_path, "val", collapse, model, examples, SHAPE, 0.01, 0.01, [], 7)
     assert files["reconstructions"].is_file() and files["samples"].is_file()
+
+
+def test_a_linear_model_is_measured_in_float64_where_float32_rounds_its_gap_below_zero():
+    from vae_collapse.maths.moments import data_moments
+    from vae_collapse.models import LearnedNoise, LinearVAE
+    from vae_collapse.training.evaluate import evaluate
+    from vae_collapse.training.measurements import in_float64_where_exact
+
+    x = torch.rand(2000, 784, generator=torch.Generator().manual_seed(0)) ** 3
+    model = LinearVAE(784, 20, LearnedNoise(1.0))
+    model.fit_closed_form(data_moments(x.double()))  # pPCA's optimum: log p(x) - ELBO is 0
+    model = model.float()
+    in_float32 = evaluate(model, [x], "train").metrics["train/elbo_gap"]
+    measured = in_float64_where_exact(model)
+    gap = evaluate(measured, [x], "train").metrics["train/elbo_gap"]
+    assert in_float32 < -1e-5  # what the runs reported: an ELBO above log p(x)
+    assert abs(gap) < 1e-9
+    assert next(model.parameters()).dtype == torch.float32  # the trained model itself is left as it was
