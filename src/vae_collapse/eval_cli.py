@@ -52,6 +52,8 @@ def _apply_overrides(cfg, overrides: list[str]):
 
 def _earlier_settings(earlier: dict) -> str:
     """The overrides of an earlier measurement (its eval.json), in words."""
+    if earlier.get("status") == "measuring":
+        return "one that was stopped before it ended"
     overrides = earlier.get("overrides")
     if not isinstance(overrides, list):
         return "settings not recorded"
@@ -66,7 +68,9 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
     from vae_collapse.maths import ppca
     from vae_collapse.maths.moments import covariance_eigenvalues, data_moments
     from vae_collapse.reporting.summary import write_json_atomic
-    from vae_collapse.training.eval_folder import RESULTS, check_out, earlier_measurement, remove_stale
+    from vae_collapse.training.eval_folder import (
+        RESULTS, check_out, earlier_measurement, mark_measuring, remove_stale, run_key,
+    )
     from vae_collapse.training.checkpoints import (
         CHECKPOINT_DIR, META_KEY, check_same_data, checkpoint_file, data_fingerprint, load_weights, read_checkpoint,
         run_folder_of,
@@ -83,7 +87,8 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
         raise ConfigError(f"{path}: is not in a run's {CHECKPOINT_DIR}/ folder, so there is no <run dir>/eval "
                           "to write to; say where with --out <folder>")
     out = out or run_dir / "eval"
-    check_out(out, path, run_dir)
+    key = run_key(meta)
+    check_out(out, path, run_dir, key)
 
     datamodule = build(cfg.dataset, "dataset")
     noise = build(cfg.noise, "noise")
@@ -106,6 +111,7 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
         print(f"{PROG}: replacing the earlier measurement in {out} ({_earlier_settings(earlier)})",
               file=sys.stderr, flush=True)
     out.mkdir(parents=True, exist_ok=True)  # only now: a refused checkpoint or missing data leaves no folder
+    mark_measuring(out, path, key, earlier)
     torch.manual_seed(cfg.seed)  # as the run did before its final measurements
     final, files = final_measurements(model, datamodule, eval_settings, out, [], step, eigvals,
                                       metrics.get("ppca/sigma2"), spec)
@@ -113,8 +119,9 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
     settings = {k: v for k, v in OmegaConf.to_container(cfg.eval, resolve=True).items() if k != "_target_"}
     names = sorted(str(p.resolve().relative_to(out.resolve())) for p in files.values()
                    if out.resolve() in p.resolve().parents)
-    write_json_atomic(results, {"checkpoint": str(path.absolute()), "global_step": step, "overrides": list(overrides),
-                                "eval": settings, "files": names, "metrics": dict(sorted(metrics.items()))})
+    write_json_atomic(results, {"checkpoint": str(path.absolute()), "run_key": key, "global_step": step,
+                                "overrides": list(overrides), "eval": settings, "files": names,
+                                "metrics": dict(sorted(metrics.items()))})
     remove_stale(out, earlier, list(files.values()))
     return metrics, {"results": results, **files}
 
@@ -123,7 +130,9 @@ def _argument_problem(checkpoint: str | None, overrides: list[str]) -> str | Non
     """What is wrong with the positional arguments as typed, before any file is read."""
     if checkpoint is None:
         return "give a run folder or a .ckpt file, e.g. vae-collapse-eval outputs/default/<time> eval.eps=0.1"
-    if "=" in checkpoint and not Path(checkpoint).exists():
+    key = checkpoint.split("=", 1)[0]
+    if "=" in checkpoint and (key.startswith("eval.") or key in ("dataset.root", "dataset.cache_dir")) \
+            and not Path(checkpoint).exists():  # a sweep job's folder has '=' in its name too
         return (f"{checkpoint}: the run folder or .ckpt file comes first, then the settings, e.g. "
                 f"vae-collapse-eval <run folder> {checkpoint}")
     for item in overrides:

@@ -48,13 +48,14 @@ def test_single_run_writes_summary_with_the_metric_api(run_cli, tmp_path):
     assert result.stdout.count("Result (completed)") == 1 and "[INFO]" not in result.stdout
 
 
-@pytest.mark.parametrize("args", [("name=../{escaped}",), ("-m", "name=fine,../{escaped}")], ids=["run", "sweep"])
+# From outputs/ (or multirun/), ../../ leaves the working folder, which a refused run's clean-up never touches.
+@pytest.mark.parametrize("args", [("name=../../{escaped}",), ("-m", "name=fine,../../{escaped}")], ids=["run", "sweep"])
 def test_a_name_that_leaves_outputs_is_refused_before_any_folder_is_made(run_cli, tmp_path, args):
     escaped = f"escaped-{tmp_path.name}"
     result = run_cli(*[a.format(escaped=escaped) for a in args], *QUICK)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and f"name=../{escaped}: a name makes the folder outputs/<name>/" in lines[0], result.stderr
+    assert len(lines) == 1 and f"name=../../{escaped}: a name makes the folder outputs/<name>/" in lines[0], result.stderr
     assert not (tmp_path.parent / escaped).exists()
     assert not (tmp_path / "outputs").exists() and not list((tmp_path / "multirun").rglob("*.yaml"))
 

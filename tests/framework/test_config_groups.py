@@ -207,3 +207,14 @@ def test_a_gpu_budget_fits_its_data_set_by_name_not_by_substring(dataset, fits):
     from vae_collapse.training.run import _sizes
 
     assert _sizes("mnist", dataset) is fits
+
+
+def test_a_name_that_leaves_outputs_is_refused_for_new_runs_only():
+    # A run made before the rule keeps its name when resumed: name is not a key a resume may change.
+    from omegaconf import OmegaConf
+
+    from vae_collapse.training.run import _check_top_level
+
+    with pytest.raises(ConfigError, match=r"^name=\.\./x: a name makes the folder"):
+        _check_top_level(OmegaConf.create({"name": "../x", "seed": 0, "resume": None}))
+    _check_top_level(OmegaConf.create({"name": "../x", "seed": 0, "resume": "outputs/old/run"}))

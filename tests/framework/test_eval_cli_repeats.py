@@ -9,23 +9,27 @@ import pytest
 from vae_collapse.eval_cli import main
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    """A 5-step run on synthetic data, trained once for every test here."""
+def _train(root, run_dir, *args: str):
+    """A 5-step run on synthetic data."""
     import os
     import subprocess
 
     from tests.conftest import SCRIPT
 
-    root = tmp_path_factory.mktemp("eval-repeats")
-    run_dir = root / "run"
     env = {**os.environ, "WANDB_MODE": "disabled", "VAE_COLLAPSE_DATA": str(root / "data")}
     done = subprocess.run([str(SCRIPT), "dataset=synthetic_ppca", "model.latent_dim=3", "trainer.max_steps=5",
                            "logger=csv", "trainer.enable_progress_bar=false", "eval.iwae_samples=0",
-                           f"hydra.run.dir={run_dir}"],
+                           f"hydra.run.dir={run_dir}", *args],
                           cwd=root, env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr[-3000:]
     return run_dir
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """Trained once for every test here."""
+    root = tmp_path_factory.mktemp("eval-repeats")
+    return _train(root, root / "run")
 
 
 def _eval(capsys, *args: str) -> tuple[int, str]:
@@ -114,10 +118,7 @@ def test_an_out_folder_of_other_files_or_inside_a_run_is_refused_and_left_as_it_
 
 
 def test_a_measurement_into_another_runs_folder_is_refused(trained_run, tmp_path, capsys):
-    import shutil
-
-    other = tmp_path / "other"
-    shutil.copytree(trained_run, other, ignore=shutil.ignore_patterns("eval"))
+    other = _train(tmp_path, tmp_path / "other", "seed=1")
     code, err = _eval(capsys, str(other), "--out", str(trained_run / "eval"))
     assert code == 1 and f"is inside the folder of another run ({trained_run.resolve()})" in err, err
     code, err = _eval(capsys, str(other), "--out", str(tmp_path / "e"))
@@ -153,3 +154,34 @@ def test_arguments_out_of_place_and_unreadable_checkpoints_are_one_plain_line(tr
     fill = {"run": str(trained_run), "tmp": str(tmp_path)}
     code, err = _eval(capsys, *[a.format(**fill) for a in args])
     assert code in (1, 2) and err.splitlines() == [f"vae-collapse-eval: error: {says.format(**fill)}"], err
+
+
+def test_a_moved_run_is_measured_again_into_its_own_and_its_earlier_folders(trained_run, tmp_path, capsys):
+    import shutil
+
+    assert _eval(capsys, str(trained_run), "--out", str(tmp_path / "e"))[0] == 0
+    assert _eval(capsys, str(trained_run))[0] == 0
+    moved = tmp_path / "moved"
+    shutil.copytree(trained_run, moved)  # a run copied from a cluster: eval.json names the old path
+    code, err = _eval(capsys, str(moved))
+    assert code == 0 and f"replacing the earlier measurement in {moved / 'eval'}" in err, err
+    code, err = _eval(capsys, str(moved), "--out", str(tmp_path / "e"))
+    assert code == 0, err
+
+
+def test_a_measurement_stopped_half_way_leaves_a_folder_the_next_one_takes(trained_run, tmp_path, capsys, monkeypatch):
+    import vae_collapse.training.measurements as measurements
+
+    out = tmp_path / "stopped"
+
+    def stopped(*args, **kwargs):
+        (out / "collapse_curve.csv").write_text("half")  # what it wrote before it stopped
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(measurements, "final_measurements", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        _eval(capsys, str(trained_run), "--out", str(out))
+    monkeypatch.undo()
+    code, err = _eval(capsys, str(trained_run), "--out", str(out))
+    assert code == 0 and "(one that was stopped before it ended)" in err, err
+    assert json.loads((out / "eval.json").read_text())["metrics"]

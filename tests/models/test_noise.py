@@ -131,8 +131,12 @@ def test_a_run_that_stops_mid_schedule_is_measured_where_it_stopped():
     assert "sigma2 ends at 2.125, not noise.end=0.25" in noise.unfinished_schedule(50)
     # T = steps: every step was scheduled, none learned sigma^2, so it is still noise.end.
     assert noise.reference_sigma2(last_step=100) == 0.25
-    assert ("no step trains at noise.end=0.25 (the last trains with 0.2875) and no step is left to learn it"
+    assert ("no step trains at noise.end=0.25 (the last trains with 0.2875) and no step is left to learn sigma2"
             in noise.unfinished_schedule(100))
+    held = AnnealedNoise(start=1.0, end=1.0, steps=100, then="learned")  # a constant warm-up, then learned
+    assert "sigma2 stays at 1 and is never learned" in held.unfinished_schedule(50)
+    assert "as long as the run: no step is left to learn sigma2" in held.unfinished_schedule(100)
+    assert AnnealedNoise(start=1.0, end=1.0, steps=100, then="fixed").unfinished_schedule(50) is None
     assert noise.reference_sigma2(last_step=101) is None and noise.unfinished_schedule(101) is None  # pPCA's ML
     fixed_after = AnnealedNoise(start=4.0, end=0.25, steps=100, then="fixed")
     # Like a KL warm-up as long as the run (below), it is said: the measurements use a sigma^2 no step trained with.

@@ -317,3 +317,26 @@ def test_a_sweep_measured_at_two_eps_gets_a_figure_for_each(tmp_path):
         assert sorted("(0.1, 0.01)" in f.setting for f in figures) == [False, True], [f.setting for f in figures]
     for fig in (f for f in report.figures if f.number == 3):
         assert len(fig.data["groups"]) == 2  # one curve per sigma^2, not four
+
+
+def test_a_report_stopped_while_drawing_leaves_a_folder_the_next_report_takes(tmp_path, monkeypatch):
+    from vae_collapse.report import fig_collapse
+
+    fakes.make_tree(tmp_path / "runs")
+    out = tmp_path / "report"
+
+    def stopped(groups, out_dir):
+        (out_dir / "fig3_collapse_x.png").write_bytes(b"half a figure")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fig_collapse, "collapse_figures", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        build_report([tmp_path / "runs"], out)
+    monkeypatch.undo()
+    report = build_report([tmp_path / "runs"], out)  # was refused: "not written by vae-collapse-report"
+    assert json.loads(report.json_path.read_text())["figures"]
+    # Only a report's own names count: a user's figure.png beside runs' reports is no reason to refuse.
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "figure.png").write_bytes(b"mine")
+    assert build_report([tmp_path / "runs"], tmp_path / "mine").figures
+    assert (tmp_path / "mine" / "figure.png").read_bytes() == b"mine"

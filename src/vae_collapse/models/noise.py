@@ -242,17 +242,22 @@ class AnnealedNoise(ObservationNoise):
 
     def unfinished_schedule(self, last_step: int) -> str | None:
         # Training steps are 0 .. last_step - 1: noise.end is trained with only if last_step > steps.
-        if last_step > self.steps or self.start == self.end:
+        constant = self.start == self.end
+        if last_step > self.steps or last_step <= 0 or (constant and not self.learned):
             return None
+        learn = "no step is left to learn sigma2 (noise.then=learned)"
         if last_step == self.steps:
-            learned = " and no step is left to learn it (noise.then=learned)" if self.learned else ""
-            return (f"noise.steps={self.steps} is as long as the run: no step trains at noise.end={self.end:g} (the "
-                    f"last trains with {self.scheduled(last_step - 1):.4g}){learned}; the final measurements and "
-                    f"ppca/* use {self.end:g}")
+            parts = [] if constant else [f"no step trains at noise.end={self.end:g} (the last trains with "
+                                         f"{self.scheduled(last_step - 1):.4g})"]
+            parts += [learn] if self.learned else []
+            return (f"noise.steps={self.steps} is as long as the run: {' and '.join(parts)}; the final measurements "
+                    f"and ppca/* use {self.end:g}")
         ends = self.scheduled(last_step)
         never = " and is never learned (noise.then=learned)" if self.learned else ""
-        return (f"noise.steps={self.steps} is longer than the run ({last_step} steps): sigma2 ends at "
-                f"{ends:.4g}, not noise.end={self.end:g}{never}; ppca/* uses {ends:.4g}")
+        where = "sigma2 stays at" if constant else "sigma2 ends at"
+        not_end = "" if constant else f", not noise.end={self.end:g}"
+        return (f"noise.steps={self.steps} is longer than the run ({last_step} steps): {where} "
+                f"{ends:.4g}{not_end}{never}; ppca/* uses {ends:.4g}")
 
 
 class KLAnnealing(ObservationNoise):

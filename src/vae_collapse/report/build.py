@@ -81,6 +81,7 @@ def build_report(
     setting = figure1.choose(spectrum.eigvals, spectrum.description, directions, sigma2s) if spectrum else None
     earlier = output.written_files(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    output.mark_writing(out_dir)
 
     figures: list[FigureResult] = []
     if setting is not None:

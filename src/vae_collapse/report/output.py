@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 
 FORMAT = "vae-collapse-report/1"
 TABLE_FILE = "table1.csv"
+# The report's figures: fig<number>_<what>.png (report/plotting.save).
+FIGURE_NAME = re.compile(r"fig\d+_.*\.png")
 
 
 def _rel(report: Report, path) -> str:
@@ -74,12 +77,18 @@ def check_out_dir(out_dir: Path) -> None:
     if not out_dir.is_dir() or _is_reports(out_dir):
         return
     names = ("REPORT.md", "report.json", TABLE_FILE)
-    theirs = sorted(p.name for p in out_dir.iterdir()
-                    if p.name in names or (p.name.startswith("fig") and p.suffix == ".png"))
+    theirs = sorted(p.name for p in out_dir.iterdir() if p.name in names or FIGURE_NAME.fullmatch(p.name))
     if theirs:
         shown = ", ".join(theirs[:3]) + (f" and {len(theirs) - 3} more" if len(theirs) > 3 else "")
         raise ReportError(f"--out {out_dir}: holds {shown}, not written by vae-collapse-report (its report.json "
                           "is missing or not a report's), and the report would replace them; give another folder")
+
+
+def mark_writing(out_dir: Path) -> None:
+    """A report.json without numbers until the real one replaces it: a report stopped while drawing
+    leaves a folder that the next report still knows as its own."""
+    if not _is_reports(out_dir):
+        write_json_atomic(out_dir / "report.json", {"format": FORMAT, "status": "being written"})
 
 
 def written_files(out_dir: Path) -> set[Path]:

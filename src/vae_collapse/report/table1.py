@@ -19,7 +19,7 @@ def budget_text(group: Group) -> str:
     images = group.stat("test/iwae_examples")
     samples = sorted({k for k in map(_iwae_samples, group.runs) if k})
     if images.n:
-        k_text = f" K={' or '.join(f'{k:g}' for k in samples)}" if samples else ""
+        k_text = f" K={' or '.join(f'{k:,.0f}' for k in samples)}" if samples else ""
         parts.append(f"IWAE{k_text} on {images.mean:,.0f} test images")
     return "; ".join(parts)
 

@@ -10,6 +10,7 @@ residual spectrum not measured) and the folder never shows numbers eval.json doe
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -30,15 +31,26 @@ def earlier_measurement(out: Path) -> dict[str, Any] | None:
     return found if isinstance(found, dict) and isinstance(found.get("checkpoint"), str) else None
 
 
-def _same_run(a: Path, b: Path) -> bool:
+def run_key(meta: dict[str, Any]) -> str:
+    """Which run a checkpoint belongs to, wherever its folder is now: its config and its data."""
+    text = json.dumps(meta.get("config"), sort_keys=True, default=str) + str(meta.get("data_fingerprint"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _same_run(earlier: dict[str, Any], checkpoint: Path, key: str) -> bool:
+    if isinstance(earlier.get("run_key"), str):
+        return earlier["run_key"] == key
+    a, b = Path(earlier["checkpoint"]), checkpoint  # an eval.json written before run_key
     run_a, run_b = run_folder_of(a), run_folder_of(b)
     if run_a is None or run_b is None:
         return a.resolve() == b.resolve()
     return run_a.resolve() == run_b.resolve()
 
 
-def check_out(out: Path, checkpoint: Path, run_dir: Path | None) -> None:
+def check_out(out: Path, checkpoint: Path, run_dir: Path | None, key: str) -> None:
     """Refuse, in one line, a folder the measurement may not write into (see the module's rule)."""
+    if run_dir is not None and out.resolve() == (run_dir / "eval").resolve():
+        return  # the run's own: whatever is there was measured from it (also after the run folder moved)
     default = f" (default: {run_dir / 'eval'})" if run_dir else ""
     if (run_dir is not None and out.resolve() == run_dir.resolve()) or holds_a_run(out):
         raise ConfigError(f"--out {out}: is a run folder, whose own files the measurements would overwrite; "
@@ -51,7 +63,7 @@ def check_out(out: Path, checkpoint: Path, run_dir: Path | None) -> None:
         return
     earlier = earlier_measurement(out)
     if earlier is not None:
-        if not _same_run(Path(earlier["checkpoint"]), checkpoint):
+        if not _same_run(earlier, checkpoint, key):
             raise ConfigError(f"--out {out}: holds the measurement of another run's checkpoint "
                               f"({earlier['checkpoint']}); give another folder{default}")
         return
@@ -60,6 +72,16 @@ def check_out(out: Path, checkpoint: Path, run_dir: Path | None) -> None:
         shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
         raise ConfigError(f"--out {out}: holds files that are not a measurement's ({shown}), which the "
                           f"measurement's files could replace; give a new or empty folder{default}")
+
+
+def mark_measuring(out: Path, checkpoint: Path, key: str, earlier: dict[str, Any] | None) -> None:
+    """An eval.json without numbers while the measurement runs: one stopped half-way leaves a folder
+    that the next measurement still knows as its own (and whose files it may replace)."""
+    from vae_collapse.reporting.summary import write_json_atomic
+
+    files = earlier.get("files") if earlier and isinstance(earlier.get("files"), list) else []
+    write_json_atomic(out / RESULTS, {"checkpoint": str(checkpoint.absolute()), "run_key": key, "status": "measuring",
+                                      "files": files, "metrics": {}})
 
 
 def remove_stale(out: Path, earlier: dict[str, Any] | None, written: list[Path]) -> None:

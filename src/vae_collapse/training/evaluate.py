@@ -151,7 +151,8 @@ def iwae_log_px(model: GaussianVAE, batches: Iterable[torch.Tensor], num_samples
     with _EvalMode(model):
         for x in _on_model(model, batches):
             posterior = model.encoder(x)
-            chunk = max(1, _IWAE_ELEMENTS // (x.shape[0] * max(x.shape[1], 1024)))
+            # The budget is in float32 elements: a float64 model (measurements.in_float64_where_exact) takes half.
+            chunk = max(1, _IWAE_ELEMENTS * 4 // x.element_size() // (x.shape[0] * max(x.shape[1], 1024)))
             bounds, counts = [], []
             for start in range(0, num_samples, chunk):
                 k = min(chunk, num_samples - start)

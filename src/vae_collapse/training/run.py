@@ -135,7 +135,7 @@ def _check_top_level(cfg: DictConfig) -> None:
         if not isinstance(value, types) or isinstance(value, bool):
             expected = " | ".join("null" if t is type(None) else t.__name__ for t in types)
             raise ConfigError(f"{key}={as_typed(value)}: expected {expected}")
-    problem = name_problem(cfg.name)
+    problem = None if cfg.resume else name_problem(cfg.name)  # a resumed run keeps the name it was made with
     if problem:
         raise ConfigError(problem)
     if isinstance(cfg.resume, str) and not cfg.resume.strip():  # `resume=$RUN` with RUN unset: not a new run
