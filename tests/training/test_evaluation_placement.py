@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from vae_collapse.models import LearnedNoise
@@ -55,3 +56,18 @@ def test_a_linear_model_is_measured_in_float64_where_float32_rounds_its_gap_belo
     assert in_float32 < -1e-5  # what the runs reported: an ELBO above log p(x)
     assert abs(gap) < 1e-9
     assert next(model.parameters()).dtype == torch.float32  # the trained model itself is left as it was
+
+
+@pytest.mark.parametrize("rank, said", [(0, True), (1, False)])
+def test_a_long_iwae_bound_is_announced_off_a_terminal_once(monkeypatch, capsys, rank, said):
+    from lightning.pytorch.utilities import rank_zero_only
+
+    from vae_collapse.models import FixedNoise, LinearVAE
+    from vae_collapse.training import measurements
+
+    monkeypatch.setattr(measurements, "ANNOUNCE_IWAE_FROM", 100)
+    monkeypatch.setattr(rank_zero_only, "rank", rank)
+    x = torch.randn(20, 6)
+    measurements._iwae_with_progress(LinearVAE(6, 2, FixedNoise(1.0)), [x], 20, 10, 0)
+    line = "vae-collapse: measuring test/log_px_iwae with K=10 on 20 test images (eval.iwae_samples=0 skips it"
+    assert (line in capsys.readouterr().out) is said

@@ -56,7 +56,10 @@ def _iwae_with_progress(model: GaussianVAE, batches, total: int, samples: int, s
 
     from vae_collapse.reporting.console import say
 
-    if samples * total >= ANNOUNCE_IWAE_FROM and not sys.stderr.isatty():
+    from lightning.pytorch.utilities import rank_zero_only
+
+    # Under DDP every rank measures the same numbers: one says so.
+    if samples * total >= ANNOUNCE_IWAE_FROM and not sys.stderr.isatty() and rank_zero_only.rank == 0:
         say(f"vae-collapse: measuring test/log_px_iwae with K={samples} on {total:,} test images "
             "(eval.iwae_samples=0 skips it, eval.iwae_examples=N takes the first N)")
     desc = f"test/log_px_iwae (K={samples})"
