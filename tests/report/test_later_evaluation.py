@@ -71,5 +71,5 @@ def test_table1_names_k_of_an_iwae_bound_measured_later(tmp_path):
     _evaluate(run_dir, {"test/log_px_iwae": -9.5, "test/iwae_examples": 500},
               overrides=["eval.iwae_samples=1000"], settings={"iwae_samples": 1000, "eps": 0.01})
     (row,) = build_report([tmp_path / "sweep"], tmp_path / "out").table
-    assert row.as_dict()["budget"] == "100 steps; IWAE K=1000 on 500 test images"
+    assert row.as_dict()["budget"] == "100 steps; IWAE K=1,000 on 500 test images"
     assert row.test_iwae.mean == pytest.approx(-9.5)
