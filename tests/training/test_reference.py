@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import torch
 
-from vae_collapse.models.noise import LearnedNoise
+from vae_collapse.models.noise import FixedNoise, LearnedNoise
 from vae_collapse.training.reference import run_reference
 
 
@@ -28,3 +29,18 @@ def test_one_dimensional_data_run_without_the_reference(capsys):
     one = torch.tensor([2.0], dtype=torch.float64)
     assert run_reference(one, SimpleNamespace(latent_dim=1, fit="gradient"), LearnedNoise(), 100) == {}
     assert "the data have one dimension" in capsys.readouterr().err
+
+
+def test_a_fixed_sigma2_reference_uses_every_direction():
+    # With sigma^2 fixed nothing is estimated from discarded eigenvalues, so pPCA may take k = n;
+    # capped at n - 1 the reference came out below a closed-form model of k = n.
+    spectrum = torch.tensor([4.0, 3.0, 2.0, 0.8], dtype=torch.float64)
+    model = SimpleNamespace(latent_dim=4, fit="closed_form")
+    reference = run_reference(spectrum, model, FixedNoise(0.5), 100)
+    assert reference["ppca/active_dims"] == 4
+    full = -0.5 * float((math.log(2 * math.pi) + torch.log(spectrum) + 1.0).sum())  # C = the covariance itself
+    assert abs(reference["ppca/log_px"] - full) < 1e-12
+    # Above n it is n, and one-dimensional data keep their reference.
+    assert run_reference(spectrum, SimpleNamespace(latent_dim=9, fit="gradient"), FixedNoise(0.5), 100) == reference
+    one = run_reference(torch.tensor([2.0], dtype=torch.float64), SimpleNamespace(latent_dim=1), FixedNoise(0.5), 100)
+    assert one["ppca/active_dims"] == 1 and abs(one["ppca/sigma2"] - 0.5) < 1e-15

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from omegaconf import OmegaConf
 
-from vae_collapse.models import AnnealedNoise, FixedNoise, KLAnnealing
+from vae_collapse.models import AnnealedNoise, FixedNoise, KLAnnealing, LearnedNoise
 from vae_collapse.training.run import _last_step, _end_setting, _run_warnings
 
 
@@ -63,12 +63,20 @@ def test_a_run_without_training_steps_says_so_instead_of_calling_itself_endless(
                      "of the initial model"]
 
 
-@pytest.mark.parametrize(("latent_dim", "warned"), [(19, False), (20, True), (64, True)])
-def test_a_latent_size_not_below_the_data_dimension_is_warned_about(latent_dim, warned):
+@pytest.mark.parametrize(("latent_dim", "noise", "warned"), [
+    (19, LearnedNoise(), None),
+    (20, LearnedNoise(), "is not below the data's 20 dimensions: the linear prediction ppca/* is for k=19, the most "
+                         "pPCA can fit with a learned sigma2"),
+    (64, LearnedNoise(), "is not below the data's 20 dimensions: the linear prediction ppca/* is for k=19, the most "
+                         "pPCA can fit with a learned sigma2"),
+    (20, FixedNoise(1.0), None),  # a fixed sigma^2 lets pPCA use every direction
+    (64, FixedNoise(1.0), "is above the data's 20 dimensions: the linear prediction ppca/* is for k=20, the most "
+                          "pPCA can fit"),
+])
+def test_a_latent_size_pca_cannot_take_is_warned_about(latent_dim, noise, warned):
     cfg = _cfg({"latent_dim": latent_dim}, max_steps=10)
-    found = _run_warnings(cfg, FixedNoise(1.0), 10, SimpleNamespace(track_every_n_steps=0), data_dim=20)
-    assert found == ([f"model.latent_dim={latent_dim} is not below the data's 20 dimensions: the linear prediction "
-                      "ppca/* is for k=19, the most pPCA can fit"] if warned else [])
+    found = _run_warnings(cfg, noise, 10, SimpleNamespace(track_every_n_steps=0), data_dim=20)
+    assert found == ([f"model.latent_dim={latent_dim} {warned}"] if warned else [])
 
 
 @pytest.mark.parametrize(("trainer", "last_step", "named"), [

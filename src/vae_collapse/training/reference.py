@@ -12,6 +12,15 @@ from vae_collapse.models.noise import ObservationNoise
 from vae_collapse.reporting.console import say
 
 
+def largest_fittable_k(data_dim: int, latent_dim: int, sigma2: float | None) -> int:
+    """The latent size pPCA is given for a model of ``latent_dim`` latents.
+
+    A learned sigma^2 is the mean of the discarded eigenvalues, so it needs k < n; a fixed one
+    lets pPCA use every direction (k = n). A deep model's k may exceed either.
+    """
+    return min(latent_dim, data_dim - 1 if sigma2 is None else data_dim)
+
+
 def ppca_reference(
     eigvals: torch.Tensor, latent_dim: int, noise: ObservationNoise, last_step: int | None = None
 ) -> dict[str, float]:
@@ -22,25 +31,25 @@ def ppca_reference(
     optimal; the policy's ``min_sigma2`` where that is larger); ``ppca/active_dims`` counts the top-k eigenvalues above it. ``eigvals`` are the
     training covariance's, decreasing (:func:`~vae_collapse.maths.moments.covariance_eigenvalues`).
     """
-    latent_dim = min(latent_dim, eigvals.shape[0] - 1)  # a deep model's k may exceed pPCA's range
-    sigma2, log_px, active_dims = ppca.optimum(eigvals, latent_dim, noise.reference_sigma2(last_step),
-                                               noise.sigma2_floor())
+    sigma2 = noise.reference_sigma2(last_step)
+    latent_dim = largest_fittable_k(eigvals.shape[0], latent_dim, sigma2)
+    sigma2, log_px, active_dims = ppca.optimum(eigvals, latent_dim, sigma2, noise.sigma2_floor())
     return {"ppca/log_px": log_px, "ppca/sigma2": sigma2, "ppca/active_dims": active_dims}
 
 
 def run_reference(eigvals: torch.Tensor, model: Any, noise: ObservationNoise, last_step: int | None) -> dict[str, float]:
     """``ppca/*`` for a run; where pPCA's learned sigma^2 would be 0 (too few images for the
     latent size), a closed-form fit is refused and a trained model goes on without the reference."""
-    if eigvals.shape[0] < 2:  # pPCA's range is k < n: one-dimensional data leave it no latent to fit
+    if eigvals.shape[0] < 2 and noise.reference_sigma2(last_step) is None:  # k < n: no latent to fit
         say("vae-collapse: warning: no pPCA optimum (ppca/log_px, ppca/sigma2, ppca/active_dims) for this run: "
-            "the data have one dimension, and pPCA fits latent sizes below the data dimension", err=True)
+            "the data have one dimension, and with a learned sigma2 pPCA fits latent sizes below the data dimension", err=True)
         return {}
     try:
         return ppca_reference(eigvals, model.latent_dim, noise, last_step)
     except ppca.UnboundedLikelihood as exc:
         if getattr(model, "fit", "gradient") == "closed_form":
             raise ConfigError(f"model.latent_dim={model.latent_dim}: {exc}") from None
-        fitted = min(model.latent_dim, eigvals.shape[0] - 1)
+        fitted = largest_fittable_k(eigvals.shape[0], model.latent_dim, noise.reference_sigma2(last_step))
         as_k = f" (pPCA with k={fitted}, the most it can fit)" if fitted != model.latent_dim else ""
         say(f"vae-collapse: warning: no pPCA optimum (ppca/log_px, ppca/sigma2, ppca/active_dims) for this "
             f"run{as_k}: {exc}", err=True)

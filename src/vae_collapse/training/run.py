@@ -53,7 +53,7 @@ from vae_collapse.training.lit_module import VAEModule
 from vae_collapse.training.measurements import final_measurements, has_linear_decoder, wants_eigenvectors
 from vae_collapse.training.trainer_settings import check_trainer_settings
 from vae_collapse.training.progress import StepProgressBar, parallel_job
-from vae_collapse.training.reference import run_reference
+from vae_collapse.training.reference import largest_fittable_k, run_reference
 from vae_collapse.training.resume import is_completed, plan_folder, read_summary, resume_source
 from vae_collapse.training.schedules import schedule_length
 from vae_collapse.training.sweep_jobs import current_sweep_dir
@@ -317,9 +317,12 @@ def _run_warnings(cfg: DictConfig, noise, last_step: int | None, eval_settings, 
     found = []
     model = cfg.get("model") or {}
     latent_dim = model.get("latent_dim")
-    if data_dim is not None and data_dim > 1 and isinstance(latent_dim, int) and latent_dim >= data_dim:
-        found.append(f"model.latent_dim={latent_dim} is not below the data's {data_dim} dimensions: the linear "
-                     f"prediction ppca/* is for k={data_dim - 1}, the most pPCA can fit")
+    fittable = (largest_fittable_k(data_dim, latent_dim, noise.reference_sigma2(last_step))
+                if data_dim is not None and isinstance(latent_dim, int) else None)
+    if fittable is not None and 0 < fittable < latent_dim:
+        found.append(f"model.latent_dim={latent_dim} is {'not below' if fittable < data_dim else 'above'} the "
+                     f"data's {data_dim} dimensions: the linear prediction ppca/* is for k={fittable}, the most "
+                     f"pPCA can fit{' with a learned sigma2' if fittable < data_dim else ''}")
     if model.get("encoder") == "linear" and model.get("encoder_hidden") is not None:
         found.append(f"model.encoder_hidden={list(model.encoder_hidden)} is not used: model.encoder=linear has "
                      "no hidden layers (model.encoder=mlp or deep_linear has)")
