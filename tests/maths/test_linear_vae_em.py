@@ -109,3 +109,45 @@ def test_the_optimizer_refuses_a_missing_full_batch():
     model = LinearVAE(12, 3, FixedNoise(1.0)).double()
     with pytest.raises(ValueError, match="full-batch"):
         VariationalEM(model.parameters()).attach(model, None)
+
+
+def test_a_learned_sigma2_floor_above_sigma2_ml_is_kept_and_its_optimum_reached():
+    # The floor is the constrained maximum (pPCA's likelihood rises towards sigma2_ML), so EM must
+    # end at pPCA's optimum at the floor, with the encoder fitted to that sigma2, not to EM's own.
+    x = _data()
+    moments = data_moments(x)
+    spec = ppca.spectrum(moments)
+    floor = 2.0 * ppca.ml_sigma2(spec.eigvals, 3)
+    model = LinearVAE(12, 3, LearnedNoise(init=4.0, min_sigma2=floor)).double()
+    optimizer = VariationalEM(model.parameters())
+    optimizer.attach(model, moments)
+    for _ in range(300):
+        optimizer.step()
+    with torch.no_grad():
+        recon, kl = analytic_elbo_from_moments(moments, model.params())
+        assert float(model.noise.sigma2()) == pytest.approx(floor, rel=1e-9)
+    assert float(optimizer.ascent.state.sigma2) == pytest.approx(floor, rel=1e-12)
+    assert float(recon - kl) == pytest.approx(ppca.ppca_ml(spec, 3, floor=floor).log_px, abs=1e-8)
+
+
+def test_the_logged_factor_is_the_one_the_last_step_moved_by():
+    moments = data_moments(_data())
+    plain = OverRelaxedEM(moments.cov, _random_decoder(12, 3), 1.0, growth=1.0)
+    relaxed = OverRelaxedEM(moments.cov, _random_decoder(12, 3), 1.0, growth=1.1)
+    assert plain.last_factor == relaxed.last_factor == 1.0
+    seen = set()
+    for _ in range(60):
+        plain.step()
+        eta = relaxed.eta
+        before = relaxed.state.log_px
+        relaxed.step()
+        assert plain.last_factor == 1.0
+        # An accepted over-relaxed step moved by eta and raised eta; a fallback moved by 1.
+        assert relaxed.last_factor == (eta if relaxed.eta > eta else 1.0)
+        assert relaxed.state.log_px >= before
+        seen.add(relaxed.last_factor > 1.0)
+    assert True in seen  # over-relaxed steps were accepted
+    saved = relaxed.state_dict()
+    again = OverRelaxedEM(moments.cov, _random_decoder(12, 3), 1.0, growth=1.1)
+    again.load_state_dict(saved)
+    assert again.last_factor == relaxed.last_factor and again.eta == relaxed.eta

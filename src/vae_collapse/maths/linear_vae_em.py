@@ -64,8 +64,13 @@ def decoder_state(S: torch.Tensor, trace_S: torch.Tensor, W: torch.Tensor, sigma
     return DecoderState(W=W, sigma2=sigma2, SW=SW, log_px=value, chol_M=chol)
 
 
-def em_update(state: DecoderState, trace_S: torch.Tensor, learn_sigma2: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """One exact-posterior EM step from ``state``: the new (W, sigma2), W not yet rotated."""
+def em_update(state: DecoderState, trace_S: torch.Tensor, learn_sigma2: bool,
+              min_sigma2: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """One exact-posterior EM step from ``state``: the new (W, sigma2), W not yet rotated.
+
+    The M-step's objective in sigma2, -n/2 log sigma2 - A / (2 sigma2), has one peak, so with a
+    floor the constrained update is the unconstrained one raised to ``min_sigma2``.
+    """
     W, sigma2, SW, chol = state.W, state.sigma2, state.SW, state.chol_M
     k = W.shape[1]
     inner = sigma2 * torch.eye(k, dtype=W.dtype, device=W.device) + torch.cholesky_solve(W.T @ SW, chol)
@@ -73,26 +78,29 @@ def em_update(state: DecoderState, trace_S: torch.Tensor, learn_sigma2: bool) ->
     if not learn_sigma2:
         return W_new, sigma2
     sigma2_new = (trace_S - (SW * torch.cholesky_solve(W_new.T, chol).T).sum()) / W.shape[0]
-    return W_new, sigma2_new
+    return W_new, torch.clamp(sigma2_new, min=min_sigma2)
 
 
 class OverRelaxedEM:
     """Ascent on the linear VAE ELBO by (over-relaxed) variational EM, from data moments.
 
     ``growth`` multiplies the extrapolation factor after every accepted over-relaxed step;
-    ``growth = 1`` is plain EM. Work in float64: the closed forms subtract traces of
+    ``growth = 1`` is plain EM. A learned sigma2 stays at or above ``min_sigma2`` (the noise
+    policy's floor). Work in float64: the closed forms subtract traces of
     similar size, and float32 would put the last hundredth of a nat out of reach.
     """
 
     def __init__(self, cov: torch.Tensor, W: torch.Tensor, sigma2, learn_sigma2: bool = True,
-                 growth: float = 1.1, dtype: torch.dtype = torch.float64) -> None:
+                 growth: float = 1.1, dtype: torch.dtype = torch.float64, min_sigma2: float = 0.0) -> None:
         if growth < 1.0:
             raise ValueError(f"growth={growth} must be >= 1 (1 is plain EM)")
         self.S = cov.to(dtype)
         self.trace_S = torch.trace(self.S)
         self.learn_sigma2 = learn_sigma2
         self.growth = growth
+        self.min_sigma2 = float(min_sigma2)
         self.eta = 1.0
+        self.last_factor = 1.0  # the factor the last step moved by: eta where it was taken, 1 for plain EM
         sigma2 = torch.as_tensor(sigma2, dtype=dtype, device=self.S.device)
         state = decoder_state(self.S, self.trace_S, orthogonalise_columns(W.to(dtype)), sigma2)
         if state is None:
@@ -101,7 +109,8 @@ class OverRelaxedEM:
 
     def state_dict(self) -> dict[str, Any]:
         """What the next steps depend on beyond the weights: the float64 decoder and the extrapolation."""
-        return {"eta": self.eta, "W": self.state.W.clone(), "sigma2": self.state.sigma2.clone()}
+        return {"eta": self.eta, "last_factor": self.last_factor, "W": self.state.W.clone(),
+                "sigma2": self.state.sigma2.clone()}
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
         """Continue exactly where :meth:`state_dict` was taken (W as saved: orthogonalising it again
@@ -110,21 +119,24 @@ class OverRelaxedEM:
         if state is None:
             raise ValueError("the saved EM state gives no finite log-likelihood")
         self.state, self.eta = state, float(saved["eta"])
+        self.last_factor = float(saved.get("last_factor", 1.0))  # absent from older checkpoints
 
     def step(self) -> DecoderState:
         """One ascent step; returns the new state, whose ELBO is never below the old one."""
-        W_em, sigma2_em = em_update(self.state, self.trace_S, self.learn_sigma2)
+        W_em, sigma2_em = em_update(self.state, self.trace_S, self.learn_sigma2, self.min_sigma2)
         if self.growth > 1.0 and self.eta > 1.0:
             W_try = self.state.W + self.eta * (W_em - self.state.W)
-            sigma2_try = self.state.sigma2 + self.eta * (sigma2_em - self.state.sigma2)
+            sigma2_try = torch.clamp(self.state.sigma2 + self.eta * (sigma2_em - self.state.sigma2),
+                                     min=self.min_sigma2)
             tried = decoder_state(self.S, self.trace_S, orthogonalise_columns(W_try), sigma2_try)
             if tried is not None and tried.log_px > self.state.log_px:
-                self.state = tried
+                self.state, self.last_factor = tried, self.eta
                 self.eta *= self.growth
                 return tried
         plain = decoder_state(self.S, self.trace_S, orthogonalise_columns(W_em), sigma2_em)
         if plain is not None and plain.log_px >= self.state.log_px:
             self.state = plain
+        self.last_factor = 1.0
         # Restart the extrapolation from the plain step; the next over-relaxed try uses growth.
         self.eta = self.growth
         return self.state

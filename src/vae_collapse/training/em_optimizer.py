@@ -71,9 +71,12 @@ class VariationalEM(torch.optim.Optimizer):
         self.model, self.moments, self.ascent = model, moments, None  # ascent starts from the weights at step 1
 
     @property
-    def eta(self) -> float:
-        """The current extrapolation factor (1 after a plain EM step)."""
-        return 1.0 if self.ascent is None else self.ascent.eta
+    def last_factor(self) -> float:
+        """The factor by which the last step extrapolated the EM step: 1 for a plain EM step (and
+        before the first), more for an accepted over-relaxed one."""
+        if self.ascent is None:
+            return float(self._restored.get("last_factor", 1.0)) if self._restored else 1.0
+        return self.ascent.last_factor
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -87,7 +90,7 @@ class VariationalEM(torch.optim.Optimizer):
         if self.ascent is None:
             # Started lazily, so a resumed run starts from its restored weights.
             self.ascent = OverRelaxedEM(self.moments.cov, model.decoder.W.detach(), model.noise.sigma2().detach(),
-                                        learn_sigma2=model.noise.learned,
+                                        learn_sigma2=model.noise.learned, min_sigma2=model.noise.sigma2_floor(),
                                         growth=self.param_groups[0]["over_relaxation"])
             if self._restored is not None:
                 self.ascent.load_state_dict(self._restored)

@@ -139,7 +139,7 @@ class VAEModule(pl.LightningModule):
         optimizer = self.optimizers()
         if self._log_this_step():
             metrics = result.metrics("train")
-            metrics["train/em_relaxation"] = optimizer.optimizer.eta
+            metrics["train/em_relaxation"] = optimizer.optimizer.last_factor  # the step that gave these weights
             self.log_dict(metrics, on_step=True, on_epoch=False, batch_size=batch.shape[0])
             self.log_dict({"elbo": result.elbo, "sigma2": result.sigma2},
                           prog_bar=True, logger=False, on_step=True, on_epoch=False)
