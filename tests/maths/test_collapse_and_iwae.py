@@ -38,6 +38,17 @@ def test_eps_delta_collapse_on_known_posteriors():
     assert count_active_units(mean) == 3  # dims 1, 3 and 4 have varying means (4: var 0.045)
 
 
+def test_a_dimension_informative_on_exactly_delta_of_the_examples_is_collapsed():
+    # P[KL < eps] >= 1 - delta: with N = 100, one example in a hundred above eps still collapses at
+    # delta = 0.01 (the boundary belongs to "collapsed"), two do not; and KL equal to eps is not below it.
+    kl = torch.zeros(100, 3, dtype=torch.float64)
+    kl[0, 0] = 1.0
+    kl[:2, 1] = 1.0
+    kl[:, 2] = 0.01
+    assert collapsed_dims(kl, eps=0.01, delta=0.01).tolist() == [True, False, False]
+    assert collapsed_dims(kl, eps=0.02, delta=0.01).tolist() == [True, False, True]
+
+
 def test_collapse_curve_is_monotone_in_eps():
     kl, _ = _hand_built_kls()
     grid = torch.logspace(-4, 1, 30)

@@ -120,16 +120,19 @@ def test_4_rotation_keeps_likelihood_but_opens_the_gap():
     assert float(gap) == pytest.approx(float(expected_gap), rel=1e-9)
 
 
-@pytest.mark.parametrize("sigma2", [0.05, 0.6, 2.0])
-def test_5_fixed_sigma2_collapse_pattern(sigma2):
+# The top six eigenvalues of this data are about 9.2, 7.4, 6.2, 5.1, 4.0 and 3.0.
+@pytest.mark.parametrize(("sigma2", "expected_active"), [(0.05, 6), (2.0, 6), (4.5, 4), (5.5, 3), (20.0, 0)])
+def test_5_fixed_sigma2_collapse_pattern(sigma2, expected_active):
     x = _data(n=12, num=4000)
     k = 6
     moments, sol, p = _ml_params(x, k, sigma2)
     lam = ppca.spectrum(moments).eigvals
     col_norms = p.W.square().sum(0)
     assert torch.allclose(col_norms, torch.clamp(lam[:k] - sigma2, min=0), atol=1e-10)
-    expected_active = int((lam[:k] > sigma2).sum())
     assert sol.active_dims == expected_active
+    # The closed-form value is the exact likelihood of that W (Woodbury, not the eigenvalue formula).
+    exact = ppca.average_log_likelihood(moments, p.W, p.mu, sigma2)
+    assert sol.log_px == pytest.approx(float(exact), rel=1e-12)
     _, kl_dim = analytic_elbo_terms(x, p)
     expected_kl = torch.where(lam[:k] > sigma2, 0.5 * torch.log(lam[:k] / sigma2), torch.zeros(k))
     assert torch.allclose(kl_dim.mean(0), expected_kl, atol=1e-9)
