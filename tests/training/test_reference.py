@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from types import SimpleNamespace
 
+import pytest
 import torch
 
 from vae_collapse.models.noise import FixedNoise, LearnedNoise
@@ -44,3 +45,25 @@ def test_a_fixed_sigma2_reference_uses_every_direction():
     assert run_reference(spectrum, SimpleNamespace(latent_dim=9, fit="gradient"), FixedNoise(0.5), 100) == reference
     one = run_reference(torch.tensor([2.0], dtype=torch.float64), SimpleNamespace(latent_dim=1), FixedNoise(0.5), 100)
     assert one["ppca/active_dims"] == 1 and abs(one["ppca/sigma2"] - 0.5) < 1e-15
+
+
+def test_only_a_full_batch_linear_vae_gets_the_full_covariance(monkeypatch):
+    # A mini-batch linear VAE trains on its batches: an n x n float64 covariance of wide data
+    # (CelebA: 1.2 GB) would be built and thrown away. The ppca/* line is the same either way.
+    from vae_collapse.maths.moments import data_moments
+    from vae_collapse.models import LinearVAE
+    from vae_collapse.training import run as run_module
+
+    built = []
+    monkeypatch.setattr(run_module, "data_moments", lambda x: built.append(x) or data_moments(x))
+    monkeypatch.setattr(run_module, "wants_eigenvectors", lambda model, dim: False)  # as for data over 4,096 pixels
+    x = torch.randn(60, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * torch.arange(1.0, 7.0)
+    found = {}
+    for full_batch in (False, True):
+        module = SimpleNamespace(model=LinearVAE(6, 2, FixedNoise(1.0)), precomputed_moments=None)
+        datamodule = SimpleNamespace(train_data=x, is_full_batch=full_batch)
+        moments, _, eigvals, reference = run_module._prepare_reference(module, datamodule, FixedNoise(1.0), 10, False)
+        assert (moments is not None) == full_batch and len(built) == int(full_batch)
+        found[full_batch] = (eigvals, reference)
+    assert torch.allclose(found[False][0], found[True][0], rtol=1e-10)
+    assert found[False][1] == pytest.approx(found[True][1], rel=1e-10)

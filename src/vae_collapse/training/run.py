@@ -407,9 +407,9 @@ def build_parts(cfg: DictConfig, run_dir: Path | None = None, devices_elsewhere:
 def _prepare_reference(module: VAEModule, datamodule, noise, last_step: int | None, closed_form: bool):
     """The data's covariance spectrum and pPCA's ppca/* reference; the full moments where the model uses them.
 
-    Full moments only for the models that use them (the closed-form fit, the linear VAE's
-    full-batch path: 2 s on 60k MNIST); the ppca/* line needs only the eigenvalues, which
-    are far cheaper on wide image data than an n x n covariance.
+    Full moments only where they are used (the closed-form fit, the linear VAE's full-batch
+    path: 2 s on 60k MNIST; a mini-batch linear VAE trains on batches); the ppca/* line needs
+    only the eigenvalues, which are far cheaper on wide image data than an n x n covariance.
     """
     model = module.model
     num, dim = datamodule.train_data.shape
@@ -417,7 +417,7 @@ def _prepare_reference(module: VAEModule, datamodule, noise, last_step: int | No
         say(f"vae-collapse: computing the pPCA reference from the {num:,} x {dim:,} training data "
             "(its covariance spectrum, in float64 on the CPU); this takes minutes", err=True)
     moments = spec = None
-    if closed_form or getattr(model, "supports_moments", False):
+    if closed_form or (getattr(model, "supports_moments", False) and datamodule.is_full_batch):
         moments = module.precomputed_moments = data_moments(datamodule.train_data)
     # The fit needs the eigenvectors, and so does the final check that a linear decoder's columns
     # lie on them (train/aligned_columns): one decomposition serves both and the ppca/* line.
