@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from vae_collapse.data import DataError
@@ -64,5 +68,20 @@ def test_failure_leaves_nothing(tmp_path, failure):
 def test_a_cache_folder_that_cannot_be_made_is_one_data_error(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
-    with pytest.raises(DataError, match=r"a_file/x: cannot write the data cache there .*dataset.cache_dir"):
+    with pytest.raises(DataError, match=r"a_file/x: cannot write the data cache there \(a file is in the way where a "
+                                         r"folder should be\); .*dataset.cache_dir"):
         populate(blocker / "x" / "celeba", ["a.npy"], lambda out, scratch: None, lambda path: None)
+
+
+def test_a_relative_cache_folder_works_for_tools_run_inside_the_staging_folder(tmp_path, monkeypatch):
+    # The fetchers run pip and dpkg-deb with the scratch folder as their working folder; with a
+    # relative cache folder every path they were given pointed nowhere, and every fetch failed.
+    monkeypatch.chdir(tmp_path)
+
+    def build_with_a_tool(out_dir, scratch):
+        for name in NAMES:
+            subprocess.run([sys.executable, "-c", "import sys; open(sys.argv[1], 'w').write('made')", str(out_dir / name)],
+                           cwd=scratch, check=True)
+
+    populate(Path("rel") / "set", NAMES, build_with_a_tool, accept)
+    assert sorted(p.name for p in (tmp_path / "rel" / "set").iterdir()) == list(NAMES)

@@ -114,6 +114,8 @@ ROWS: tuple[BadInput, ...] = (
     BadInput("key-of-an-unselected-logger", "override of a missing key without +", ("logger=csv", "logger.wandb.mode=offline"),
              "cannot override logger.wandb.mode: logger=csv has no key wandb (its keys: csv); "
              "wandb is a key of logger=wandb (select it first)"),
+    BadInput("data-cache-empty", "out of range", ("dataset=mnist", "dataset.cache_dir="),
+             "dataset.cache_dir='' must name a folder"),
     BadInput("dataset-folder-missing", "missing dataset file", ("dataset=celeba", "dataset.root={tmp}/no-celeba"),
              "CelebA images not found in {tmp}/no-celeba"),
     BadInput("dataset-file-corrupt", "corrupt dataset file",

@@ -30,11 +30,16 @@ def populate(final: Path, filenames: Sequence[str], build: Builder, verify: Veri
     """Build ``filenames`` in a staging folder, verify them, then move them into
     ``final``. Files already in ``final`` are kept (they were verified by the
     caller); only the missing ones are added."""
+    # Absolute, because builders run tools (pip, dpkg-deb) inside the staging folder: a relative
+    # cache folder would be looked up again from there.
+    final = final.absolute()
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{final.name}-", dir=final.parent))
     except OSError as err:
-        raise DataError(f"{final.parent}: cannot write the data cache there ({err.strerror or err}); "
+        reason = ("a file is in the way where a folder should be" if isinstance(err, (FileExistsError, NotADirectoryError))
+                  else err.strerror or err)
+        raise DataError(f"{final.parent}: cannot write the data cache there ({reason}); "
                         "give a writable dataset.cache_dir (or set VAE_COLLAPSE_DATA)") from None
     try:
         out_dir, scratch = staging / "files", staging / "scratch"

@@ -276,6 +276,9 @@ class IDXImageDataModule(InMemoryDataModule):
         super().__init__(**base)
         if name not in SOURCES:
             raise ValueError(f"dataset.name={name!r}: choose one of {sorted(SOURCES)}")
+        if not str(cache_dir).strip():
+            raise ValueError("cache_dir='' must name a folder (it is paths.data_dir by default: "
+                             "$VAE_COLLAPSE_DATA, or ~/.cache/vae-collapse where that is unset)")
         _check_range("val_size", val_size, 0, NUM_TRAIN - 1)
         if subset is not None:
             _check_range(

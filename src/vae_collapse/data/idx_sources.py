@@ -169,7 +169,7 @@ def ensure_idx_dataset(name: str, cache_dir: str | Path, mirror_url: str | None 
     a failed fetch leaves the cache as it was.
     """
     source = _source(name)
-    folder = Path(cache_dir).expanduser() / name
+    folder = Path(cache_dir).expanduser().absolute() / name
     missing = []
     for file_name in IDX_FILES:
         path = find_file(folder, file_name)
