@@ -69,6 +69,12 @@ def test_zero_mean_option():
         ({"spectrum": []}, "spectrum has 0 entries"),
         ({"spectrum": [1.0, -1.0]}, "must be >= 0"),
         ({"sigma2": 0.0}, "sigma2=0.0"),
+        # Non-finite values passed the sign checks and crashed in the eigendecomposition.
+        ({"sigma2": float("inf")}, "sigma2=inf: must be positive and finite"),
+        ({"sigma2": float("nan")}, "sigma2=nan: must be positive and finite"),
+        ({"spectrum": [1.0, float("nan")]}, "must be >= 0 and finite"),
+        ({"spectrum": [1.0, float("inf")]}, "must be >= 0 and finite"),
+        ({"mean_scale": float("nan")}, "mean_scale=nan: must be finite"),
         ({"n_train": 0}, "dataset.n_train=0"),
         ({"n_val": -1}, "dataset.n_val=-1"),
     ],

@@ -12,6 +12,7 @@ a non-zero mean makes models learn their bias too (mean_scale=0 gives mu=0).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -73,10 +74,12 @@ def make_truth(
         raise ValueError(f"data_dim={data_dim}: must be positive")
     if not 1 <= k <= data_dim:
         raise ValueError(f"spectrum has {k} entries: need between 1 and data_dim={data_dim}")
-    if min(spectrum) < 0:
-        raise ValueError(f"spectrum={spectrum}: entries are variances and must be >= 0")
-    if sigma2 <= 0:
-        raise ValueError(f"sigma2={sigma2}: must be positive")
+    if not all(0 <= s < math.inf for s in spectrum):  # written so that nan fails too
+        raise ValueError(f"spectrum={spectrum}: entries are variances and must be >= 0 and finite")
+    if not 0 < sigma2 < math.inf:
+        raise ValueError(f"sigma2={sigma2}: must be positive and finite")
+    if not math.isfinite(mean_scale):
+        raise ValueError(f"mean_scale={mean_scale}: must be finite")
     g = _generator(seed, _STREAM_TRUTH)
     gauss = torch.randn(data_dim, k, generator=g, dtype=torch.float64)
     q, r = torch.linalg.qr(gauss)
