@@ -238,7 +238,8 @@ def test_no_images_is_one_line_error(tmp_path, make, detail):
         CelebAFolderDataModule(str(root)).setup()
     assert str(caught.value) == (
         f"CelebA images not found in {root}{detail}: put the official aligned images "
-        "(img_align_celeba/*.jpg, and list_eval_partition.txt) there, or set dataset.root=<folder>"
+        "(img_align_celeba/*.jpg, and list_eval_partition.txt) there, or set dataset.root=<folder> "
+        "($CELEBA_ROOT sets it for new runs)"
     )
 
 
@@ -264,6 +265,20 @@ def test_image_smaller_than_the_crop_names_the_file(tmp_path):
     Image.new("RGB", (100, 100)).save(images / "000001.jpg")
     with pytest.raises(DataError, match=r"000001\.jpg: is 100x100, smaller than crop_size=148"):
         CelebAFolderDataModule(str(images)).setup()
+
+
+def test_images_of_another_size_are_decoded_with_one_warning(folder, capsys):
+    # The in-the-wild img_celeba has the same file names in many sizes; centre-cropped, its faces
+    # are not where the aligned set's are.
+    CelebAFolderDataModule(str(folder), subset=3, val_size=0, test_subset=0).setup()
+    assert "not the aligned" not in capsys.readouterr().err
+    Image.new("RGB", (400, 650), colour(2)).save(folder / "000002.jpg")
+    Image.new("RGB", (500, 300), colour(3)).save(folder / "000003.jpg")
+    CelebAFolderDataModule(str(folder), subset=3, val_size=0, test_subset=0).setup()
+    lines = [line for line in capsys.readouterr().err.splitlines() if "not the aligned" in line]
+    assert lines == [f"vae-collapse: warning: {folder}: 2 of 3 images are not the aligned 178x218 (e.g. 000002.jpg: "
+                     "400x650); the centre crop expects the aligned faces of img_align_celeba, not the in-the-wild "
+                     "img_celeba"]
 
 
 def test_listed_image_missing_from_folder(folder):

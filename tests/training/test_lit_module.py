@@ -122,6 +122,14 @@ def test_deep_models_one_step_moves_weights_and_learned_sigma2(kind):
     assert len(moved) == len(before), set(before) - set(moved)
 
 
+def test_a_conv_model_on_images_it_cannot_halve_names_the_image_size_setting():
+    from vae_collapse.models import ConvVAE
+
+    with pytest.raises(ValueError, match=r"^channels=\[4, 8\]: 2 stride-2 layers need H and W divisible by 4, got "
+                                         r"30x30 images \(.*dataset.image_size for celeba\)$"):
+        ConvVAE(2700, (3, 30, 30), FixedNoise(1.0), latent_dim=4, channels=[4, 8])
+
+
 def test_kl_annealing_weighs_the_loss_but_reports_the_true_elbo():
     from vae_collapse.models import KLAnnealing
 

@@ -69,7 +69,8 @@ _OTHER_IMAGE_SUFFIXES = (".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm
 def not_found(root: str | Path) -> DataError:
     return DataError(
         f"CelebA images not found in {root}{_what_is_there(Path(root))}: put the official aligned images "
-        f"({IMAGES_FOLDER}/*.jpg, and {PARTITION_FILE}) there, or set dataset.root=<folder>"
+        f"({IMAGES_FOLDER}/*.jpg, and {PARTITION_FILE}) there, or set dataset.root=<folder> "
+        "($CELEBA_ROOT sets it for new runs)"
     )
 
 
@@ -174,8 +175,8 @@ def partition_by_number(names: Sequence[str]) -> dict[str, list[str]]:
     return splits
 
 
-def _decode_image(path: Path, crop_size: int, image_size: int) -> np.ndarray:
-    """uint8 (3, image_size, image_size): centre crop, then bilinear resize."""
+def _decode_image(path: Path, crop_size: int, image_size: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """uint8 (3, image_size, image_size): centre crop, then bilinear resize; and the file's (width, height)."""
     try:
         with Image.open(path) as img:
             img = img.convert("RGB")
@@ -196,14 +197,19 @@ def _decode_image(path: Path, crop_size: int, image_size: int) -> np.ndarray:
     img = img.crop((left, top, left + crop_size, top + crop_size))
     if crop_size != image_size:
         img = img.resize((image_size, image_size), Image.Resampling.BILINEAR)
-    return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)
+    return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1), (width, height)
 
 
 def decode_images(
     folder: Path, names: Sequence[str], crop_size: int, image_size: int, desc: str = ""
 ) -> np.ndarray:
-    """uint8 (N, 3, image_size, image_size), filled in place to avoid a second copy."""
+    """uint8 (N, 3, image_size, image_size), filled in place to avoid a second copy.
+
+    Images of another size than the aligned set's are decoded, with one warning: the centre
+    crop assumes faces aligned as there, and CelebA's in-the-wild folder has the same file names.
+    """
     out = np.empty((len(names), 3, image_size, image_size), dtype=np.uint8)
+    other_size: list[tuple[str, tuple[int, int]]] = []
     with tqdm(
         total=len(names),
         desc=desc or "Decoding CelebA",
@@ -212,8 +218,15 @@ def decode_images(
         disable=len(names) < PROGRESS_MIN_FILES,
     ) as bar:
         for i, name in enumerate(names):
-            out[i] = _decode_image(folder / name, crop_size, image_size)
+            out[i], size = _decode_image(folder / name, crop_size, image_size)
+            if size != (IMAGE_WIDTH, IMAGE_HEIGHT):
+                other_size.append((name, size))
             bar.update(1)
+    if other_size:
+        name, (width, height) = other_size[0]
+        say(f"vae-collapse: warning: {folder}: {len(other_size):,} of {len(names):,} images are not the aligned "
+            f"{IMAGE_WIDTH}x{IMAGE_HEIGHT} (e.g. {name}: {width}x{height}); the centre crop expects the aligned "
+            "faces of img_align_celeba, not the in-the-wild img_celeba", err=True)
     return out
 
 
@@ -274,7 +287,8 @@ class CelebAFolderDataModule(InMemoryDataModule):
     ) -> None:
         super().__init__(**base)
         if root is None or not str(root).strip():
-            raise ValueError("dataset.root is empty: set it to the img_align_celeba folder")
+            raise ValueError("dataset.root is empty (is $CELEBA_ROOT set to ''?): set it to the img_align_celeba "
+                             "folder")
         _check_range("image_size", image_size, 1, None)
         _check_range(
             "crop_size", crop_size, 1, IMAGE_WIDTH, " (the width of the aligned images)"

@@ -23,7 +23,8 @@ def _final_size(sample_shape: tuple[int, ...], channels: list[int]) -> tuple[int
         raise ValueError(f"channels={channels} must be a non-empty list of positive widths")
     if height % factor or width % factor:
         raise ValueError(f"channels={channels}: {len(channels)} stride-2 layers need H and W divisible by {factor}, "
-                         f"got {height}x{width}")
+                         f"got {height}x{width} images (change the layers, or the data set's image size: "
+                         f"dataset.image_size for celeba)")
     return height // factor, width // factor
 
 
