@@ -31,6 +31,12 @@ def test_the_last_step_is_the_first_limit_reached(trainer, expected):
     assert _last_step(_cfg(**trainer), batches_per_epoch=10) == expected
 
 
+@pytest.mark.parametrize(("limit", "expected"), [(0.5, 15), (1.0, 30), (4, 12), (20, 30), (1, 3)])
+def test_an_epoch_is_as_long_as_trainer_limit_train_batches_makes_it(limit, expected):
+    # 3 epochs of 10 batches, cut by Lightning to int(10 * fraction) or min(10, count) batches each.
+    assert _last_step(_cfg(max_steps=-1, max_epochs=3, limit_train_batches=limit), batches_per_epoch=10) == expected
+
+
 def test_warnings_for_cut_off_schedules_untracked_runs_and_endless_ones():
     evaluation = SimpleNamespace(track_every_n_steps=50)
     cut = _run_warnings(_cfg(), KLAnnealing(FixedNoise(1.0), warmup_steps=100), 20, evaluation)

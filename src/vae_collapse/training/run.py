@@ -290,8 +290,17 @@ LIGHTNING_DEFAULT_EPOCHS = 1000
 
 
 def _last_step(cfg: DictConfig, batches_per_epoch: int) -> int | None:
-    """The step the run will end at: the first of max_steps and max_epochs that it reaches; None if neither."""
+    """The step the run will end at: the first of max_steps and max_epochs that it reaches; None if neither.
+
+    An epoch is ``batches_per_epoch`` batches, or fewer under ``trainer.limit_train_batches``
+    (a fraction or a count, as Lightning reads it).
+    """
     steps, epochs = cfg.trainer.get("max_steps"), cfg.trainer.get("max_epochs")
+    limit = cfg.trainer.get("limit_train_batches")
+    if isinstance(limit, float) and 0.0 <= limit <= 1.0:
+        batches_per_epoch = int(batches_per_epoch * limit)
+    elif isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0:
+        batches_per_epoch = min(batches_per_epoch, limit)
     limits = []
     if isinstance(steps, int) and steps >= 0:
         limits.append(steps)
