@@ -98,6 +98,31 @@ def test_failed_diverged_and_unfinished_runs_are_kept_apart(tmp_path):
     assert sum(not r.usable for r in runs.values()) == 4
 
 
+def test_an_unfinished_run_whose_folder_later_refused_a_job_is_still_unfinished(tmp_path):
+    from vae_collapse.report.runs import load_run
+
+    paths = fakes.make_tree(tmp_path)
+    folder = paths["unfinished"]
+    (folder / "rejected.txt").write_text("this folder already holds another run (3000 there, 2000 here)\n")
+    assert load_run(folder).status == "rejected"  # nothing to resume: the refused job is all there is
+    (folder / "checkpoints").mkdir()
+    (folder / "checkpoints" / "last.ckpt").write_bytes(b"a checkpoint")
+    run = load_run(folder)
+    assert run.status == "unfinished"  # it resumes; listed as bad input, it looked safe to delete
+    assert run.reason.endswith("; a later job into this folder was refused: this folder already holds another run "
+                               "(3000 there, 2000 here)")
+
+
+def test_a_summary_written_by_another_tool_is_not_a_run(tmp_path):
+    from vae_collapse.report.runs import load_run
+
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "summary.json").write_text('{"accuracy": 0.9, "status": "completed"}')
+    run = load_run(tmp_path / "other")
+    assert not run.usable and run.status == "not a run"
+    assert run.reason == "summary.json holds no vae-collapse config (written by another tool?)"
+
+
 def test_runs_are_found_once_whether_named_directly_or_through_a_parent(tmp_path):
     fakes.make_tree(tmp_path)
     once = load_runs([tmp_path])

@@ -20,7 +20,7 @@ from typing import Any
 
 from vae_collapse.report.errors import ReportError
 from vae_collapse.reporting.summary import REJECTED_FILE, SUMMARY_FILE
-from vae_collapse.training.checkpoint_paths import run_folder_of
+from vae_collapse.training.checkpoint_paths import checkpoint_file, run_folder_of
 
 # Folders inside a run that never hold another run; skipping them keeps the walk short.
 SKIP_DIRS = frozenset({"wandb", "csv", ".hydra", "__pycache__", "checkpoints"})
@@ -161,15 +161,27 @@ def _later_evaluation(run_dir: Path, metrics: dict[str, float]) -> tuple[dict[st
     return added, [str(item) for item in overrides] if isinstance(overrides, list) else [], settings
 
 
+def _refusal(run_dir: Path) -> str | None:
+    """The first line of the folder's rejected.txt (bad input stopped a job there), if it has one."""
+    try:
+        lines = (run_dir / REJECTED_FILE).read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return None
+    return lines[0] if lines else "bad input"
+
+
 def load_run(run_dir: Path) -> Run:
     overrides = _read_overrides(run_dir)
     summary_path = run_dir / SUMMARY_FILE
-    if not summary_path.is_file() and (run_dir / REJECTED_FILE).is_file():
-        reason = (run_dir / REJECTED_FILE).read_text(errors="replace").strip().splitlines() or ["bad input"]
-        return Run(run_dir, "rejected", f"stopped by bad input: {reason[0]}",
-                   config=_hydra_config(run_dir), overrides=overrides)
     if not summary_path.is_file():
-        return Run(run_dir, "unfinished", "no summary.json (still running, stopped, or never started)",
+        refused = _refusal(run_dir)
+        # A checkpoint is an earlier, unfinished run that a later job into the folder did not
+        # replace: it still resumes, so it is listed as what it is, not as the refusal.
+        if refused is not None and not checkpoint_file(run_dir).is_file():
+            return Run(run_dir, "rejected", f"stopped by bad input: {refused}",
+                       config=_hydra_config(run_dir), overrides=overrides)
+        later = f"; a later job into this folder was refused: {refused}" if refused is not None else ""
+        return Run(run_dir, "unfinished", f"no summary.json (still running, stopped, or never started){later}",
                    config=_hydra_config(run_dir), overrides=overrides)
     try:
         summary = json.loads(summary_path.read_text())
@@ -188,6 +200,8 @@ def load_run(run_dir: Path) -> Run:
     if status == "completed" and DIVERGENCE_METRIC in metrics and not math.isfinite(metrics[DIVERGENCE_METRIC]):
         status, reason = "diverged", f"{DIVERGENCE_METRIC} = {metrics[DIVERGENCE_METRIC]}"
     config = summary.get("config") if isinstance(summary.get("config"), dict) else _hydra_config(run_dir)
+    if not config:  # every vae-collapse summary has one (older runs' in .hydra/)
+        return Run(run_dir, "not a run", f"{SUMMARY_FILE} holds no vae-collapse config (written by another tool?)")
     if isinstance(summary.get("overrides"), list):  # the run's own (older runs' .hydra/ may hold a later command's)
         overrides = [str(item) for item in summary["overrides"]]
     added, eval_overrides, eval_settings = _later_evaluation(run_dir, metrics) if status == "completed" else ({}, [], {})
