@@ -340,3 +340,43 @@ def test_a_report_stopped_while_drawing_leaves_a_folder_the_next_report_takes(tm
     (tmp_path / "mine" / "figure.png").write_bytes(b"mine")
     assert build_report([tmp_path / "runs"], tmp_path / "mine").figures
     assert (tmp_path / "mine" / "figure.png").read_bytes() == b"mine"
+
+
+def _fixed_sweep(root: Path, name: str, lr: float = 1e-3, sigma2s=(0.1, 1.0)) -> None:
+    for sigma2, kl_dims in ((0.1, [1.0, 1.0, 1.0, 1.0]), (1.0, [1.0, 0.05, 0.0, 0.0])):
+        if sigma2 not in sigma2s:
+            continue
+        d = root / name / f"noise.sigma2={sigma2}"
+        cfg = fakes.config(name, 0, d, fakes.noise_fixed(sigma2))
+        cfg["optimizer"] = {"_target_": "torch.optim.Adam", "lr": lr}
+        fakes.make_run(d, cfg, fakes.deep_metrics(-90.0, 2, sigma2=sigma2))
+        fakes.collapse_curve(d, kl_dims)
+
+
+def test_two_sweeps_of_one_config_under_two_names_are_two_figures_each_named(tmp_path):
+    # One figure held both: each sigma^2 twice in the legend under one label, and twice on the trend line.
+    _fixed_sweep(tmp_path, "first")
+    _fixed_sweep(tmp_path, "second")
+    report = build_report([tmp_path / "first", tmp_path / "second"], tmp_path / "out")
+    for number in (3, 4):
+        figures = [f for f in report.figures if f.number == number]
+        assert len(figures) == 2, number
+        assert sorted(f.setting.rsplit(" [", 1)[-1] for f in figures) == ["name=first]", "name=second]"]
+    for fig in (f for f in report.figures if f.number == 3):
+        labels = [g["policy"] for g in fig.data["groups"]]
+        assert len(labels) == len(set(labels)) == 2
+
+
+def test_figures_that_would_read_the_same_name_the_setting_that_tells_them_apart(tmp_path):
+    # The presets' fixed and learned sweeps differ in their learning rate: their figures had one title.
+    _fixed_sweep(tmp_path, "sweep", lr=2e-3)
+    for init in (0.1, 1.0):
+        d = tmp_path / "learned" / f"noise.init={init}"
+        cfg = fakes.config("sweep", 0, d, fakes.noise_learned(init))
+        cfg["optimizer"] = {"_target_": "torch.optim.Adam", "lr": 1e-3}
+        fakes.make_run(d, cfg, fakes.deep_metrics(-80.0, 3, sigma2=0.2))
+        fakes.collapse_curve(d, [1.0, 0.5, 0.2, 0.0])
+    report = build_report([tmp_path / "sweep", tmp_path / "learned"], tmp_path / "out")
+    settings = sorted(f.setting for f in report.figures if f.number == 3)
+    assert len(settings) == 2 and settings[0] != settings[1]
+    assert [s.rsplit(" [", 1)[-1] for s in settings] == ["optimizer.lr=0.001]", "optimizer.lr=0.002]"]

@@ -152,7 +152,7 @@ class Group:
         return sorted({name for run in self.runs for name in run.metrics})
 
 
-def _short(value: Any) -> str:
+def override_spelling(value: Any) -> str:
     """A value as an override would spell it (null, true), shortened where it is a class path."""
     if value is None or isinstance(value, bool):
         return json.dumps(value)
@@ -183,7 +183,7 @@ def label_with(group: Group, keys: Iterable[str]) -> str:
     without ``lr_scheduler``, or with optimizer=em's keys, against one with them): the label of
     the group that has them still names them.
     """
-    parts = [f"{k}={_short(group.flat[k])}" for k in keys
+    parts = [f"{k}={override_spelling(group.flat[k])}" for k in keys
              if k.rsplit(".", 1)[-1] not in HYDRA_FLAGS and k in group.flat]
     return group.name + (f" [{', '.join(parts)}]" if parts else "")
 

@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from vae_collapse.report import curves
-from vae_collapse.report.aggregate import Group, families, split_by, stat
+from vae_collapse.report.aggregate import Group, differing_keys, families, override_spelling, split_by, stat
 from vae_collapse.report.describe import family_title, policy, unique_slugs
 from vae_collapse.report.plotting import FigureResult, band, colours, new_figure, save, suptitle
 
@@ -33,9 +33,40 @@ def sweep_families(groups: list[Group]) -> list[list[Group]]:
     """
     fams = families([g for g in groups if policy(g).kind in ("fixed", "learned")], SWEEP_FAMILY_IGNORES)
     fams = [part for fam in fams for part in split_by(fam, MEASURED_WITH)]
+    fams = [part for fam in fams for part in _apart_where_alike(fam)]
     # One learned setting alone is not a sweep (a plain run of the default config).
     fams = [f for f in fams if len(f) > 1 or policy(f[0]).kind == "fixed"]
     return [sorted(fam, key=lambda g: policy(g).order) for fam in fams]
+
+
+def _apart_where_alike(fam: list[Group]) -> list[list[Group]]:
+    """``fam`` split where two of its settings would be drawn as the same policy (two sweeps of one
+    config under two names, or another noise.min_sigma2): one legend entry for each, and one point
+    per sigma^2 on the trend line. The split is by the keys in which those settings differ."""
+    by_text: dict[str, list[Group]] = {}
+    for group in fam:
+        by_text.setdefault(policy(group).text, []).append(group)
+    keys = sorted({k for alike in by_text.values() if len(alike) > 1 for k in differing_keys(alike)})
+    return split_by(fam, keys) if keys else [fam]
+
+
+def _titles(fams: list[list[Group]]) -> list[str]:
+    """Each family's setting (_setting); where two read the same, each names its own value of
+    the keys that are constant within it and tell it from the other (optimizer.lr=0.002)."""
+    titles = [_setting(fam) for fam in fams]
+    for title in set(titles):
+        same = [i for i, t in enumerate(titles) if t == title]
+        if len(same) < 2:
+            continue
+        constant = [{k: v for k, v in fams[i][0].flat.items() if all(g.flat.get(k, v) == v and k in g.flat
+                                                                      for g in fams[i])} for i in same]
+        telling = [k for k in differing_keys([Group([], c) for c in constant]) if all(k in c for c in constant)]
+        # The legend names the noise policies; the title only where nothing else tells them apart.
+        telling = [k for k in telling if not k.startswith("noise.")] or telling
+        for i, values in zip(same, constant):
+            if telling:
+                titles[i] += " [" + ", ".join(f"{k}={override_spelling(values[k])}" for k in telling) + "]"
+    return titles
 
 
 def _setting(fam: list[Group]) -> str:
@@ -49,10 +80,11 @@ def _setting(fam: list[Group]) -> str:
 def collapse_figures(groups: list[Group], out_dir: Path) -> list[FigureResult]:
     fams = [f for f in sweep_families(groups)
             if any(curves.collapse_curve(r.run_dir) is not None for g in f for r in g.runs)]
-    return [_collapse_figure(f, out_dir, f"fig3_collapse_{s}") for f, s in zip(fams, unique_slugs([f[0] for f in fams]))]
+    return [_collapse_figure(f, out_dir, f"fig3_collapse_{s}", title)
+            for f, s, title in zip(fams, unique_slugs([f[0] for f in fams]), _titles(fams))]
 
 
-def _collapse_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
+def _collapse_figure(fam: list[Group], out_dir: Path, stem: str, setting: str) -> FigureResult:
     fixed = [g for g in fam if policy(g).kind == "fixed"]
     learned = [g for g in fam if policy(g).kind == "learned"]
     fig = new_figure(10.0, 5.0)
@@ -87,7 +119,7 @@ def _collapse_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("eps: KL threshold  [nats]")
     ax.set_ylabel(f"fraction of latent dimensions (eps, {delta:g})-collapsed")
-    ax.set_title(f"Collapse against eps: {_setting(fam)}", fontsize=10)
+    ax.set_title(f"Collapse against eps: {setting}", fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     # Outside the axes: the curves fill the plot from corner to corner.
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
@@ -100,7 +132,7 @@ def _collapse_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
         "standard deviation." + _fixed_trend(fixed_at, eps_mark)
     )
     return FigureResult(3, stem, "Collapse against eps across a sigma^2 sweep", path, caption, data,
-                        setting=_setting(fam))
+                        setting=setting)
 
 
 def _fixed_trend(points: list[tuple[float, float]], eps: float) -> str:
@@ -119,7 +151,8 @@ def _fixed_trend(points: list[tuple[float, float]], eps: float) -> str:
 def sigma2_figures(groups: list[Group], out_dir: Path) -> list[FigureResult]:
     # A sweep needs two settings with a known sigma^2 to be drawn against sigma^2.
     fams = [f for f in sweep_families(groups) if len([x for x in map(_sigma2_of, f) if x]) >= 2]
-    return [_sigma2_figure(f, out_dir, f"fig4_sigma2_{s}") for f, s in zip(fams, unique_slugs([f[0] for f in fams]))]
+    return [_sigma2_figure(f, out_dir, f"fig4_sigma2_{s}", title)
+            for f, s, title in zip(fams, unique_slugs([f[0] for f in fams]), _titles(fams))]
 
 
 def _sigma2_of(group: Group) -> float | None:
@@ -207,7 +240,7 @@ def _sigma2_ticks(swept: list[float | None], lo: float, hi: float) -> list[float
     return sorted(kept)
 
 
-def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
+def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str, setting: str) -> FigureResult:
     fixed = [g for g in fam if policy(g).kind == "fixed"]
     learned = [g for g in fam if policy(g).kind == "learned"]
     fig = new_figure(14.0, 5.0)
@@ -301,7 +334,7 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
     ax_elbo.set_title("ELBO against σ²")
     ax_dims.set_ylabel(f"active latent dimensions (not ({eps:g}, {fam[0].get('eval.delta', 0.01):g})-collapsed)")
     ax_dims.set_title("Collapse against σ²: measured vs linear theory")
-    suptitle(fig, f"Across the σ² sweep: {_setting(fam)}")
+    suptitle(fig, f"Across the σ² sweep: {setting}")
     path = save(fig, out_dir, stem)
     parts = []
     if fixed:
@@ -315,4 +348,4 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
     caption = (f"Against σ², left: {'; '.join(left) or 'nothing the runs logged'}. Right: "
                f"{'; '.join(right) or 'nothing the runs logged'}.{why} " + "; ".join(parts) + ".")
     return FigureResult(4, stem, "ELBO and collapse against sigma^2, with the linear theory", path, caption, data,
-                        setting=_setting(fam))
+                        setting=setting)
