@@ -380,3 +380,40 @@ def test_figures_that_would_read_the_same_name_the_setting_that_tells_them_apart
     settings = sorted(f.setting for f in report.figures if f.number == 3)
     assert len(settings) == 2 and settings[0] != settings[1]
     assert [s.rsplit(" [", 1)[-1] for s in settings] == ["optimizer.lr=0.001]", "optimizer.lr=0.002]"]
+
+
+def test_a_kl_warmup_longer_than_its_run_is_reported_as_cut_off(tmp_path):
+    # Table 1 and figure 7 promised the plain ELBO where the run ended at beta = 0.12, and the
+    # "active dims at the end of the warm-up" were the run's last ones.
+    for warmup, beta in ((0, 1.0), (1000, 0.12)):
+        d = tmp_path / "kl" / f"noise.warmup_steps={warmup}"
+        fakes.make_run(d, fakes.config("kl", 0, d, fakes.noise_kl(warmup), steps=120),
+                       {**fakes.deep_metrics(30.0, 2), "train/beta": beta})
+        fakes.trajectory(d, [4, 4, 3, 3, 2, 2, 2])
+    report = build_report([tmp_path / "kl"], tmp_path / "out")
+    data = json.loads(report.json_path.read_text())
+    policies = sorted(r["policy"] for r in data["table1"])
+    assert policies == ["KL annealing β: 0→1 over 1000 steps (cut off by the run's end at β = 0.12), fixed σ² = 0.1",
+                        "plain ELBO (no warm-up), fixed σ² = 0.1"]
+    fig7 = next(f for f in data["figures"] if f["number"] == 7)
+    warm = {g["warmup_steps"]: g for g in fig7["data"]["groups"]}
+    assert warm[1000]["active_dims_at_warmup_end"] is None and warm[0]["active_dims_at_warmup_end"] == 4
+    assert "a warm-up marked 'cut off' is longer than its run" in fig7["caption"]
+
+
+def test_figure7_heatmap_columns_are_centred_on_their_steps(tmp_path, monkeypatch):
+    from vae_collapse.report import fig_kl_anneal
+
+    extents = []
+    real_save = fig_kl_anneal.save
+
+    def save(fig, *args):
+        extents.extend(tuple(image.get_extent()[:2]) for ax in fig.axes for image in ax.get_images())
+        return real_save(fig, *args)
+
+    monkeypatch.setattr(fig_kl_anneal, "save", save)
+    d = tmp_path / "kl" / "0"
+    fakes.make_run(d, fakes.config("kl", 0, d, fakes.noise_kl(60), steps=120), fakes.deep_metrics(30.0, 2))
+    fakes.trajectory(d, [4, 4, 4, 4, 3, 2, 2])  # steps 0, 20, ..., 120
+    build_report([tmp_path / "kl"], tmp_path / "out")
+    assert extents == [(-10.0, 130.0)]  # half a column (10 steps) either side of the first and last

@@ -24,7 +24,8 @@ NEEDS = {
        "e.g. -m experiment=deep_mnist_fixed_sigma",
     5: "linear VAE runs with decoder_column_norms.csv and data_spectrum.csv",
     TABLE1: "completed runs",
-    7: "KL-annealing runs with collapse_trajectory.csv, e.g. -m experiment=deep_mnist_kl_anneal",
+    7: "KL-annealing runs with collapse_trajectory.csv (eval.track_every_n_steps shorter than the run), "
+       "e.g. -m experiment=deep_mnist_kl_anneal",
 }
 
 

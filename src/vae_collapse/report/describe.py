@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +26,12 @@ def _cls(target: Any) -> str:
     return str(target or "").rsplit(".", 1)[-1]
 
 
-def policy_from(noise: dict[str, Any]) -> Policy:
-    """The noise policy of a flattened ``noise.*`` node (keys without the ``noise.`` prefix)."""
+def policy_from(noise: dict[str, Any], final_beta: float | None = None) -> Policy:
+    """The noise policy of a flattened ``noise.*`` node (keys without the ``noise.`` prefix).
+
+    ``final_beta``: the runs' last KL weight (``train/beta``); below 1 the warm-up was cut off by
+    the end of the run, and the text says so rather than promise the plain ELBO.
+    """
     cls = _cls(noise.get("_target_"))
     if cls == "FixedNoise":
         s2 = float(noise.get("sigma2"))
@@ -39,6 +44,8 @@ def policy_from(noise: dict[str, Any]) -> Policy:
         warmup = int(noise.get("warmup_steps", 0))
         start = float(noise.get("start", 0.0))
         head = "plain ELBO (no warm-up)" if warmup == 0 else f"KL annealing β: {start:g}→1 over {warmup} steps"
+        if warmup and final_beta is not None and math.isfinite(final_beta) and final_beta < 1.0 - 1e-9:
+            head += f" (cut off by the run's end at β = {final_beta:.2g})"
         return Policy("kl_anneal", f"{head}, {base.text}", base.sigma2, (KIND_ORDER.index("kl_anneal"), warmup))
     if cls == "AnnealedNoise":
         text = (f"σ² annealed {float(noise.get('start')):g}→{float(noise.get('end')):g} "
@@ -54,7 +61,7 @@ def _sub(flat: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 
 def policy(group: Group) -> Policy:
-    return policy_from(_sub(group.flat, "noise"))
+    return policy_from(_sub(group.flat, "noise"), group.stat("train/beta").mean)
 
 
 def _widths(value: Any) -> str:

@@ -48,12 +48,15 @@ def _anneal_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
     cols = colours(len(fam), "viridis")
     # Curves that coincide (e.g. every run keeps all latents) must all stay visible: each later
     # one is drawn thinner, on top, in its own dash pattern.
+    cut_off = False  # a warm-up longer than the tracked run
     strokes = [(("-", "--", "-.", ":")[i % 4], max(3.2 - 0.7 * i, 1.0)) for i in range(len(fam))]
     for group, colour, (linestyle, linewidth) in zip(fam, cols, strokes):
         trajs = [t for t in (curves.trajectory(r.run_dir) for r in group.runs) if t is not None]
         warmup = int(group.get("noise.warmup_steps", 0))
-        label = f"{_warmup_text(warmup)} ({seeds_text(len(trajs))})"
         steps, dims, dims_std, n = curves.mean_curve([(t["step"], t["active_dims"]) for t in trajs])
+        ended = warmup <= steps[-1]
+        label = f"{_warmup_text(warmup)}{'' if ended else ', cut off'} ({seeds_text(len(trajs))})"
+        cut_off = cut_off or not ended
         band(ax_dims, steps, dims, dims_std, colour, label, linestyle=linestyle, linewidth=linewidth)
         total = [(t["step"], t["kl"].sum(axis=1)) for t in trajs]
         s2, kl, kl_std, _ = curves.mean_curve(total)
@@ -64,7 +67,7 @@ def _anneal_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
         end = np.searchsorted(steps, warmup) if warmup > 0 else 0
         data["groups"].append({
             "label": group.label, "warmup_steps": warmup, "n": n, "seeds": group.seeds,
-            "active_dims_at_warmup_end": float(dims[min(end, len(dims) - 1)]),
+            "active_dims_at_warmup_end": float(dims[min(end, len(dims) - 1)]) if ended else None,
             "active_dims_peak": float(dims.max()), "active_dims_final": float(dims[-1]),
             "collapse/active_dims": group.stat("collapse/active_dims").as_dict(),
             "curve": {"step": [float(s) for s in steps], "active_dims_mean": [float(d) for d in dims],
@@ -91,9 +94,12 @@ def _anneal_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
         kl = np.maximum(traj["kl"], KL_FLOOR)
         order = np.argsort(-kl[-1], kind="stable")  # latents sorted by their final KL
         steps = traj["step"]
+        # Each column centred on its step (measurements are evenly spaced), so that the warm-up's
+        # line falls where its measurement is drawn.
+        half = (steps[-1] - steps[0]) / (2 * (len(steps) - 1)) if len(steps) > 1 else 0.5
         image = ax.imshow(np.log10(kl[:, order].T), aspect="auto", origin="upper", cmap="magma",
                           vmin=np.log10(KL_FLOOR), vmax=top,
-                          extent=(steps[0], steps[-1], kl.shape[1] - 0.5, -0.5), interpolation="nearest")
+                          extent=(steps[0] - half, steps[-1] + half, kl.shape[1] - 0.5, -0.5), interpolation="nearest")
         warmup = int(group.get("noise.warmup_steps", 0))
         if 0 < warmup <= steps[-1]:
             ax.axvline(warmup, color="tab:cyan", linestyle="--", linewidth=1.2)
@@ -111,7 +117,8 @@ def _anneal_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
     examples = fam[0].get("eval.track_examples", 1000)
     caption = (
         "KL annealing: the KL weight β rises from its start to 1 over the warm-up (dotted lines), then the plain "
-        f"ELBO is trained. Top: active dimensions and total KL (`track/active_dims`, `track/kl`) measured during "
+        "ELBO is trained" + ("; a warm-up marked 'cut off' is longer than its run, which never trains the plain ELBO"
+                             if cut_off else "") + f". Top: active dimensions and total KL (`track/active_dims`, `track/kl`) measured during "
         f"training on the first {examples} evaluation examples (`eval.track_examples`), mean ± std over seeds; the "
         "final `collapse/active_dims` of Table 1 uses the whole evaluation split, so the last points can differ "
         "from it a little. The y axes start where the data do. Bottom: the mean KL of each latent dimension over "
