@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import matplotlib.image
 import numpy as np
@@ -417,3 +418,13 @@ def test_figure7_heatmap_columns_are_centred_on_their_steps(tmp_path, monkeypatc
     fakes.trajectory(d, [4, 4, 4, 4, 3, 2, 2])  # steps 0, 20, ..., 120
     build_report([tmp_path / "kl"], tmp_path / "out")
     assert extents == [(-10.0, 130.0)]  # half a column (10 steps) either side of the first and last
+
+
+def test_a_path_without_runs_beside_others_is_warned_about_and_sources_are_absolute(tmp_path, monkeypatch, capsys):
+    fakes.make_tree(tmp_path / "runs")
+    (tmp_path / "empty").mkdir()
+    monkeypatch.chdir(tmp_path)
+    report = build_report([Path("runs"), Path("empty")], tmp_path / "out")
+    assert "vae-collapse-report: warning: PATH empty holds no run folders; it is left out" in capsys.readouterr().err
+    data = json.loads(report.json_path.read_text())
+    assert data["sources"] == [str(tmp_path / "runs"), str(tmp_path / "empty")]  # readable from out/

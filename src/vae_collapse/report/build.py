@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from vae_collapse.report import fig_collapse, fig_kl_anneal, fig_linear, figure1
 from vae_collapse.report.aggregate import Group, group_runs, set_aside_repeats
 from vae_collapse.report.plotting import FigureResult
 from vae_collapse.report.errors import ReportError
-from vae_collapse.report.runs import Run, is_run_dir, load_runs
+from vae_collapse.report.runs import Run, discover, is_run_dir, load_runs
 
 # Table 1 sits between figures 5 and 7 in the report's order, so it takes number 6.
 TABLE1 = 6
@@ -75,6 +76,10 @@ def build_report(
     if paths and not runs:
         raise ReportError(f"no run folders under {', '.join(str(p) for p in paths)} (a run folder holds summary.json "
                           "or .hydra/config.yaml); give the folders vae-collapse wrote, e.g. multirun/<name>/<time>")
+    for path in paths:  # one of several that holds nothing: a typo, or the wrong folder
+        if len(paths) > 1 and not discover([Path(path)], exclude=out_dir):
+            print(f"vae-collapse-report: warning: PATH {path} holds no run folders; it is left out",
+                  file=sys.stderr, flush=True)
     spectrum = spectrum_source.resolve(spectrum_from)
     groups = group_runs(run for run in runs if run.usable)
     spectrum = spectrum or spectrum_source.from_groups(groups)
@@ -97,7 +102,8 @@ def build_report(
 
     drawn = {f.number for f in figures} | ({TABLE1} if rows else set())
     not_drawn = {number: need for number, need in NEEDS.items() if number not in drawn}
-    report = Report(out_dir, [Path(p) for p in paths], runs, groups, figures, rows, not_drawn)
+    # Absolute: REPORT.md and report.json are read from out_dir, not from where the command ran.
+    report = Report(out_dir, [Path(p).absolute() for p in paths], runs, groups, figures, rows, not_drawn)
     output.write_table_csv(report)
     markdown.write(report)
     output.write_json(report)
