@@ -105,3 +105,18 @@ def test_devices_are_left_to_the_machines_the_jobs_run_on(run_cli, tmp_path):
 
 def test_a_job_is_named_without_hydras_escapes():
     assert job_label([r"noise.sigma2=$\{oc.env\:X\}"], {"noise.sigma2"}) == "noise.sigma2=${oc.env:X}"
+
+
+def test_a_refused_key_the_preset_sweeps_is_named_as_the_presets():
+    # `-m experiment=deep_mnist_fixed_sigma noise=learned`: the user never typed noise.sigma2.
+    from omegaconf import OmegaConf
+
+    from vae_collapse.training.sweep_preflight import _preset_sweep_hint
+
+    refused = [("noise.sigma2=0.01,seed=0", "noise.sigma2: unknown key for LearnedNoise; valid keys: init")]
+    config = OmegaConf.create({"hydra": {"sweeper": {"params": {"noise.sigma2": "0.01,0.1", "seed": "0,1"}},
+                                         "overrides": {"task": ["experiment=deep_mnist_fixed_sigma", "noise=learned"]}}})
+    assert _preset_sweep_hint(config, refused).startswith(
+        "; noise.sigma2 is swept by the preset's hydra.sweeper.params (0.01,0.1), which the command line can narrow")
+    config.hydra.overrides.task.append("noise.sigma2=0.5,1")  # the user's own sweep: the user's own error
+    assert _preset_sweep_hint(config, refused) == ""

@@ -196,4 +196,18 @@ class SweepPreflight(Callback):
             return
         total, refused = refusals(config)
         if refused:
-            raise SweepRefused(describe(total, refused))
+            raise SweepRefused(describe(total, refused) + _preset_sweep_hint(config, refused))
+
+
+def _preset_sweep_hint(config: DictConfig, refused: list[tuple[str, str]]) -> str:
+    """Where a refused key is swept by the config (a preset's hydra.sweeper.params), not by the
+    user: say so, since the command line can narrow that sweep but not remove it."""
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    typed = {str(o).split("=", 1)[0].lstrip("+~") for o in OmegaConf.select(config, "hydra.overrides.task") or []}
+    for _, why in refused:
+        key = why.split(":", 1)[0].split("=", 1)[0].split(" ", 1)[0]
+        if key in params and key not in typed:
+            return (f"; {key} is swept by the preset's hydra.sweeper.params ({params[key]}), which the command line "
+                    f"can narrow ({key}=...) but not remove: for another noise policy or model, use a preset made "
+                    "for it, or run one setting of this one without -m")
+    return ""
