@@ -109,6 +109,13 @@ def test_a_key_of_another_data_set_is_named_with_the_keys_this_one_takes(compose
     assert "batch_size" in str(info.value)
 
 
+def test_a_wrong_value_from_another_key_names_that_key(compose_config):
+    # The user set paths.data_dir, not dataset.cache_dir, which only copies it.
+    cfg = compose_config("paths.data_dir=null")
+    with pytest.raises(ConfigError, match=r"^dataset.cache_dir=null \(from \$\{paths.data_dir\}\): expected str$"):
+        check_node(cfg.dataset, "dataset")
+
+
 def test_latent_size_above_data_dimension_is_rejected(compose_config):
     cfg = compose_config("dataset=synthetic_ppca", "model.latent_dim=21")
     noise = build(cfg.noise, "noise")

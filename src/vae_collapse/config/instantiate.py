@@ -200,7 +200,15 @@ def check_node(node: DictConfig, path: str, supplied: tuple[str, ...] = ()) -> N
             raise ConfigError(f"{path}.{key}={value!r} is a name, not a config node (of type {annotation.__name__}); "
                               f"choose an option of its group with {group}={value}")
         if not _matches(value, annotation):
-            raise ConfigError(f"{path}.{key}={as_typed(value)}: expected {_describe(annotation)}")
+            raise ConfigError(f"{path}.{key}={as_typed(value)}{_from_interpolation(node, key)}: expected "
+                              f"{_describe(annotation)}")
+
+
+def _from_interpolation(node: DictConfig, key: str) -> str:
+    """" (from ${paths.data_dir})" where the value came from another key: that is the one to fix."""
+    if not OmegaConf.is_interpolation(node, key):
+        return ""
+    return f" (from {OmegaConf.to_container(node, resolve=False)[key]})"
 
 
 def _check_resolves(node: DictConfig, key: str, path: str) -> None:
