@@ -119,7 +119,7 @@ def _collapse_figure(fam: list[Group], out_dir: Path, stem: str, setting: str) -
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("eps: KL threshold  [nats]")
     ax.set_ylabel(f"fraction of latent dimensions (eps, {delta:g})-collapsed")
-    ax.set_title(f"Collapse against eps: {setting}", fontsize=10)
+    suptitle(fig, f"Collapse against eps: {setting}")  # wrapped: a long setting ran off the axes' title
     ax.grid(True, which="major", alpha=0.3)
     # Outside the axes: the curves fill the plot from corner to corner.
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
