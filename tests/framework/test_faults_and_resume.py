@@ -351,7 +351,8 @@ def test_an_em_run_resumed_ends_where_an_uninterrupted_one_does(run_cli, tmp_pat
     assert result.returncode == 0, result.stderr[-3000:]
     assert torch.load(resumed / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 30
     a, b = _summary(whole)["metrics"], _summary(resumed)["metrics"]
-    assert a["train/em_relaxation"] > 1  # over-relaxed steps were taken, so the state mattered
+    with open(whole / "csv" / "metrics.csv") as handle:  # over-relaxed steps were taken, so the state mattered
+        assert any(float(row["train/em_relaxation"]) > 1 for row in csv.DictReader(handle) if row.get("train/em_relaxation"))
     for name in ("train/elbo", "train/em_relaxation", "train/sigma2", "test/elbo", "collapse/active_dims"):
         assert math.isclose(a[name], b[name], rel_tol=1e-9, abs_tol=1e-9), name
     whole_rows = _train_rows(whole)

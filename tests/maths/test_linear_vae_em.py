@@ -151,3 +151,19 @@ def test_the_logged_factor_is_the_one_the_last_step_moved_by():
     again = OverRelaxedEM(moments.cov, _random_decoder(12, 3), 1.0, growth=1.1)
     again.load_state_dict(saved)
     assert again.last_factor == relaxed.last_factor and again.eta == relaxed.eta
+
+
+def test_a_saved_state_below_the_floor_is_taken_up_at_the_floor():
+    # Saved before EM kept noise.min_sigma2: every floored step would be refused as lower than it.
+    moments = data_moments(_data())
+    spec = ppca.spectrum(moments)
+    floor = 2.0 * ppca.ml_sigma2(spec.eigvals, 3)
+    free = OverRelaxedEM(moments.cov, _random_decoder(12, 3), 1.0)
+    for _ in range(300):
+        free.step()
+    floored = OverRelaxedEM(moments.cov, _random_decoder(12, 3), 1.0, min_sigma2=floor)
+    floored.load_state_dict(free.state_dict())
+    assert float(floored.state.sigma2) == pytest.approx(floor, rel=1e-12)
+    for _ in range(300):
+        floored.step()
+    assert floored.state.log_px == pytest.approx(ppca.ppca_ml(spec, 3, floor=floor).log_px, abs=1e-8)

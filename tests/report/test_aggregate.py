@@ -113,14 +113,14 @@ def test_an_unfinished_run_whose_folder_later_refused_a_job_is_still_unfinished(
                                "(3000 there, 2000 here)")
 
 
-def test_a_summary_written_by_another_tool_is_not_a_run(tmp_path):
-    from vae_collapse.report.runs import load_run
-
-    (tmp_path / "other").mkdir()
-    (tmp_path / "other" / "summary.json").write_text('{"accuracy": 0.9, "status": "completed"}')
-    run = load_run(tmp_path / "other")
-    assert not run.usable and run.status == "not a run"
-    assert run.reason == "summary.json holds no vae-collapse config (written by another tool?)"
+def test_a_summary_written_by_another_tool_is_not_a_run_and_hides_none_below_it(tmp_path):
+    paths = fakes.make_tree(tmp_path / "multirun")
+    runs = load_runs([tmp_path / "multirun"])
+    (tmp_path / "multirun" / "summary.json").write_text('{"accuracy": 0.9, "status": "completed"}')
+    (tmp_path / "multirun" / "fixed" / "other").mkdir()
+    (tmp_path / "multirun" / "fixed" / "other" / "summary.json").write_text('{"status": "completed"}')
+    assert [r.run_dir for r in load_runs([tmp_path / "multirun"])] == [r.run_dir for r in runs]
+    assert [r.run_dir for r in load_runs([paths["failed"]])] == [paths["failed"].resolve()]
 
 
 def test_runs_are_found_once_whether_named_directly_or_through_a_parent(tmp_path):

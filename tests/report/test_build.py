@@ -386,7 +386,7 @@ def test_figures_that_would_read_the_same_name_the_setting_that_tells_them_apart
 def test_a_kl_warmup_longer_than_its_run_is_reported_as_cut_off(tmp_path):
     # Table 1 and figure 7 promised the plain ELBO where the run ended at beta = 0.12, and the
     # "active dims at the end of the warm-up" were the run's last ones.
-    for warmup, beta in ((0, 1.0), (1000, 0.12)):
+    for warmup, beta in ((0, 1.0), (1000, 0.12), (130, 1.0)):  # the last ended after its last measurement (120)
         d = tmp_path / "kl" / f"noise.warmup_steps={warmup}"
         fakes.make_run(d, fakes.config("kl", 0, d, fakes.noise_kl(warmup), steps=120),
                        {**fakes.deep_metrics(30.0, 2), "train/beta": beta})
@@ -395,10 +395,13 @@ def test_a_kl_warmup_longer_than_its_run_is_reported_as_cut_off(tmp_path):
     data = json.loads(report.json_path.read_text())
     policies = sorted(r["policy"] for r in data["table1"])
     assert policies == ["KL annealing β: 0→1 over 1000 steps (cut off by the run's end at β = 0.12), fixed σ² = 0.1",
+                        "KL annealing β: 0→1 over 130 steps, fixed σ² = 0.1",
                         "plain ELBO (no warm-up), fixed σ² = 0.1"]
     fig7 = next(f for f in data["figures"] if f["number"] == 7)
     warm = {g["warmup_steps"]: g for g in fig7["data"]["groups"]}
     assert warm[1000]["active_dims_at_warmup_end"] is None and warm[0]["active_dims_at_warmup_end"] == 4
+    assert warm[130]["active_dims_at_warmup_end"] is None  # not measured there, and not the last value either
+    assert [warm[w]["cut_off"] for w in (0, 130, 1000)] == [False, False, True]
     assert "a warm-up marked 'cut off' is longer than its run" in fig7["caption"]
 
 
@@ -428,3 +431,21 @@ def test_a_path_without_runs_beside_others_is_warned_about_and_sources_are_absol
     assert "vae-collapse-report: warning: PATH empty holds no run folders; it is left out" in capsys.readouterr().err
     data = json.loads(report.json_path.read_text())
     assert data["sources"] == [str(tmp_path / "runs"), str(tmp_path / "empty")]  # readable from out/
+
+
+def test_learned_settings_that_read_alike_stay_beside_the_fixed_sweep_told_apart(tmp_path):
+    # Split by their noise.lr_scale, each learned setting was left alone and dropped from figures 3 and 4.
+    _fixed_sweep(tmp_path, "sweep")
+    for lr_scale in (1.0, 10.0):
+        d = tmp_path / "learned" / f"noise.lr_scale={lr_scale}"
+        noise = {**fakes.noise_learned(1.0), "lr_scale": lr_scale}
+        cfg = fakes.config("sweep", 0, d, noise)
+        cfg["optimizer"] = {"_target_": "torch.optim.Adam", "lr": 1e-3}
+        fakes.make_run(d, cfg, fakes.deep_metrics(-80.0, 3, sigma2=0.2))
+        fakes.collapse_curve(d, [1.0, 0.5, 0.2, 0.0])
+    report = build_report([tmp_path / "sweep", tmp_path / "learned"], tmp_path / "out")
+    fig3 = [f for f in report.figures if f.number == 3]
+    assert len(fig3) == 1
+    policies = sorted(g["policy"] for g in fig3[0].data["groups"])
+    assert len(fig3[0].data["groups"]) == 4 and policies[:2] == ["fixed σ² = 0.1", "fixed σ² = 1"]
+    assert len([f for f in report.figures if f.number == 4]) == 1

@@ -31,10 +31,18 @@ def test_the_last_step_is_the_first_limit_reached(trainer, expected):
     assert _last_step(_cfg(**trainer), batches_per_epoch=10) == expected
 
 
-@pytest.mark.parametrize(("limit", "expected"), [(0.5, 15), (1.0, 30), (4, 12), (20, 30), (1, 3)])
+@pytest.mark.parametrize(("limit", "expected"), [(0.5, 15), (1.0, 30), (4, 12), (20, 30), (1, 3), (2.0, 6), (0, 0)])
 def test_an_epoch_is_as_long_as_trainer_limit_train_batches_makes_it(limit, expected):
     # 3 epochs of 10 batches, cut by Lightning to int(10 * fraction) or min(10, count) batches each.
     assert _last_step(_cfg(max_steps=-1, max_epochs=3, limit_train_batches=limit), batches_per_epoch=10) == expected
+
+
+def test_a_fraction_of_batches_that_rounds_to_none_is_refused_in_one_line():
+    from vae_collapse.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^trainer.limit_train_batches=0.05: leaves no training batch per epoch "
+                                          r"\(int\(10 x 0.05\) = 0\)"):
+        _last_step(_cfg(max_steps=-1, max_epochs=3, limit_train_batches=0.05), batches_per_epoch=10)
 
 
 def test_warnings_for_cut_off_schedules_untracked_runs_and_endless_ones():

@@ -205,8 +205,9 @@ def decode_images(
 ) -> np.ndarray:
     """uint8 (N, 3, image_size, image_size), filled in place to avoid a second copy.
 
-    Images of another size than the aligned set's are decoded, with one warning: the centre
-    crop assumes faces aligned as there, and CelebA's in-the-wild folder has the same file names.
+    Images of another size than the aligned set's are decoded, with one warning for the call (a
+    split; pixels read back from the cache are not warned about again): the centre crop assumes
+    faces aligned as there, and CelebA's in-the-wild folder has the same file names.
     """
     out = np.empty((len(names), 3, image_size, image_size), dtype=np.uint8)
     other_size: list[tuple[str, tuple[int, int]]] = []

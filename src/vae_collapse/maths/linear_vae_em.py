@@ -115,7 +115,10 @@ class OverRelaxedEM:
     def load_state_dict(self, saved: dict[str, Any]) -> None:
         """Continue exactly where :meth:`state_dict` was taken (W as saved: orthogonalising it again
         could flip its columns' signs)."""
-        state = decoder_state(self.S, self.trace_S, saved["W"].to(self.S), torch.as_tensor(saved["sigma2"]).to(self.S))
+        # A checkpoint from before the floor was kept may hold a sigma2 below it.
+        sigma2 = torch.as_tensor(saved["sigma2"]).to(self.S)
+        sigma2 = torch.clamp(sigma2, min=self.min_sigma2) if self.learn_sigma2 else sigma2
+        state = decoder_state(self.S, self.trace_S, saved["W"].to(self.S), sigma2)
         if state is None:
             raise ValueError("the saved EM state gives no finite log-likelihood")
         self.state, self.eta = state, float(saved["eta"])

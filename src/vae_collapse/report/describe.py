@@ -45,7 +45,8 @@ def policy_from(noise: dict[str, Any], final_beta: float | None = None) -> Polic
         start = float(noise.get("start", 0.0))
         head = "plain ELBO (no warm-up)" if warmup == 0 else f"KL annealing β: {start:g}→1 over {warmup} steps"
         if warmup and final_beta is not None and math.isfinite(final_beta) and final_beta < 1.0 - 1e-9:
-            head += f" (cut off by the run's end at β = {final_beta:.2g})"
+            shown = f"{final_beta:.2g}" if f"{final_beta:.2g}" != "1" else f"{final_beta:.6f}".rstrip("0")
+            head += f" (cut off by the run's end at β = {shown})"
         return Policy("kl_anneal", f"{head}, {base.text}", base.sigma2, (KIND_ORDER.index("kl_anneal"), warmup))
     if cls == "AnnealedNoise":
         text = (f"σ² annealed {float(noise.get('start')):g}→{float(noise.get('end')):g} "
@@ -62,6 +63,12 @@ def _sub(flat: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 def policy(group: Group) -> Policy:
     return policy_from(_sub(group.flat, "noise"), group.stat("train/beta").mean)
+
+
+def warmup_cut_off(group: Group) -> bool:
+    """Whether the group's KL warm-up was longer than its runs: they ended with beta (train/beta) below 1."""
+    beta = group.stat("train/beta").mean
+    return bool(group.get("noise.warmup_steps")) and math.isfinite(beta) and beta < 1.0 - 1e-9
 
 
 def _widths(value: Any) -> str:

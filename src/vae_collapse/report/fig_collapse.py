@@ -40,14 +40,30 @@ def sweep_families(groups: list[Group]) -> list[list[Group]]:
 
 
 def _apart_where_alike(fam: list[Group]) -> list[list[Group]]:
-    """``fam`` split where two of its settings would be drawn as the same policy (two sweeps of one
-    config under two names, or another noise.min_sigma2): one legend entry for each, and one point
-    per sigma^2 on the trend line. The split is by the keys in which those settings differ."""
+    """``fam`` split where two fixed settings have one sigma^2 (two sweeps of one config under two
+    names): the trend line holds one point per sigma^2. The split is by the keys in which those
+    settings differ. Learned settings that read alike stay together, told apart in the legend."""
     by_text: dict[str, list[Group]] = {}
     for group in fam:
-        by_text.setdefault(policy(group).text, []).append(group)
+        if policy(group).kind == "fixed":
+            by_text.setdefault(policy(group).text, []).append(group)
     keys = sorted({k for alike in by_text.values() if len(alike) > 1 for k in differing_keys(alike)})
     return split_by(fam, keys) if keys else [fam]
+
+
+def _legend_texts(groups: list[Group]) -> dict[int, str]:
+    """Each group's policy in words, with its values of the keys that tell it from another that
+    reads the same (learned from one init at two noise.lr_scale)."""
+    by_text: dict[str, list[Group]] = {}
+    for group in groups:
+        by_text.setdefault(policy(group).text, []).append(group)
+    texts = {}
+    for text, alike in by_text.items():
+        keys = differing_keys(alike) if len(alike) > 1 else []
+        for group in alike:
+            parts = [f"{k}={override_spelling(group.get(k))}" for k in keys]
+            texts[id(group)] = text + (f" [{', '.join(parts)}]" if parts else "")
+    return texts
 
 
 def _titles(fams: list[list[Group]]) -> list[str]:
@@ -95,13 +111,14 @@ def _collapse_figure(fam: list[Group], out_dir: Path, stem: str, setting: str) -
     eps_mark = fam[0].get("eval.eps", 0.01)
     styles = [(g, c, "-", "o") for g, c in zip(fixed, colours(len(fixed), "viridis"))]
     styles += [(g, c, "--", "s") for g, c in zip(learned, colours(len(learned), "autumn"))]
+    texts = _legend_texts(fam)
     for group, colour, line, marker in styles:
         found = [c for c in (curves.collapse_curve(r.run_dir) for r in group.runs) if c is not None]
         if not found:
             continue
         eps, mean, std, n = curves.mean_curve(found, log_x=True)
         p = policy(group)
-        label = p.text
+        label = texts[id(group)]
         if p.kind == "learned":
             # The seed count closes the label once, below: the stat's own "(n=...)" would repeat it.
             label += f" → σ² = {group.stat('train/sigma2').fmt(3, show_n=False)}"
@@ -243,6 +260,7 @@ def _sigma2_ticks(swept: list[float | None], lo: float, hi: float) -> list[float
 def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str, setting: str) -> FigureResult:
     fixed = [g for g in fam if policy(g).kind == "fixed"]
     learned = [g for g in fam if policy(g).kind == "learned"]
+    texts = _legend_texts(fam)
     fig = new_figure(14.0, 5.0)
     ax_elbo, ax_dims = fig.subplots(1, 2)
     data: dict = {"fixed": [], "learned": []}
@@ -296,7 +314,7 @@ def _sigma2_figure(fam: list[Group], out_dir: Path, stem: str, setting: str) -> 
         s2 = g.stat("train/sigma2")
         e = g.stat("train/elbo")
         d = g.stat("collapse/active_dims")
-        text = f"{policy(g).text} (n={g.n})"
+        text = f"{texts[id(g)]} (n={g.n})"
         # Each seed at its own final sigma^2, the mean as a larger square.
         seed_x = [run.metrics.get("train/sigma2") for run in g.runs]
         for ax, metric, value in ((ax_elbo, "train/elbo", e), (ax_dims, "collapse/active_dims", d)):

@@ -13,7 +13,7 @@ import numpy as np
 
 from vae_collapse.report import curves
 from vae_collapse.report.aggregate import Group, families
-from vae_collapse.report.describe import family_title, policy, unique_slugs
+from vae_collapse.report.describe import family_title, policy, unique_slugs, warmup_cut_off
 from vae_collapse.report.plotting import FigureResult, band, colours, new_figure, save, seeds_text, suptitle
 
 ANNEAL_FAMILY_IGNORES = ("name", "noise.warmup_steps", "noise.start")
@@ -54,7 +54,7 @@ def _anneal_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
         trajs = [t for t in (curves.trajectory(r.run_dir) for r in group.runs) if t is not None]
         warmup = int(group.get("noise.warmup_steps", 0))
         steps, dims, dims_std, n = curves.mean_curve([(t["step"], t["active_dims"]) for t in trajs])
-        ended = warmup <= steps[-1]
+        ended = not warmup_cut_off(group)  # from train/beta: tracking may stop short of the run's last step
         label = f"{_warmup_text(warmup)}{'' if ended else ', cut off'} ({seeds_text(len(trajs))})"
         cut_off = cut_off or not ended
         band(ax_dims, steps, dims, dims_std, colour, label, linestyle=linestyle, linewidth=linewidth)
@@ -66,8 +66,9 @@ def _anneal_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
                 ax.axvline(warmup, color=colour, linestyle=":", linewidth=1.2)
         end = np.searchsorted(steps, warmup) if warmup > 0 else 0
         data["groups"].append({
-            "label": group.label, "warmup_steps": warmup, "n": n, "seeds": group.seeds,
-            "active_dims_at_warmup_end": float(dims[min(end, len(dims) - 1)]) if ended else None,
+            "label": group.label, "warmup_steps": warmup, "cut_off": not ended, "n": n, "seeds": group.seeds,
+            # None where the warm-up did not end, or ended after the last measurement
+            "active_dims_at_warmup_end": float(dims[end]) if ended and end < len(dims) else None,
             "active_dims_peak": float(dims.max()), "active_dims_final": float(dims[-1]),
             "collapse/active_dims": group.stat("collapse/active_dims").as_dict(),
             "curve": {"step": [float(s) for s in steps], "active_dims_mean": [float(d) for d in dims],

@@ -58,6 +58,18 @@ def is_run_dir(path: Path) -> bool:
     return (path / SUMMARY_FILE).is_file() or (path / ".hydra" / "config.yaml").is_file()
 
 
+def _another_tools(path: Path) -> bool:
+    """A summary.json with no vae-collapse config beside or in it: another tool's file, whose folder
+    may still hold runs below it."""
+    if (path / ".hydra" / "config.yaml").is_file():
+        return False
+    try:
+        summary = json.loads((path / SUMMARY_FILE).read_text())
+    except (OSError, ValueError):
+        return False  # unreadable: listed as such
+    return not (isinstance(summary, dict) and isinstance(summary.get("config"), dict))
+
+
 def check_paths(paths: list[Path]) -> None:
     for path in paths:
         if not path.exists():
@@ -81,7 +93,7 @@ def discover(paths: list[Path], exclude: Path | None = None) -> list[Path]:
     walked: set[Path] = set()
     excluded = exclude.resolve() if exclude is not None else None
     for path in paths:
-        if is_run_dir(path):
+        if is_run_dir(path) and not _another_tools(path):
             found.add(path.resolve())
             continue
         for root, dirs, _ in os.walk(path, followlinks=True):
@@ -91,7 +103,7 @@ def discover(paths: list[Path], exclude: Path | None = None) -> list[Path]:
                 d for d in dirs
                 if d not in SKIP_DIRS and not d.startswith(".") and _unvisited((here / d).resolve(), excluded, walked)
             )
-            if is_run_dir(here):
+            if is_run_dir(here) and not _another_tools(here):
                 found.add(here.resolve())
                 dirs[:] = []
     return sorted(found)
@@ -200,8 +212,6 @@ def load_run(run_dir: Path) -> Run:
     if status == "completed" and DIVERGENCE_METRIC in metrics and not math.isfinite(metrics[DIVERGENCE_METRIC]):
         status, reason = "diverged", f"{DIVERGENCE_METRIC} = {metrics[DIVERGENCE_METRIC]}"
     config = summary.get("config") if isinstance(summary.get("config"), dict) else _hydra_config(run_dir)
-    if not config:  # every vae-collapse summary has one (older runs' in .hydra/)
-        return Run(run_dir, "not a run", f"{SUMMARY_FILE} holds no vae-collapse config (written by another tool?)")
     if isinstance(summary.get("overrides"), list):  # the run's own (older runs' .hydra/ may hold a later command's)
         overrides = [str(item) for item in summary["overrides"]]
     added, eval_overrides, eval_settings = _later_evaluation(run_dir, metrics) if status == "completed" else ({}, [], {})

@@ -297,8 +297,13 @@ def _last_step(cfg: DictConfig, batches_per_epoch: int) -> int | None:
     """
     steps, epochs = cfg.trainer.get("max_steps"), cfg.trainer.get("max_epochs")
     limit = cfg.trainer.get("limit_train_batches")
+    if isinstance(limit, float) and limit > 1.0 and limit % 1.0 == 0:
+        limit = int(limit)  # as Lightning reads 2.0: two batches
     if isinstance(limit, float) and 0.0 <= limit <= 1.0:
-        batches_per_epoch = int(batches_per_epoch * limit)
+        batches_per_epoch, full = int(batches_per_epoch * limit), batches_per_epoch
+        if limit > 0.0 and batches_per_epoch == 0:  # Lightning would stop at fit with a traceback
+            raise ConfigError(f"trainer.limit_train_batches={limit}: leaves no training batch per epoch (int({full} x "
+                              f"{limit}) = 0); give a larger fraction, a number of batches, or 0 for no training")
     elif isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0:
         batches_per_epoch = min(batches_per_epoch, limit)
     limits = []
