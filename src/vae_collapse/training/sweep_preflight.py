@@ -202,8 +202,11 @@ class SweepPreflight(Callback):
 def _preset_sweep_hint(config: DictConfig, refused: list[tuple[str, str]]) -> str:
     """Where a refused key is swept by the config (a preset's hydra.sweeper.params), not by the
     user: say so, since the command line can narrow that sweep but not remove it."""
-    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
-    typed = {str(o).split("=", 1)[0].lstrip("+~") for o in OmegaConf.select(config, "hydra.overrides.task") or []}
+    # Unresolved, as sweep_jobs reads them: a ${...} on the command line belongs to the job.
+    params = OmegaConf.to_container(OmegaConf.select(config, "hydra.sweeper.params") or OmegaConf.create({}),
+                                    resolve=False)
+    task = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
+    typed = {str(o).split("=", 1)[0].lstrip("+~") for o in task}
     for _, why in refused:
         key = why.split(":", 1)[0].split("=", 1)[0].split(" ", 1)[0]
         if key in params and key not in typed:
