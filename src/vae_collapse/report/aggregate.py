@@ -152,7 +152,7 @@ class Group:
         return sorted({name for run in self.runs for name in run.metrics})
 
 
-def override_spelling(value: Any) -> str:
+def _short(value: Any) -> str:
     """A value as an override would spell it (null, true), shortened where it is a class path."""
     if value is None or isinstance(value, bool):
         return json.dumps(value)
@@ -183,9 +183,14 @@ def label_with(group: Group, keys: Iterable[str]) -> str:
     without ``lr_scheduler``, or with optimizer=em's keys, against one with them): the label of
     the group that has them still names them.
     """
-    parts = [f"{k}={override_spelling(group.flat[k])}" for k in keys
-             if k.rsplit(".", 1)[-1] not in HYDRA_FLAGS and k in group.flat]
-    return group.name + (f" [{', '.join(parts)}]" if parts else "")
+    return bracketed(group.name, {k: group.flat[k] for k in keys
+                                  if k.rsplit(".", 1)[-1] not in HYDRA_FLAGS and k in group.flat})
+
+
+def bracketed(text: str, values: dict[str, Any]) -> str:
+    """``text [key=value, ...]``, values spelled as overrides; ``text`` alone where there are none."""
+    parts = [f"{k}={_short(v)}" for k, v in values.items()]
+    return text + (f" [{', '.join(parts)}]" if parts else "")
 
 
 def set_aside_repeats(runs: list[Run]) -> list[Run]:

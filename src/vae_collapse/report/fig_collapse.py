@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from vae_collapse.report import curves
-from vae_collapse.report.aggregate import Group, differing_keys, families, override_spelling, split_by, stat
+from vae_collapse.report.aggregate import Group, bracketed, differing_keys, families, split_by, stat
 from vae_collapse.report.describe import family_title, policy, unique_slugs
 from vae_collapse.report.plotting import FigureResult, band, colours, new_figure, save, suptitle
 
@@ -61,8 +61,7 @@ def _legend_texts(groups: list[Group]) -> dict[int, str]:
     for text, alike in by_text.items():
         keys = differing_keys(alike) if len(alike) > 1 else []
         for group in alike:
-            parts = [f"{k}={override_spelling(group.get(k))}" for k in keys]
-            texts[id(group)] = text + (f" [{', '.join(parts)}]" if parts else "")
+            texts[id(group)] = bracketed(text, {k: group.get(k) for k in keys})
     return texts
 
 
@@ -74,14 +73,13 @@ def _titles(fams: list[list[Group]]) -> list[str]:
         same = [i for i, t in enumerate(titles) if t == title]
         if len(same) < 2:
             continue
-        constant = [{k: v for k, v in fams[i][0].flat.items() if all(g.flat.get(k, v) == v and k in g.flat
-                                                                      for g in fams[i])} for i in same]
+        constant = [{k: v for k, v in fams[i][0].flat.items() if all(k in g.flat and g.flat[k] == v for g in fams[i])}
+                    for i in same]
         telling = [k for k in differing_keys([Group([], c) for c in constant]) if all(k in c for c in constant)]
         # The legend names the noise policies; the title only where nothing else tells them apart.
         telling = [k for k in telling if not k.startswith("noise.")] or telling
         for i, values in zip(same, constant):
-            if telling:
-                titles[i] += " [" + ", ".join(f"{k}={override_spelling(values[k])}" for k in telling) + "]"
+            titles[i] = bracketed(titles[i], {k: values[k] for k in telling})
     return titles
 
 
