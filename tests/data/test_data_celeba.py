@@ -371,3 +371,11 @@ def test_images_of_another_format_beside_the_jpegs_are_named_in_a_warning(folder
     assert len(dm.train_data) > 0  # the JPEGs are read as before
     err = capsys.readouterr().err
     assert "also holds 1 .png file; only its" in err and "JPEGs (the official format) are read" in err
+
+
+def test_a_bad_image_is_the_only_line_even_where_val_and_test_are_empty(tmp_path, capsys):
+    images = make_celeba(tmp_path / "celeba", numbers=range(1, 6), partition=False)
+    (images / "000003.jpg").write_bytes(b"broken")
+    with pytest.raises(DataError, match="000003.jpg"):
+        CelebAFolderDataModule(str(images)).setup()
+    assert "warning" not in capsys.readouterr().err

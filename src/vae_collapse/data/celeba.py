@@ -313,8 +313,8 @@ class CelebAFolderDataModule(InMemoryDataModule):
     def image_shape(self) -> tuple[int, int, int]:
         return (3, self.image_size, self.image_size)
 
-    def _select(self) -> tuple[Path, dict[str, list[str]]]:
-        """The images folder and the names to load for each split."""
+    def _select(self) -> tuple[Path, dict[str, list[str]], list[str]]:
+        """The images folder, the names to load for each split, and warnings for the splits left empty."""
         folder, names = find_images(self.root)
         partition_path = find_partition(self.root, folder)
         if partition_path is not None:
@@ -341,9 +341,11 @@ class CelebAFolderDataModule(InMemoryDataModule):
         if not selected["train"]:
             raise DataError(f"{folder}: no training images by {source}")
         skipped = {"val": "collapse is measured on the training images", "test": "no test/* metrics"}
-        for split, consequence in skipped.items():
-            if not selected[split] and wanted[split] != 0:
-                say(f"vae-collapse: warning: {folder}: no {split} images by {source}; {consequence}", err=True)
+        warnings = [
+            f"vae-collapse: warning: {folder}: no {split} images by {source}; {consequence}"
+            for split, consequence in skipped.items()
+            if not selected[split] and wanted[split] != 0
+        ]
         present = set(names)
         for split, chosen in selected.items():
             missing = [n for n in chosen if n not in present]
@@ -353,7 +355,7 @@ class CelebAFolderDataModule(InMemoryDataModule):
                     f"{source} are missing (first: {missing[0]}); add them or set "
                     f"dataset.{_PARAM[split]} lower"
                 )
-        return folder, selected
+        return folder, selected, warnings
 
     def _pixels(self, folder: Path, split: str, names: list[str]) -> np.ndarray:
         shape = (len(names), *self.image_shape)
@@ -374,11 +376,14 @@ class CelebAFolderDataModule(InMemoryDataModule):
         return _load_cached(final / name, shape)
 
     def _load(self) -> Splits:
-        folder, selected = self._select()
+        folder, selected, warnings = self._select()
         tensors = {
             split: images_to_tensor(self._pixels(folder, split, names)) if names else None
             for split, names in selected.items()
         }
+        # After decoding, so that a bad image's error is the only line of a failed run.
+        for warning in warnings:
+            say(warning, err=True)
         return Splits(
             train=tensors["train"],
             val=tensors["val"],
