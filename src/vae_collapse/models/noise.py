@@ -52,6 +52,16 @@ class ObservationNoise(nn.Module):
         """The KL weight in the loss of training step ``step``: the step taken after ``step`` updates (global_step)."""
         return 1.0
 
+    @property
+    def fitted_to_reconstructions(self) -> bool:
+        """Whether sigma^2 is the reconstructions' mean squared error (``optimal``): the final
+        measurements then fit it to the whole training split (:meth:`fit_to`) first."""
+        return False
+
+    def fit_to(self, mean_squared_error: float, dim: int) -> None:
+        """Set sigma^2 to the ELBO's maximiser for a split with this mean per-example squared error."""
+        raise TypeError(f"{type(self).__name__} does not fit sigma^2 to the reconstructions")
+
     def reference_sigma2(self, last_step: int | None = None) -> float | None:
         """The sigma^2 the run ends at where it is not fitted; None where it is (pPCA's ML value then).
 
@@ -173,14 +183,22 @@ class OptimalNoise(ObservationNoise):
     def sigma2(self, step: int = 0) -> torch.Tensor:
         return self._last
 
+    @property
+    def fitted_to_reconstructions(self) -> bool:
+        return True
+
     def sigma2_for(self, squared_error: torch.Tensor, dim: int, step: int = 0) -> torch.Tensor:
         if not self.training:
-            # Evaluation scores the model as trained: its last training value, whatever the
-            # evaluation batch (refitting per batch would make test/elbo depend on the batch size).
+            # Evaluation scores the model at one sigma^2, whatever the evaluation batch (refitting
+            # per batch would make test/elbo depend on the batch size): the last training batch's
+            # during training, the whole training split's (fit_to) in the final measurements.
             return self._last
         value = torch.clamp(squared_error.detach().mean() / dim, min=self.min_sigma2)
         self._last.copy_(value)
         return value
+
+    def fit_to(self, mean_squared_error: float, dim: int) -> None:
+        self._last.fill_(max(mean_squared_error / dim, self.min_sigma2))
 
 
 def anneal_value(start: float, end: float, progress: float, shape: AnnealShape) -> float:
@@ -263,8 +281,10 @@ class AnnealedNoise(ObservationNoise):
 class KLAnnealing(ObservationNoise):
     """The usual KL warm-up: beta from ``start`` to 1 over ``warmup_steps``, sigma^2 from ``base``.
 
-    By the equivalence in the module docstring this is an annealing of the effective sigma^2
-    from start * sigma^2 up to sigma^2: the baseline the paper argues against.
+    With a fixed ``base``, by the equivalence in the module docstring, this is an annealing of the
+    effective sigma^2 from start * sigma^2 up to sigma^2: the baseline the paper argues against.
+    (With a learned or optimal base the equivalence is only approximate: the KL weight does not
+    scale the -D/2 log sigma^2 term through which sigma^2 itself is fitted.)
     """
 
     def __init__(self, base: ObservationNoise, warmup_steps: int = 1000, start: float = 0.0) -> None:
@@ -287,6 +307,13 @@ class KLAnnealing(ObservationNoise):
 
     def sigma2_floor(self) -> float:
         return self.base.sigma2_floor()
+
+    @property
+    def fitted_to_reconstructions(self) -> bool:
+        return self.base.fitted_to_reconstructions
+
+    def fit_to(self, mean_squared_error: float, dim: int) -> None:
+        self.base.fit_to(mean_squared_error, dim)
 
     def beta(self, step: int = 0) -> float:
         if self.warmup_steps == 0:

@@ -69,17 +69,22 @@ class GaussianVAE(nn.Module):
         """ELBO terms of a batch; ``analytic`` overrides the configured kind (evaluation uses the exact one)."""
         z_mean, z_var = self.encoder(x)
         z_var = z_var.expand_as(z_mean)
-        if analytic is None:
-            analytic = self.elbo_kind == "analytic"
-        if analytic:
-            sq_err = self.decoder.expected_squared_error(x, z_mean, z_var)
-        else:
-            z = z_mean + torch.sqrt(z_var) * torch.randn_like(z_mean)
-            sq_err = (x - self.decoder(z)).square().sum(-1)
+        sq_err = self.squared_error(x, z_mean, z_var, analytic)
         dim = x.shape[-1]
         sigma2 = self.noise.sigma2_for(sq_err, dim, step)
         recon = isotropic_log_likelihood(sq_err, sigma2, dim)
         return ELBOTerms(recon=recon, kl_per_dim=kl_to_standard_normal(z_mean, z_var), z_mean=z_mean, sigma2=sigma2)
+
+    def squared_error(
+        self, x: torch.Tensor, z_mean: torch.Tensor, z_var: torch.Tensor, analytic: bool | None = None
+    ) -> torch.Tensor:
+        """E_q ||x - f(z)||^2 per example, (B,): exact where ``analytic``, else one reparameterised sample."""
+        if analytic is None:
+            analytic = self.elbo_kind == "analytic"
+        if analytic:
+            return self.decoder.expected_squared_error(x, z_mean, z_var)
+        z = z_mean + torch.sqrt(z_var) * torch.randn_like(z_mean)
+        return (x - self.decoder(z)).square().sum(-1)
 
     def log_joint_over_q(
         self, x: torch.Tensor, num_samples: int, step: int = 0,

@@ -94,6 +94,26 @@ def evaluate(model: GaussianVAE, batches: Iterable[torch.Tensor], stage: str, st
     return Evaluation(stage=stage, metrics=metrics, kl_per_dim=torch.cat(kls), z_mean=torch.cat(means))
 
 
+@torch.no_grad()
+def fit_noise_to_split(model: GaussianVAE, batches: Iterable[torch.Tensor]) -> None:
+    """Fit a sigma^2 that follows the reconstructions (``noise=optimal``) to a whole split.
+
+    Training leaves it at the last mini-batch's value, which may be a remainder of a few
+    examples: the final numbers are scored at the split's maximiser instead, with the squared
+    error taken as :func:`evaluate` takes it (exact for a linear decoder, else one sample).
+    """
+    total, count, dim = 0.0, 0, 0
+    with _EvalMode(model):
+        for x in _on_model(model, batches):
+            z_mean, z_var = model.encoder(x)
+            sq_err = model.squared_error(x, z_mean, z_var.expand_as(z_mean), model.has_analytic_elbo or None)
+            total += float(sq_err.double().sum())
+            count, dim = count + x.shape[0], x.shape[-1]
+    if count == 0:
+        raise ValueError("the split to fit sigma^2 to is empty")
+    model.noise.fit_to(total / count, dim)
+
+
 def measure_collapse(evaluation: Evaluation, eps: float, delta: float, eps_grid: torch.Tensor) -> Collapse:
     """``collapse/*``: latents that are not (eps, delta)-collapsed, active units, and the eps curve."""
     kl = evaluation.kl_per_dim

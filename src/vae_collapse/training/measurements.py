@@ -16,7 +16,9 @@ from vae_collapse.maths import ppca
 from vae_collapse.maths.identifiability import identifiability
 from vae_collapse.models.vae import GaussianVAE
 from vae_collapse.maths.residual import dims_above
-from vae_collapse.training.evaluate import evaluate, iwae_log_px, measure_collapse, residual_spectrum
+from vae_collapse.training.evaluate import (
+    evaluate, fit_noise_to_split, iwae_log_px, measure_collapse, residual_spectrum,
+)
 
 
 def _first(batches, limit: int | None) -> Iterator[torch.Tensor]:
@@ -139,8 +141,12 @@ def final_measurements(
     are checked against the principal directions (``train/aligned_columns`` and the rest).
 
     Collapse is measured on the validation split when there is one, else on the training data.
+    A sigma^2 that follows the reconstructions (``noise=optimal``) is first fitted to the whole
+    training split, and every split is scored at that value.
     """
     model = in_float64_where_exact(model)
+    if model.noise.fitted_to_reconstructions:
+        fit_noise_to_split(model, datamodule.eval_dataloader("train"))
     metrics: dict[str, Any] = {}
     train = evaluate(model, datamodule.eval_dataloader("train"), "train", step)
     metrics.update(train.metrics)
