@@ -126,3 +126,34 @@ def test_iwae_progress_counts_every_example_once_and_changes_nothing(monkeypatch
     without = iwae_log_px(model, [x[:10], x[10:]], num_samples=20)
     assert with_bar == without
     assert len(done) > 2 and sum(done) == pytest.approx(30.0)  # moves within a batch, ends at the image count
+
+
+def test_the_collapse_curve_uses_its_delta():
+    kl, _ = _hand_built_kls()
+    grid = torch.tensor([0.01], dtype=torch.float64)
+    # Dimension 3 (informative on 1.5% of the examples) is collapsed at delta = 0.02 only.
+    assert float(collapse_curve(kl, grid, delta=0.01)[0]) == pytest.approx(3 / 5)
+    assert float(collapse_curve(kl, grid, delta=0.02)[0]) == pytest.approx(4 / 5)
+
+
+def test_active_units_take_the_population_variance_strictly_above_the_threshold():
+    # Means +-1/8 on half the examples each: population variance exactly 1/64, the sample variance above it.
+    means = torch.tensor([[0.125], [-0.125]] * 50, dtype=torch.float64)
+    assert count_active_units(means, threshold=1 / 64) == 0
+    assert count_active_units(means, threshold=1 / 64 - 1e-9) == 1
+
+
+def test_iwae_and_exact_log_px_use_the_schedules_sigma2_at_the_step():
+    from vae_collapse.models import AnnealedNoise
+
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(150, 6, generator=g, dtype=torch.float64) @ torch.randn(6, 6, generator=g, dtype=torch.float64)
+    model = LinearVAE(6, 3, AnnealedNoise(start=4.0, end=0.5, steps=10)).double()
+    model.fit_closed_form(data_moments(x))  # at sigma^2 = 4.0, the schedule's step 0
+    end = LinearVAE(6, 3, FixedNoise(0.5)).double()
+    end.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("noise.")}, strict=False)
+    exact_at_end = evaluate(end, [x], "test").metrics["test/log_px"]
+    assert evaluate(model, [x], "test", step=10).metrics["test/log_px"] == pytest.approx(exact_at_end, abs=1e-9)
+    assert abs(evaluate(model, [x], "test", step=0).metrics["test/log_px"] - exact_at_end) > 0.5
+    assert iwae_log_px(model, [x], num_samples=5000, step=10) == pytest.approx(exact_at_end, abs=0.02)

@@ -21,7 +21,7 @@ def collapsed_dims(kl_per_dim: torch.Tensor, eps: float = DEFAULT_EPS, delta: fl
         raise ValueError(f"delta={delta} must be in [0, 1)")
     num = kl_per_dim.shape[0]
     below = (kl_per_dim < eps).sum(0)
-    # Counts, not fractions: 0.99 * N must not fail by a rounding error.
+    # A count against (1 - delta) N, less a margin: (1 - 0.07) * 1000 is 929.9999999999999 in floating point.
     return below >= (1.0 - delta) * num - 1e-9
 
 
