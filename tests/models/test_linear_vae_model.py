@@ -6,23 +6,37 @@ import pytest
 import torch
 
 from vae_collapse.maths import ppca
-from vae_collapse.models import AnnealedNoise, FixedNoise, LinearVAE
+from vae_collapse.models import AnnealedNoise, FixedNoise, LearnedNoise, LinearVAE
 from vae_collapse.training.evaluate import evaluate
 
 
-def _random_model(noise, n=7, k=3, seed=0) -> LinearVAE:
+def _random_model(noise, n=7, k=3, seed=0, encoder="linear") -> LinearVAE:
     torch.manual_seed(seed)
-    model = LinearVAE(n, k, noise).double()
+    model = LinearVAE(n, k, noise, encoder=encoder, encoder_hidden=[16]).double()
     with torch.no_grad():  # away from zero everywhere, mu included (the reference notebook's "+ mu" slip)
         model.decoder.W.normal_()
         model.decoder.mu.normal_()
-        model.encoder.V.normal_(std=0.5)
-        model.encoder.log_d.normal_(std=0.5)
+        if encoder == "linear":
+            model.encoder.V.normal_(std=0.5)
+            model.encoder.log_d.normal_(std=0.5)
     return model
 
 
-def test_the_reparameterised_elbo_averages_to_the_analytic_one():
-    model = _random_model(FixedNoise(0.7))
+def test_the_forward_pass_is_the_papers_per_example_formula():
+    from vae_collapse.maths.linear_vae import analytic_elbo_terms
+
+    model = _random_model(LearnedNoise(0.7))
+    x = torch.randn(20, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 2 + 1
+    terms = model(x, analytic=True)
+    recon, kl_per_dim = analytic_elbo_terms(x, model.params())
+    assert torch.allclose(terms.recon, recon, rtol=1e-12, atol=0)
+    assert torch.allclose(terms.kl_per_dim, kl_per_dim, rtol=1e-12, atol=1e-15)
+
+
+# mlp: per-example posterior variances, the other branch of the exact squared error.
+@pytest.mark.parametrize("encoder", ["linear", "mlp"])
+def test_the_reparameterised_elbo_averages_to_the_analytic_one(encoder):
+    model = _random_model(FixedNoise(0.7), encoder=encoder)
     x = torch.randn(20, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 2 + 1
     analytic = model(x, analytic=True).recon
     torch.manual_seed(2)

@@ -143,6 +143,29 @@ def test_kl_annealing_weighs_the_loss_but_reports_the_true_elbo():
     assert torch.allclose(result.elbo, result.recon - result.kl)
 
 
+def test_a_kl_weight_beta_trains_as_the_plain_elbo_at_beta_sigma2():
+    """The noise module's docstring: with sigma^2 fixed, the loss at KL weight beta has beta times the
+    gradient of the plain ELBO at sigma^2' = beta sigma^2, so both lead to one optimum."""
+    from vae_collapse.models import KLAnnealing
+
+    torch.manual_seed(0)
+    annealed = LinearVAE(6, 3, KLAnnealing(FixedNoise(0.8), warmup_steps=4, start=0.25)).double()
+    plain = LinearVAE(6, 3, FixedNoise(0.25 * 0.8)).double()
+    plain.load_state_dict(annealed.state_dict(), strict=False)  # the same weights
+    x = torch.randn(32, 6, dtype=torch.float64)
+
+    def gradient(model):
+        result = VAEModule(model, functools.partial(torch.optim.Adam, lr=1e-2))._step(x)  # global_step 0
+        params = [p for name, p in model.named_parameters() if not name.startswith("noise.")]
+        return result, torch.cat([g.flatten() for g in torch.autograd.grad(result.loss, params)])
+
+    weighted, g_weighted = gradient(annealed)
+    unweighted, g_plain = gradient(plain)
+    assert weighted.beta == 0.25 and unweighted.beta == 1.0
+    assert torch.allclose(g_weighted, 0.25 * g_plain, rtol=1e-10, atol=1e-12)
+    assert not torch.allclose(g_weighted, g_plain, rtol=1e-2)
+
+
 def _fit_full_batch(model, max_steps: int, log_every: int, logger=False):
     module = VAEModule(model, functools.partial(torch.optim.Adam, lr=1e-2))
     trainer = pl.Trainer(max_steps=max_steps, logger=logger, log_every_n_steps=log_every, enable_checkpointing=False,
