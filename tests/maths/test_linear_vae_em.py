@@ -70,9 +70,16 @@ def test_fixed_sigma2_em_collapses_exactly_the_directions_below_sigma2():
 
 
 def test_orthogonalised_columns_make_the_diagonal_encoder_exact():
-    W = orthogonalise_columns(torch.randn(7, 3, dtype=torch.float64))
+    from vae_collapse.maths.linear_vae import optimal_encoder_gap
+
+    W0 = torch.randn(7, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    W = orthogonalise_columns(W0)
     gram = W.T @ W
     assert torch.allclose(gram, torch.diag(torch.diagonal(gram)), atol=1e-10)
+    assert torch.allclose(W @ W.T, W0 @ W0.T, atol=1e-10)  # a rotation: the same model p(x)
+    assert float(optimal_encoder_gap(W0, 0.5)) > 1e-3
+    assert float(optimal_encoder_gap(W, 0.5)) == pytest.approx(0.0, abs=1e-12)
+    assert torch.all(gram.diagonal()[:-1] >= gram.diagonal()[1:])  # largest column first
 
 
 def test_the_optimizer_writes_a_model_whose_elbo_is_the_log_likelihood():
