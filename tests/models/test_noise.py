@@ -168,6 +168,8 @@ def test_sigma2_is_reported_as_the_number_given_not_its_float32_expansion():
     assert KLAnnealing(FixedNoise(0.01)).reference_sigma2() == 0.01
     assert plain_float(torch.tensor(1 / 3, dtype=torch.float64)) == 1 / 3  # float64 keeps every digit
     assert plain_float(torch.tensor(0.3)) == 0.3 and float(torch.tensor(0.3)) != 0.3
+    for half in (torch.float16, torch.bfloat16):  # a trainer.precision=16/bf16 run's sigma^2
+        assert plain_float(torch.tensor(0.1, dtype=half)) == 0.1 and float(torch.tensor(0.1, dtype=half)) != 0.1
 
 
 def test_a_user_schedule_gets_its_reference_sigma2_from_the_base_class():
