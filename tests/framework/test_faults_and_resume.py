@@ -306,6 +306,20 @@ def test_offline_wandb_parts_of_a_resumed_run_share_its_id_and_continue_its_step
     assert max(steps["first"]) <= 30 < min(steps["second"]) and max(steps["second"]) == 60
 
 
+def test_the_wandb_mode_of_a_resumed_run_is_the_resuming_commands(run_cli, tmp_path):
+    """WANDB_MODE is saved resolved with the run's config; a resume must not bring the first part's back."""
+    parts = [tmp_path / name for name in ("disabled", "offline", "disabled_again")]
+    args = [*BASE, "logger=wandb", "eval.iwae_samples=0"]
+    result = run_cli(*args, "trainer.max_steps=10", f"hydra.run.dir={parts[0]}", env={"WANDB_MODE": "disabled"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    for before, part, mode in ((parts[0], parts[1], "offline"), (parts[1], parts[2], "disabled")):
+        result = run_cli(f"resume={before}", f"trainer.max_steps={_summary(before)['metrics']['time/steps'] + 5}",
+                         f"hydra.run.dir={part}", env={"WANDB_MODE": mode})
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert _summary(part)["config"]["logger"]["wandb"]["mode"] == mode
+    assert [bool(list(part.glob("wandb/offline-run-*"))) for part in parts] == [False, True, False]
+
+
 # The linear VAE's analytic ELBO draws no noise; the MLP's one-sample ELBO does, so its resume must
 # also restore the RNG, and nothing between restoring it and the next step may draw from it.
 @pytest.mark.parametrize("model", [[], ["model=deep_vae", "model.hidden=[16]"]], ids=["linear", "deep"])

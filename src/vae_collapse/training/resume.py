@@ -115,12 +115,25 @@ def resumed_config(cfg: DictConfig, saved: dict, overrides: list[str], what: str
             else:
                 had = f"{key}={shown}"
             raise ConfigError(_not_resumable(text, what, had, key))
+    _follow_this_command(merged, cfg, WANDB_MODE_KEY)
     old_dir = OmegaConf.select(merged, "paths.output_dir", default=None)
     OmegaConf.update(merged, "paths", _container(cfg.paths), merge=False, force_add=True)
     OmegaConf.update(merged, "resume", cfg.resume, merge=False, force_add=True)
     if old_dir:
         merged = _rebased(merged, str(old_dir), str(cfg.paths.output_dir))
     return merged
+
+
+# Saved resolved, it would keep the first part's $WANDB_MODE: where the logs go is the resuming
+# command's choice (WANDB_MODE=disabled must not write W&B files), not a setting of the run.
+WANDB_MODE_KEY = "logger.wandb.mode"
+
+
+def _follow_this_command(merged: DictConfig, cfg: DictConfig, key: str) -> None:
+    """Take ``key`` from this command's config where both configs have it."""
+    current = OmegaConf.select(cfg, key, default="<absent>")
+    if current != "<absent>" and OmegaConf.select(merged, key, default="<absent>") != "<absent>":
+        OmegaConf.update(merged, key, _container(current), merge=False)
 
 
 def _not_resumable(text: str, what: str, had: str, key: str) -> str:
