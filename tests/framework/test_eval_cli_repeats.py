@@ -147,10 +147,12 @@ def test_measuring_again_removes_the_files_the_earlier_measurement_wrote_and_thi
     (("{tmp}/truncated.ckpt", "--out", "{tmp}/o"),
      "{tmp}/truncated.ckpt is not a readable checkpoint (PytorchStreamReader failed reading zip archive: failed "
      "finding central directory)"),
+    (("{tmp}/notes.ckpt",), "{tmp}/notes.ckpt is not a readable checkpoint (not a file torch.save wrote, or cut short)"),
 ])
 def test_arguments_out_of_place_and_unreadable_checkpoints_are_one_plain_line(trained_run, tmp_path, capsys, args, says):
     data = (trained_run / "checkpoints" / "last.ckpt").read_bytes()
     (tmp_path / "truncated.ckpt").write_bytes(data[:3000])  # the zip archive's directory is at its end
+    (tmp_path / "notes.ckpt").write_text("hello\n")  # torch's legacy reader said only "(101)"
     fill = {"run": str(trained_run), "tmp": str(tmp_path)}
     code, err = _eval(capsys, *[a.format(**fill) for a in args])
     assert code in (1, 2) and err.splitlines() == [f"vae-collapse-eval: error: {says.format(**fill)}"], err

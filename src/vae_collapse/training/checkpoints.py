@@ -224,6 +224,9 @@ def checkpoint_callback(run_dir: Path, settings: CheckpointSettings) -> StepChec
 def _load_failure(exc: Exception) -> str:
     """torch's reason in a few words; its weights-only refusal is a paragraph around the real one."""
     text = str(exc).strip()
+    if isinstance(exc, (KeyError, EOFError)):
+        # torch's legacy reader on a file it did not write: KeyError('101') is the byte it choked on.
+        return "not a file torch.save wrote, or cut short"
     if "Weights only load failed" in text:
         after = text.split("WeightsUnpickler error:", 1)[-1].strip().splitlines()
         reason = after[0].strip() if after and "WeightsUnpickler error:" in text else ""
