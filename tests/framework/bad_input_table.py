@@ -91,6 +91,10 @@ ROWS: tuple[BadInput, ...] = (
     BadInput("lr-negative", "out of range", ("optimizer.lr=-1",), "optimizer.lr=-1: Invalid learning rate: -1"),
     BadInput("lr-zero", "out of range", ("optimizer.lr=0",), "optimizer.lr=0 must be > 0"),
     BadInput("lr-not-a-number", "wrong type", ("optimizer.lr=fast",), "optimizer.lr='fast': expected float"),
+    BadInput("adam-betas-length", "wrong type", ("+optimizer.betas=[0.9]",),
+             "optimizer.betas=[0.9]: expected 2 values, like the default [0.9, 0.999]"),
+    BadInput("adam-beta-out-of-range", "out of range", ("+optimizer.betas=[0.9,1.5]",),
+             "optimizer.betas=[0.9, 1.5]: Invalid beta parameter at index 1: 1.5"),
     BadInput("lr-decay-negative", "out of range", ("lr_scheduler=constant_then_cosine", "lr_scheduler.decay_steps=-1"),
              "lr_scheduler.decay_steps=-1 must be >= 0"),
     BadInput("cosine-with-epochs", "out of range", ("lr_scheduler=cosine", "trainer.max_steps=-1", "trainer.max_epochs=2"),
@@ -169,7 +173,7 @@ DEFAULT_ROWS = frozenset({
     "key-of-another-option", "dataset-file-corrupt", "resume-another-model", "folder-holds-another-run",
     "folder-holds-other-files",
     "output-unwritable", "sweep-range-unclosed", "em-minibatches", "wandb-unknown-key", "seed-negative",
-    "name-leaves-outputs", "sweep-same-job-twice",
+    "name-leaves-outputs", "sweep-same-job-twice", "adam-betas-length",
 })
 assert DEFAULT_ROWS <= {row.id for row in ROWS}
 

@@ -225,3 +225,19 @@ def test_a_name_that_leaves_outputs_is_refused_for_new_runs_only():
     with pytest.raises(ConfigError, match=r"^name=\.\./x: a name makes the folder"):
         _check_top_level(OmegaConf.create({"name": "../x", "seed": 0, "resume": None}))
     _check_top_level(OmegaConf.create({"name": "../x", "seed": 0, "resume": "outputs/old/run"}))
+
+
+def test_a_list_argument_torch_indexes_past_its_end_is_named():
+    """The fallback for a list whose length no default tells (Adam's betas are caught by check_node)."""
+    from omegaconf import OmegaConf
+
+    from vae_collapse.config.instantiate import checked_call
+
+    node = OmegaConf.create({"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1, "widths": [1.0]})
+    with pytest.raises(ConfigError, match=r"^optimizer\.widths=\[1\.0\]: too few values$"):
+        with checked_call(node, "optimizer"):
+            node.widths[1]
+    # A value inside a list names its key.
+    with pytest.raises(ConfigError, match=r"^optimizer\.widths=\[1\.0\]: bad width 1\.0$"):
+        with checked_call(node, "optimizer"):
+            raise ValueError("bad width 1.0")

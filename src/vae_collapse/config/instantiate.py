@@ -202,6 +202,11 @@ def check_node(node: DictConfig, path: str, supplied: tuple[str, ...] = ()) -> N
         if not _matches(value, annotation):
             raise ConfigError(f"{path}.{key}={as_typed(value)}{_from_interpolation(node, key)}: expected "
                               f"{_describe(annotation)}")
+        # A pair such as Adam's betas: torch checks its length only inside the first step.
+        default = params[key].default
+        if isinstance(value, list) and isinstance(default, tuple) and len(value) != len(default):
+            raise ConfigError(f"{path}.{key}={as_typed(value)}: expected {len(default)} values, like the default "
+                              f"{list(default)}")
 
 
 def _from_interpolation(node: DictConfig, key: str) -> str:
@@ -257,6 +262,10 @@ def checked_call(node: DictConfig, path: str) -> Iterator[None]:
         yield
     except (ValueError, TypeError) as exc:
         raise one_line_error(exc, node, path) from None
+    except IndexError:  # a list argument too short: torch indexes it (Adam's betas[1] of betas=[0.9])
+        lists = [key for key in node.keys() if key not in _SPECIAL_KEYS and OmegaConf.is_list(node[key])]
+        where = f"{path}.{lists[0]}={OmegaConf.to_container(node[lists[0]], resolve=True)}" if len(lists) == 1 else path
+        raise ConfigError(f"{where}: too few values") from None
 
 
 def one_line_error(cause: BaseException, node: DictConfig, path: str) -> ConfigError:
@@ -294,8 +303,11 @@ def _keys_with_value_in(message: str, node: DictConfig) -> list[str]:
     """The keys whose values appear as words in ``message``."""
     found = []
     for key in node.keys():
-        if key in _SPECIAL_KEYS or OmegaConf.is_config(node[key]) or node[key] is None:
+        if key in _SPECIAL_KEYS or node[key] is None:
             continue
-        if re.search(rf"(?<![\w.]){re.escape(str(node[key]))}(?![\w.])", message):
+        # A list's elements count (Adam's "Invalid beta parameter at index 1: 1.5" is betas=[0.9,1.5]).
+        values = list(node[key]) if OmegaConf.is_list(node[key]) else [] if OmegaConf.is_config(node[key]) else [node[key]]
+        if any(not OmegaConf.is_config(value) and value is not None
+               and re.search(rf"(?<![\w.]){re.escape(str(value))}(?![\w.])", message) for value in values):
             found.append(key)
     return found
