@@ -202,11 +202,12 @@ def check_node(node: DictConfig, path: str, supplied: tuple[str, ...] = ()) -> N
         if not _matches(value, annotation):
             raise ConfigError(f"{path}.{key}={as_typed(value)}{_from_interpolation(node, key)}: expected "
                               f"{_describe(annotation)}")
-        # A pair such as Adam's betas: torch checks its length only inside the first step.
-        default = params[key].default
-        if isinstance(value, list) and isinstance(default, tuple) and len(value) != len(default):
-            raise ConfigError(f"{path}.{key}={as_typed(value)}: expected {len(default)} values, like the default "
-                              f"{list(default)}")
+        # A pair such as Adam's betas (tuple[float, float]): torch checks its length only inside the first step.
+        fixed = typing.get_args(annotation) if typing.get_origin(annotation) is tuple else ()
+        if isinstance(value, list) and fixed and Ellipsis not in fixed and len(value) != len(fixed):
+            default = params[key].default
+            like = f", like the default {list(default)}" if isinstance(default, tuple) else ""
+            raise ConfigError(f"{path}.{key}={as_typed(value)}: expected {len(fixed)} values{like}")
 
 
 def _from_interpolation(node: DictConfig, key: str) -> str:
