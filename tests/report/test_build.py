@@ -449,3 +449,21 @@ def test_learned_settings_that_read_alike_stay_beside_the_fixed_sweep_told_apart
     policies = sorted(g["policy"] for g in fig3[0].data["groups"])
     assert len(fig3[0].data["groups"]) == 4 and policies[:2] == ["fixed σ² = 0.1", "fixed σ² = 1"]
     assert len([f for f in report.figures if f.number == 4]) == 1
+
+
+def test_linear_figures_of_adam_and_em_runs_say_which_is_which(tmp_path):
+    # Figures 2 and 5 of an Adam run and an EM run of one setting had one title between them.
+    for name, optimizer in (("adam", {"_target_": "torch.optim.Adam", "lr": 1e-3}),
+                            ("em", {"_target_": "vae_collapse.training.em_optimizer.VariationalEM"})):
+        d = tmp_path / name
+        cfg = fakes.config("linear_fake", 0, d, fakes.noise_learned(1.0), model=fakes.LINEAR)
+        cfg["optimizer"] = optimizer
+        fakes.make_run(d, cfg, {"train/elbo": -11.0, "ppca/log_px": -10.0, "train/sigma2": 0.3, "time/steps": 40})
+        fakes.metrics_log(d, [-100.0, -40.0, -11.0], -10.0)
+        fakes.spectrum(d)
+        fakes.write_csv(d / "decoder_column_norms.csv", ["column", "norm2"], [[j, v] for j, v in enumerate([4.7, 2.7, 1.7, 0.2])])
+    report = build_report([tmp_path / "adam", tmp_path / "em"], tmp_path / "out")
+    for number in (2, 5):
+        settings = sorted(f.setting for f in report.figures if f.number == number)
+        assert len(settings) == 2 and settings[0] != settings[1], (number, settings)
+        assert any("VariationalEM" in s for s in settings), settings

@@ -83,3 +83,12 @@ def test_the_newest_repeat_is_judged_by_the_summary_file(tmp_path, monkeypatch):
         os.utime(d / "summary.json", (3_000_000 - when, 3_000_000 - when))  # the other way round
     runs = {run.run_dir.name: run for run in set_aside_repeats(load_runs([tmp_path]))}
     assert (runs["new"].status, runs["old"].status) == ("completed", "repeat")
+
+
+def test_panel_titles_wrap_to_the_panel_and_keep_their_own_line_breaks():
+    from vae_collapse.report.plotting import wrapped
+
+    label = "linear_mnist_1k [" + ", ".join(f"key{i}.name=value{i}" for i in range(8)) + "]"
+    lines = wrapped(f"{label}\nlearned σ², init 1", 6.2, fontsize=10).split("\n")
+    assert len(lines) > 2 and lines[-1] == "learned σ², init 1"
+    assert max(len(line) for line in lines) <= int(6.2 * 10 * 12 / 10)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vae_collapse.report.aggregate import Group
+from vae_collapse.report.aggregate import Group, bracketed, differing_keys
 
 
 @dataclass(frozen=True)
@@ -169,3 +169,21 @@ def unique_slugs(groups: list[Group], with_policy: bool = False) -> list[str]:
         seen[base] = seen.get(base, 0) + 1
         out.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
     return out
+
+
+def distinct_titles(fams: list[list[Group]], titles: list[str]) -> list[str]:
+    """The figures' ``titles``, one per family; where two read the same, each names its own value
+    of the keys that are constant within it and tell it from the other (optimizer.lr=0.002)."""
+    titles = list(titles)
+    for title in set(titles):
+        same = [i for i, t in enumerate(titles) if t == title]
+        if len(same) < 2:
+            continue
+        constant = [{k: v for k, v in fams[i][0].flat.items() if all(k in g.flat and g.flat[k] == v for g in fams[i])}
+                    for i in same]
+        telling = [k for k in differing_keys([Group([], c) for c in constant]) if all(k in c for c in constant)]
+        # The legend names the noise policies; the title only where nothing else tells them apart.
+        telling = [k for k in telling if not k.startswith("noise.")] or telling
+        for i, values in zip(same, constant):
+            titles[i] = bracketed(titles[i], {k: values[k] for k in telling})
+    return titles

@@ -15,7 +15,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from vae_collapse.report import curves
 from vae_collapse.report.aggregate import Group, bracketed, differing_keys, families, split_by, stat
-from vae_collapse.report.describe import family_title, policy, unique_slugs
+from vae_collapse.report.describe import distinct_titles, family_title, policy, unique_slugs
 from vae_collapse.report.plotting import FigureResult, band, colours, new_figure, save, suptitle
 
 # Fixed- and learned-sigma^2 settings of one data set, model and budget share a figure, whatever
@@ -66,21 +66,7 @@ def _legend_texts(groups: list[Group]) -> dict[int, str]:
 
 
 def _titles(fams: list[list[Group]]) -> list[str]:
-    """Each family's setting (_setting); where two read the same, each names its own value of
-    the keys that are constant within it and tell it from the other (optimizer.lr=0.002)."""
-    titles = [_setting(fam) for fam in fams]
-    for title in set(titles):
-        same = [i for i, t in enumerate(titles) if t == title]
-        if len(same) < 2:
-            continue
-        constant = [{k: v for k, v in fams[i][0].flat.items() if all(k in g.flat and g.flat[k] == v for g in fams[i])}
-                    for i in same]
-        telling = [k for k in differing_keys([Group([], c) for c in constant]) if all(k in c for c in constant)]
-        # The legend names the noise policies; the title only where nothing else tells them apart.
-        telling = [k for k in telling if not k.startswith("noise.")] or telling
-        for i, values in zip(same, constant):
-            titles[i] = bracketed(titles[i], {k: values[k] for k in telling})
-    return titles
+    return distinct_titles(fams, [_setting(fam) for fam in fams])
 
 
 def _setting(fam: list[Group]) -> str:

@@ -13,8 +13,8 @@ import numpy as np
 
 from vae_collapse.report import curves
 from vae_collapse.report.aggregate import Group, families
-from vae_collapse.report.describe import family_title, policy, unique_slugs
-from vae_collapse.report.plotting import FigureResult, band, colours, new_figure, save, seeds_text, suptitle
+from vae_collapse.report.describe import distinct_titles, family_title, policy, unique_slugs
+from vae_collapse.report.plotting import FigureResult, band, colours, new_figure, save, seeds_text, suptitle, wrapped
 
 # Analytic and stochastic runs of one setting share a figure.
 LINEAR_FAMILY_IGNORES = ("name", "model.elbo")
@@ -35,12 +35,17 @@ def training_figures(groups: list[Group], out_dir: Path) -> list[FigureResult]:
     results = []
     fams = [f for f in families(linear_groups(groups), LINEAR_FAMILY_IGNORES)
             if any(curves.training_curve(r.run_dir) for g in f for r in g.runs)]
-    for fam, slug in zip(fams, unique_slugs([f[0] for f in fams], with_policy=True)):
-        results.append(_training_figure(fam, out_dir, f"fig2_linear_elbo_{slug}"))
+    for fam, slug, setting in zip(fams, unique_slugs([f[0] for f in fams], with_policy=True), _settings(fams)):
+        results.append(_training_figure(fam, out_dir, f"fig2_linear_elbo_{slug}", setting))
     return results
 
 
-def _training_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
+def _settings(fams: list[list[Group]]) -> list[str]:
+    """Noise policy, data, model and budget of each figure, told apart where they read alike (Adam and EM)."""
+    return distinct_titles(fams, [f"{policy(f[0]).text}: {family_title(f[0], elbo=False)}" for f in fams])
+
+
+def _training_figure(fam: list[Group], out_dir: Path, stem: str, setting: str) -> FigureResult:
     fig = new_figure(13.0, 4.8)
     ax_elbo, ax_gap = fig.subplots(1, 2)
     optimum = fam[0].stat("ppca/log_px")
@@ -90,7 +95,7 @@ def _training_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
     ax_gap.set_title("Distance to the closed-form optimum")
     ax_gap.legend(fontsize=8, loc="upper right")
     # A family shares its noise policy (only name and model.elbo may differ): say it once, up top.
-    suptitle(fig, f"Linear VAE against pPCA, {policy(fam[0]).text}: {family_title(fam[0], elbo=False)}")
+    suptitle(fig, f"Linear VAE against pPCA, {setting}")
     path = save(fig, out_dir, stem)
     kinds = sorted({_elbo_kind(g) for g in fam})
     how = {"analytic": "analytic: the exact ELBO of each batch",
@@ -103,7 +108,7 @@ def _training_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
         "with the final exact gap (diamond)."
     )
     return FigureResult(2, stem, "Linear VAE training ELBO against the pPCA optimum", path, caption, data,
-                        setting=f"{policy(fam[0]).text}: {family_title(fam[0], elbo=False)}")
+                        setting=setting)
 
 
 def spectrum_figures(groups: list[Group], out_dir: Path) -> list[FigureResult]:
@@ -113,13 +118,16 @@ def spectrum_figures(groups: list[Group], out_dir: Path) -> list[FigureResult]:
         fam = [g for g in fam if any(curves.column_norms(r.run_dir) is not None for r in g.runs)]
         if fam and any(curves.data_spectrum(r.run_dir) is not None for g in fam for r in g.runs):
             fams.append(fam)
-    for fam, slug in zip(fams, unique_slugs([f[0] for f in fams], with_policy=True)):
-        results.append(_spectrum_figure(fam[:MAX_SPECTRUM_PANELS], out_dir, f"fig5_spectrum_{slug}"))
+    for fam, slug, setting in zip(fams, unique_slugs([f[0] for f in fams], with_policy=True), _settings(fams)):
+        results.append(_spectrum_figure(fam[:MAX_SPECTRUM_PANELS], out_dir, f"fig5_spectrum_{slug}", setting))
     return results
 
 
-def _spectrum_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
-    fig = new_figure(6.2 * len(fam), 4.8)
+PANEL_WIDTH = 6.2  # inches
+
+
+def _spectrum_figure(fam: list[Group], out_dir: Path, stem: str, setting: str) -> FigureResult:
+    fig = new_figure(PANEL_WIDTH * len(fam), 4.8)
     axes = np.atleast_1d(fig.subplots(1, len(fam)))
     data = {"groups": []}
     for ax, group in zip(axes, fam):
@@ -157,7 +165,7 @@ def _spectrum_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
         ax.set_ylim(floor / 2, top * 3)
         ax.set_xlabel("index i (eigenvalues and columns sorted, largest first)")
         ax.set_ylabel("variance  [data units², log scale]")
-        ax.set_title(f"{group.label}\n{policy(group).text}", fontsize=10)
+        ax.set_title(wrapped(f"{group.label}\n{policy(group).text}", PANEL_WIDTH, fontsize=10), fontsize=10)
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=8, loc="upper right")
         active = [int((o > 1e-3 * top).sum()) for o in norms_by_seed]
@@ -168,7 +176,7 @@ def _spectrum_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
             "eigenvalues": [float(v) for v in eigvals[:shown]],
             "column_norms2_sorted": [[float(v) for v in o] for o in norms_by_seed],
         })
-    suptitle(fig, f"Data spectrum and linear decoder columns, {policy(fam[0]).text}: {family_title(fam[0], elbo=False)}")
+    suptitle(fig, f"Data spectrum and linear decoder columns, {setting}")
     path = save(fig, out_dir, stem)
     caption = (
         "Eigenvalues of the training data's covariance (black), the learned decoder's squared column norms "
@@ -176,4 +184,4 @@ def _spectrum_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult
         "theory's optimum max(λ_i − σ², 0) (green): directions with variance below σ² collapse."
     )
     return FigureResult(5, stem, "Data spectrum against learned decoder column norms", path, caption, data,
-                        setting=f"{policy(fam[0]).text}: {family_title(fam[0], elbo=False)}")
+                        setting=setting)

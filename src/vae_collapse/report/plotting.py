@@ -38,11 +38,18 @@ def new_figure(width: float, height: float):
 TITLE_CHARS_PER_INCH = 10
 
 
-def suptitle(fig, text: str) -> None:
-    """The figure's title, wrapped to its width: constrained layout makes room for its height, never its width."""
+def wrapped(text: str, inches: float, fontsize: float = 12.0) -> str:
+    """``text`` wrapped to a width in inches, line by line: constrained layout makes room for a
+    title's height, never its width."""
     import textwrap
 
-    fig.suptitle(textwrap.fill(text, width=max(40, int(fig.get_figwidth() * TITLE_CHARS_PER_INCH))))
+    width = max(30, int(inches * TITLE_CHARS_PER_INCH * 12.0 / fontsize))
+    return "\n".join(textwrap.fill(line, width=width) for line in text.split("\n"))
+
+
+def suptitle(fig, text: str) -> None:
+    """The figure's title, wrapped to its width."""
+    fig.suptitle(wrapped(text, fig.get_figwidth()))
 
 
 def save(fig, out_dir: Path, stem: str) -> Path:
