@@ -21,7 +21,6 @@ HEADLINE = (
     "test/elbo",
     "test/log_px",
     "test/log_px_iwae",
-    "test/iwae_examples",  # the IWAE bound may cover fewer test images than test/elbo
 )
 
 
@@ -37,8 +36,12 @@ def result_table(metrics: dict[str, Any], status: str, files: dict[str, Path]) -
     rows = [(name, _fmt(metrics[name])) for name in HEADLINE if name in metrics]
     if "train/elbo" in metrics and "ppca/log_px" in metrics:
         rows.append(("ppca/log_px - train/elbo", _fmt(metrics["ppca/log_px"] - metrics["train/elbo"])))
+    if "test/log_px_iwae" in metrics and "test/iwae_examples" in metrics:
+        # The bound may cover fewer test images than test/elbo and test/log_px: not comparable then.
+        rows = [(name, f"{value}  (first {metrics['test/iwae_examples']:,} test images)" if name == "test/log_px_iwae"
+                 else value) for name, value in rows]
     width = max([len(name) for name, _ in rows] + [10])
-    lines = [f"Result ({status}), nats per example:"]
+    lines = [f"Result ({status}); log-likelihoods and ELBOs in nats per example:"]
     lines += [f"  {name:<{width}}  {value}" for name, value in rows]
     lines.append("Files:")
     lines += [f"  {label:<{width}}  {path}" for label, path in files.items()]
