@@ -142,16 +142,22 @@ def _argument_problem(checkpoint: str | None, overrides: list[str]) -> str | Non
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description="Measure a saved model again, later: the run's final "
+                                     "measurements, with other eval.* settings if given.")
     parser.add_argument("checkpoint", nargs="?", help="a run folder (uses checkpoints/last.ckpt) or a .ckpt file")
     parser.add_argument("overrides", nargs="*", metavar="eval.KEY=VALUE",
-                        help="measurement settings to change, e.g. eval.eps=0.1 eval.iwae_samples=1000")
+                        help="measurement settings to change, e.g. eval.eps=0.1 eval.iwae_samples=1000; "
+                             "dataset.root=... or dataset.cache_dir=... where the run's data has moved")
     parser.add_argument("--out", type=Path, default=None, help="where to write eval.json and the figures "
                         "(default: <run dir>/eval; never a run folder)")
     args = parser.parse_intermixed_args(argv)  # eval.* settings before or after --out
     problem = _argument_problem(args.checkpoint, args.overrides)
     if problem:
         print(f"{PROG}: error: {problem}", file=sys.stderr, flush=True)
+        sys.exit(2)
+
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        print(f"{PROG}: error: --out {args.out} is a file; give a folder", file=sys.stderr, flush=True)
         sys.exit(2)
 
     from vae_collapse.training.checkpoint_paths import checkpoint_file, missing_checkpoint

@@ -36,6 +36,8 @@ ROWS: tuple[BadInput, ...] = (
     BadInput("type-float", "wrong type", ("noise.init=big",), "noise.init='big': expected float"),
     BadInput("type-int", "wrong type", ("model.latent_dim=abc",), "model.latent_dim='abc': expected int"),
     BadInput("type-seed", "wrong type", ("seed=abc",), "seed='abc': expected int"),
+    BadInput("type-batch-size", "wrong type", ("dataset.batch_size=big",),
+             "dataset.batch_size='big': expected a number, null (the whole set at once) or auto (the model's choice)"),
     BadInput("seed-null", "wrong type", ("seed=null",), "seed=null: expected int"),
     BadInput("seed-negative", "out of range", ("seed=-1",), "seed=-1: must be between 0 and 4294967295"),
     BadInput("dataset-seed-too-large", "out of range", ("dataset.seed=4294967296",),

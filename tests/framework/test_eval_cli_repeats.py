@@ -148,6 +148,7 @@ def test_measuring_again_removes_the_files_the_earlier_measurement_wrote_and_thi
      "{tmp}/truncated.ckpt is not a readable checkpoint (PytorchStreamReader failed reading zip archive: failed "
      "finding central directory)"),
     (("{tmp}/notes.ckpt",), "{tmp}/notes.ckpt is not a readable checkpoint (not a file torch.save wrote, or cut short)"),
+    (("{run}", "--out", "{tmp}/notes.ckpt"), "--out {tmp}/notes.ckpt is a file; give a folder"),
 ])
 def test_arguments_out_of_place_and_unreadable_checkpoints_are_one_plain_line(trained_run, tmp_path, capsys, args, says):
     data = (trained_run / "checkpoints" / "last.ckpt").read_bytes()
@@ -187,3 +188,11 @@ def test_a_measurement_stopped_half_way_leaves_a_folder_the_next_one_takes(train
     code, err = _eval(capsys, str(trained_run), "--out", str(out))
     assert code == 0 and "(one that was stopped before it ended)" in err, err
     assert json.loads((out / "eval.json").read_text())["metrics"]
+
+
+def test_a_runs_checkpoints_folder_stands_for_its_last_checkpoint(trained_run):
+    from vae_collapse.training.checkpoint_paths import checkpoint_file
+
+    last = trained_run / "checkpoints" / "last.ckpt"
+    assert checkpoint_file(trained_run / "checkpoints") == last == checkpoint_file(trained_run)
+    assert checkpoint_file(last) == last

@@ -31,6 +31,12 @@ def _model_class(target: Any) -> type | None:
 def resolve_batch_size(cfg: DictConfig) -> int | None:
     """Replace ``dataset.batch_size: auto`` by the model's ``default_batch_size``; returns the value."""
     dataset = cfg.get("dataset")
+    if dataset is not None and isinstance(dataset.get("batch_size"), str) and dataset.get("batch_size") != AUTO:
+        from vae_collapse.config.errors import ConfigError
+
+        # The schema's "expected int | null" would leave out the default, auto.
+        raise ConfigError(f"dataset.batch_size={dataset.get('batch_size')!r}: expected a number, null (the whole "
+                          f"set at once) or {AUTO} (the model's choice)")
     if dataset is None or dataset.get("batch_size") != AUTO:
         return None if dataset is None else dataset.get("batch_size")
     model = cfg.get("model")

@@ -13,9 +13,13 @@ LAST = "last.ckpt"
 
 
 def checkpoint_file(where: str | Path) -> Path:
-    """A run folder's ``checkpoints/last.ckpt``, or ``where`` itself when it is a file."""
+    """A run folder's ``checkpoints/last.ckpt`` (also given its checkpoints/ folder), or ``where`` itself when it is a file."""
     path = Path(where).expanduser()
-    return path if path.is_file() else path / CHECKPOINT_DIR / LAST
+    if path.is_file():
+        return path
+    if path.name == CHECKPOINT_DIR and (path / LAST).is_file():  # the run's checkpoints/ folder itself
+        return path / LAST
+    return path / CHECKPOINT_DIR / LAST
 
 
 def run_folder_of(checkpoint: Path) -> Path | None:
