@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from vae_collapse.config.keys import PRESENTATION_ONLY, without_keys
 from vae_collapse.report.aggregate import setting
 from vae_collapse.training.resume import first_difference, identity, telling_differences
@@ -59,6 +61,19 @@ def test_resume_of_a_sweep_folder_points_at_its_job_folders(tmp_path):
     assert line == (f"resume=sweep: {tmp_path / 'sweep'} is a sweep's folder; name one of its job folders, or run the "
                     "sweep's command again to finish its unfinished jobs")
     assert "no checkpoint at" in missing_checkpoint(checkpoint_file(tmp_path / "run"), "resume=run")
+
+
+@pytest.mark.parametrize("status, advice", [("diverged", ""), ("interrupted", "; run its command again to start it over")])
+def test_a_run_that_ended_before_its_first_checkpoint_says_so(tmp_path, status, advice):
+    import json
+
+    from vae_collapse.training.checkpoint_paths import checkpoint_file, missing_checkpoint
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "summary.json").write_text(json.dumps({"status": status, "reason": "at step 1"}))
+    line = missing_checkpoint(checkpoint_file(tmp_path / "run"), "resume=run")
+    assert line == (f"resume=run: no checkpoint at {tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}: the run {status} "
+                    f"before its first checkpoint (at step 1){advice}")
 
 
 def test_a_resumed_run_resumed_again_in_its_own_folder_keeps_its_link_to_the_first_folder(tmp_path):

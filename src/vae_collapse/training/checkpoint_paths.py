@@ -40,4 +40,23 @@ def missing_checkpoint(path: Path, what: str) -> str | None:
     if folder is not None and (folder / "multirun.yaml").is_file():  # Hydra's record of a sweep
         return (f"{lead(what, folder, path)}{folder} is a sweep's folder; name one of its job folders, or run the "
                 "sweep's command again to finish its unfinished jobs")
+    ended = _how_it_ended(folder) if folder is not None else None
+    if ended:
+        return f"{what}: no checkpoint at {path}: {ended}"
     return f"{what}: no checkpoint at {path} (a run folder with {CHECKPOINT_DIR}/{LAST}, or a .ckpt file)"
+
+
+def _how_it_ended(folder: Path) -> str | None:
+    """Why a run folder with a summary has no checkpoint: it stopped before its first one was saved."""
+    import json
+
+    try:
+        summary = json.loads((folder / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    status = summary.get("status") if isinstance(summary, dict) else None
+    if status not in ("failed", "diverged", "interrupted"):
+        return None
+    reason = summary.get("reason")
+    text = f"the run {status} before its first checkpoint" + (f" ({reason})" if reason else "")
+    return text + ("; run its command again to start it over" if status == "interrupted" else "")
