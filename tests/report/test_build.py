@@ -467,3 +467,17 @@ def test_linear_figures_of_adam_and_em_runs_say_which_is_which(tmp_path):
         settings = sorted(f.setting for f in report.figures if f.number == number)
         assert len(settings) == 2 and settings[0] != settings[1], (number, settings)
         assert any("VariationalEM" in s for s in settings), settings
+
+
+def test_a_completed_run_whose_folder_later_refused_a_job_is_used_and_the_refusal_listed(tmp_path):
+    fakes.make_tree(tmp_path)
+    refusal = "noise.sigma2=-1 must be > 0"
+    folder = tmp_path / "linear" / "0"
+    (folder / "rejected.txt").write_text(refusal + "\n")
+    report = build_report([tmp_path], tmp_path / "out")
+    assert [r.run_dir for r in report.refused_later] == [folder]
+    assert all(r.run_dir != folder for r in report.excluded)
+    text = report.markdown_path.read_text()
+    assert "## Later jobs refused" in text and f"| completed | {folder} | {refusal} |" in text
+    listed = json.loads(report.json_path.read_text())["refused_later"]
+    assert listed == [{"run_dir": str(folder), "status": "completed", "reason": refusal}]

@@ -46,6 +46,11 @@ class Report:
         return [run for run in self.runs if not run.usable]
 
     @property
+    def refused_later(self) -> list[Run]:
+        """Runs whose folder a later job was refused into: the run is used, the refused job never ran."""
+        return [run for run in self.runs if run.refused_later is not None]
+
+    @property
     def markdown_path(self) -> Path:
         return self.out_dir / "REPORT.md"
 

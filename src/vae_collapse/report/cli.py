@@ -155,6 +155,13 @@ def _main(argv: list[str] | None) -> None:
     n = len(report.runs)
     print(f"  {n} run{'' if n == 1 else 's'} ({completed} completed, {len(report.excluded)} not used{why}), "
           f"{_count(len(report.groups), 'setting')}, {_count(len(report.figures), 'figure')}")
+    if report.refused_later:
+        print(f"  {_count(len(report.refused_later), 'later job')} refused in the folders of runs it lists "
+              "(see REPORT.md); those runs are reported as they were")
+    if report.table:
+        from vae_collapse.report.output import TABLE_FILE
+
+        print(f"  table 1: {report.markdown_path} and {report.out_dir / TABLE_FILE}")
     for fig in report.figures:
         print(f"  figure {fig.number}: {fig.file}")
     for number, need in report.not_drawn.items():

@@ -72,6 +72,7 @@ def render(report: Report) -> str:
             lines += [*setting, f"![{fig.title}]({rel})", "", fig.caption, ""]
     lines += _groups(report)
     lines += _excluded(report)
+    lines += _refused_later(report)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -149,6 +150,16 @@ def _excluded(report: Report) -> list[str]:
               "figure and table.", ""]
     rows = [[r.status, str(r.run_dir), " ".join(r.overrides), r.reason or ""] for r in report.excluded]
     return lines + _table(["status", "run directory", "overrides", "reason"], rows) + [""]
+
+
+def _refused_later(report: Report) -> list[str]:
+    if not report.refused_later:
+        return []
+    lines = ["## Later jobs refused", "",
+             "A later job into these runs' folders was stopped by bad input (its rejected.txt) and never ran; "
+             "each run is reported as it was before.", ""]
+    rows = [[r.status, str(r.run_dir), r.refused_later or ""] for r in report.refused_later]
+    return lines + _table(["run's status", "run directory", "refused job's error"], rows) + [""]
 
 
 def write(report: Report) -> None:

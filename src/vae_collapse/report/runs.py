@@ -44,6 +44,8 @@ class Run:
     eval_settings: dict[str, Any] = field(default_factory=dict)  # all eval.* of that measurement
     # The checkpoint this run continued from (summary.json's resumed_from), if any.
     resumed_from: Path | None = None
+    # A later job into this run's folder that bad input stopped (its rejected.txt): the run is as it was.
+    refused_later: str | None = None
 
     @property
     def usable(self) -> bool:
@@ -220,7 +222,8 @@ def load_run(run_dir: Path) -> Run:
     return Run(run_dir, status, reason, metrics, config, overrides,
                from_eval=sorted(added), eval_overrides=eval_overrides if added else [],
                eval_settings=eval_settings if added else {},
-               resumed_from=Path(resumed_from) if isinstance(resumed_from, str) and resumed_from else None)
+               resumed_from=Path(resumed_from) if isinstance(resumed_from, str) and resumed_from else None,
+               refused_later=_refusal(run_dir))
 
 
 def _written(run: Run) -> float:
