@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from vae_collapse.report import curves
 from vae_collapse.report.aggregate import Group, families
@@ -76,13 +77,13 @@ def _anneal_figure(fam: list[Group], out_dir: Path, stem: str) -> FigureResult:
         })
     ax_dims.set_ylabel(f"track/active_dims: not ({eps:g}, {delta:g})-collapsed")
     ax_dims.set_title("Active latent dimensions (dotted: end of warm-up)", fontsize=10)
+    ax_dims.yaxis.set_major_locator(MaxNLocator(integer=True))  # a count: no 30.5 between 30 and 31
     ax_kl.set_ylabel("track/kl: total KL(q(z|x) || p(z))  [nats per example]")
     ax_kl.set_title("KL term during training", fontsize=10)
     for ax in (ax_dims, ax_kl):
         ax.set_xlabel("training step")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8, loc="best")
-    from matplotlib.ticker import MaxNLocator
 
     image = None
     first = {id(g): next((r, t) for r, t in ((r, curves.trajectory(r.run_dir)) for r in g.runs) if t is not None)
