@@ -3,7 +3,9 @@
 It rebuilds the model from the checkpoint's own config, checks that the data is the data the
 run was trained on (the checkpoint's fingerprint), and repeats the run's final measurements:
 ELBOs, exact and IWAE log-likelihoods, collapse, the pPCA reference, and the CSVs, figures and
-media. The numbers equal what the run reported (the IWAE draws are seeded the same way). Results
+media. The numbers equal what the run reported (the IWAE draws are seeded the same way), except
+for a ``noise=optimal`` run from before 2026-11-28: its sigma^2 is now fitted to the whole training
+split, where such a run reported the last training batch's. Results
 go to ``<run dir>/eval/`` (or ``--out``), never over the run's own files.
 
 ``eval.*`` settings may be changed, e.g. ``eval.eps=0.1 eval.iwae_samples=1000``: the same model
@@ -144,7 +146,7 @@ def _argument_problem(checkpoint: str | None, overrides: list[str]) -> str | Non
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=PROG, description="Measure a saved model again, later: the run's final "
                                      "measurements, with other eval.* settings if given.")
-    parser.add_argument("checkpoint", nargs="?", help="a run folder (uses checkpoints/last.ckpt) or a .ckpt file")
+    parser.add_argument("checkpoint", nargs="?", help="a run folder (uses checkpoints/last.ckpt), its checkpoints/ folder, or a .ckpt file")
     parser.add_argument("overrides", nargs="*", metavar="eval.KEY=VALUE",
                         help="measurement settings to change, e.g. eval.eps=0.1 eval.iwae_samples=1000; "
                              "dataset.root=... or dataset.cache_dir=... where the run's data has moved")

@@ -228,7 +228,7 @@ def test_a_name_that_leaves_outputs_is_refused_for_new_runs_only():
 
 
 def test_a_list_argument_torch_indexes_past_its_end_is_named():
-    """The fallback for a list whose length no default tells (Adam's betas are caught by check_node)."""
+    """The fallback for a list whose length no annotation tells (Adam's betas are caught by check_node)."""
     from omegaconf import OmegaConf
 
     from vae_collapse.config.instantiate import checked_call

@@ -470,10 +470,11 @@ def test_linear_figures_of_adam_and_em_runs_say_which_is_which(tmp_path):
 
 
 def test_a_completed_run_whose_folder_later_refused_a_job_is_used_and_the_refusal_listed(tmp_path):
-    fakes.make_tree(tmp_path)
+    paths = fakes.make_tree(tmp_path)
     refusal = "noise.sigma2=-1 must be > 0"
     folder = tmp_path / "linear" / "0"
     (folder / "rejected.txt").write_text(refusal + "\n")
+    (paths["failed"] / "rejected.txt").write_text(refusal + "\n")  # not used: listed once, under "Runs not used"
     report = build_report([tmp_path], tmp_path / "out")
     assert [r.run_dir for r in report.refused_later] == [folder]
     assert all(r.run_dir != folder for r in report.excluded)

@@ -71,9 +71,11 @@ def test_a_run_that_ended_before_its_first_checkpoint_says_so(tmp_path, status, 
 
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "summary.json").write_text(json.dumps({"status": status, "reason": "at step 1"}))
-    line = missing_checkpoint(checkpoint_file(tmp_path / "run"), "resume=run")
-    assert line == (f"resume=run: no checkpoint at {tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}: the run {status} "
-                    f"before its first checkpoint (at step 1){advice}")
+    expected = (f"resume=run: no checkpoint at {tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}: the run {status} "
+                f"without leaving one (at step 1){advice}")
+    assert missing_checkpoint(checkpoint_file(tmp_path / "run"), "resume=run") == expected
+    (tmp_path / "run" / "checkpoints").mkdir()  # empty: named instead of the run folder, the same line
+    assert missing_checkpoint(checkpoint_file(tmp_path / "run" / "checkpoints"), "resume=run") == expected
 
 
 def test_a_resumed_run_resumed_again_in_its_own_folder_keeps_its_link_to_the_first_folder(tmp_path):

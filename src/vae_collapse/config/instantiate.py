@@ -263,10 +263,13 @@ def checked_call(node: DictConfig, path: str) -> Iterator[None]:
         yield
     except (ValueError, TypeError) as exc:
         raise one_line_error(exc, node, path) from None
-    except IndexError:  # a list argument too short: torch indexes it (Adam's betas[1] of betas=[0.9])
+    except IndexError:
+        # A list argument too short, indexed past its end; only where one list could be the one.
         lists = [key for key in node.keys() if key not in _SPECIAL_KEYS and OmegaConf.is_list(node[key])]
-        where = f"{path}.{lists[0]}={OmegaConf.to_container(node[lists[0]], resolve=True)}" if len(lists) == 1 else path
-        raise ConfigError(f"{where}: too few values") from None
+        if len(lists) != 1:
+            raise
+        raise ConfigError(f"{path}.{lists[0]}={OmegaConf.to_container(node[lists[0]], resolve=True)}: "
+                          "too few values") from None
 
 
 def one_line_error(cause: BaseException, node: DictConfig, path: str) -> ConfigError:

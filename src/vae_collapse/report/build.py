@@ -48,7 +48,7 @@ class Report:
     @property
     def refused_later(self) -> list[Run]:
         """Runs whose folder a later job was refused into: the run is used, the refused job never ran."""
-        return [run for run in self.runs if run.refused_later is not None]
+        return [run for run in self.runs if run.usable and run.refused_later is not None]
 
     @property
     def markdown_path(self) -> Path:

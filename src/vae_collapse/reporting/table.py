@@ -38,7 +38,7 @@ def result_table(metrics: dict[str, Any], status: str, files: dict[str, Path]) -
         rows.append(("ppca/log_px - train/elbo", _fmt(metrics["ppca/log_px"] - metrics["train/elbo"])))
     if "test/log_px_iwae" in metrics and "test/iwae_examples" in metrics:
         # The bound may cover fewer test images than test/elbo and test/log_px: not comparable then.
-        rows = [(name, f"{value}  (first {metrics['test/iwae_examples']:,} test images)" if name == "test/log_px_iwae"
+        rows = [(name, f"{value}  (on {metrics['test/iwae_examples']:,} test images)" if name == "test/log_px_iwae"
                  else value) for name, value in rows]
     width = max([len(name) for name, _ in rows] + [10])
     lines = [f"Result ({status}); log-likelihoods and ELBOs in nats per example:"]

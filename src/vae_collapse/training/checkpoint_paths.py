@@ -17,7 +17,8 @@ def checkpoint_file(where: str | Path) -> Path:
     path = Path(where).expanduser()
     if path.is_file():
         return path
-    if path.name == CHECKPOINT_DIR and (path / LAST).is_file():  # the run's checkpoints/ folder itself
+    # The run's own checkpoints/ folder (not a run folder that happens to have that name).
+    if path.name == CHECKPOINT_DIR and path.is_dir() and not (path / ".hydra").is_dir():
         return path / LAST
     return path / CHECKPOINT_DIR / LAST
 
@@ -47,7 +48,7 @@ def missing_checkpoint(path: Path, what: str) -> str | None:
 
 
 def _how_it_ended(folder: Path) -> str | None:
-    """Why a run folder with a summary has no checkpoint: it stopped before its first one was saved."""
+    """How a run folder's run ended where it left no checkpoint (stopped early, or checkpoint.enabled=false)."""
     import json
 
     try:
@@ -58,5 +59,5 @@ def _how_it_ended(folder: Path) -> str | None:
     if status not in ("failed", "diverged", "interrupted"):
         return None
     reason = summary.get("reason")
-    text = f"the run {status} before its first checkpoint" + (f" ({reason})" if reason else "")
+    text = f"the run {status} without leaving one" + (f" ({reason})" if reason else "")
     return text + ("; run its command again to start it over" if status == "interrupted" else "")

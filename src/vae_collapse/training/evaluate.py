@@ -100,7 +100,9 @@ def fit_noise_to_split(model: GaussianVAE, batches: Iterable[torch.Tensor]) -> N
 
     Training leaves it at the last mini-batch's value, which may be a remainder of a few
     examples: the final numbers are scored at the split's maximiser instead, with the squared
-    error taken as :func:`evaluate` takes it (exact for a linear decoder, else one sample).
+    error taken as :func:`evaluate` takes it: exact for a linear decoder; for a deep one a
+    one-sample estimate, drawn apart from evaluate's own sample, so there it is the maximiser
+    up to that Monte Carlo error.
     """
     total, count, dim = 0.0, 0, 0
     with _EvalMode(model):
