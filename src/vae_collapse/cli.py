@@ -331,7 +331,29 @@ def _one_line(exc: BaseException) -> str:
 OPTIONAL_PLUGINS = {"hydra/sweeper/optuna": "optuna"}
 
 
+# hydra.searchpath entries Hydra found missing (its UserWarning, caught by _note_missing_searchpath).
+_missing_searchpaths: list[str] = []
+_HYDRA_SEARCHPATH_WARNING = re.compile(r"provider=hydra\.searchpath in (.+?), path=(.+) is not available")
+
+
+def _note_missing_searchpath(showwarning):
+    """warnings.showwarning that turns Hydra's warning about a missing hydra.searchpath entry (a
+    two-line UserWarning with a site-packages path) into one line, and remembers the entry."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        found = _HYDRA_SEARCHPATH_WARNING.search(str(message))
+        if found is None:
+            return showwarning(message, category, filename, lineno, file, line)
+        _missing_searchpaths.append(found.group(2))
+        say(f"vae-collapse: warning: hydra.searchpath: {found.group(2)} (from the {found.group(1)}) is not a "
+            "config folder; nothing is read from it", err=True)
+
+    return show
+
+
 def _plugin_hint(message: str) -> str:
+    if "Could not find '" in message and _missing_searchpaths:
+        return f" (hydra.searchpath names {', '.join(_missing_searchpaths)}, which is not a config folder)"
     for option, extra in OPTIONAL_PLUGINS.items():
         if f"Could not find '{option}'" in message:
             return f" (an optional extra: pip install -e '.[{extra}]')"
@@ -593,6 +615,9 @@ def main() -> None:
         print(f"vae-collapse: error: {bad_name}", file=sys.stderr, flush=True)
         sys.exit(1)
     try:
+        import warnings
+
+        warnings.showwarning = _note_missing_searchpath(warnings.showwarning)
         _app()
     except SweepRefused as exc:
         advice = ("; fix the overrides and run the sweep again (to leave each job to check itself, add "

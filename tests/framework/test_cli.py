@@ -126,6 +126,17 @@ def test_a_missing_optional_sweeper_names_the_extra_to_install():
     assert _plugin_hint("Could not find 'model/nope'") == ""
 
 
+def test_a_mistyped_searchpath_is_named_once_in_the_warning_and_in_the_error(run_cli, tmp_path):
+    # Hydra warned in two lines with a site-packages path, and the error did not name the cause.
+    result = run_cli(f"hydra.searchpath=[file://{tmp_path}/my_projec/conf]", "noise=halving")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 2, result.stderr
+    assert lines[0] == (f"vae-collapse: warning: hydra.searchpath: {tmp_path}/my_projec/conf (from the command-line) "
+                        "is not a config folder; nothing is read from it")
+    assert lines[1].startswith("vae-collapse: error: In 'config': Could not find 'noise/halving'")
+    assert lines[1].endswith(f"(hydra.searchpath names {tmp_path}/my_projec/conf, which is not a config folder)")
+
+
 def test_too_few_images_for_the_latent_size_run_without_the_ppca_reference(run_cli, tmp_path):
     """4 images span 3 dimensions: pPCA's learned sigma^2 would be 0, so ppca/* is left out, with a warning."""
     run_dir = tmp_path / "run"
