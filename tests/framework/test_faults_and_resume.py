@@ -306,6 +306,18 @@ def test_offline_wandb_parts_of_a_resumed_run_share_its_id_and_continue_its_step
     assert max(steps["first"]) <= 30 < min(steps["second"]) and max(steps["second"]) == 60
 
 
+def test_a_run_resumed_at_its_last_step_keeps_train_lr(run_cli, tmp_path):
+    """Killed in its final measurements, the run resumes with no step left: train/lr came only from a step."""
+    args = [*BASE, "trainer.max_steps=20", "lr_scheduler=cosine", f"hydra.run.dir={tmp_path / 'run'}"]
+    assert run_cli(*args).returncode == 0
+    first = _summary(tmp_path / "run")["metrics"]
+    (tmp_path / "run" / "summary.json").unlink()  # as if killed after the last checkpoint
+    result = run_cli(*args)
+    assert result.returncode == 0 and "continuing from step 20" in result.stderr, result.stderr[-2000:]
+    again = _summary(tmp_path / "run")["metrics"]
+    assert again["time/steps"] == 20 and again["train/lr"] == pytest.approx(first["train/lr"], rel=1e-6)
+
+
 def test_the_wandb_mode_of_a_resumed_run_is_the_resuming_commands(run_cli, tmp_path):
     """WANDB_MODE is saved resolved with the run's config; a resume must not bring the first part's back."""
     parts = [tmp_path / name for name in ("disabled", "offline", "disabled_again")]

@@ -19,6 +19,9 @@ OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
 
 
+LAST_LR_KEY = "vae_collapse_last_lr"
+
+
 class VAEModule(pl.LightningModule):
     """Trains any :class:`GaussianVAE` by maximising its ELBO.
 
@@ -39,11 +42,20 @@ class VAEModule(pl.LightningModule):
         self.train_moments: DataMoments | None = None
         self._validation_rng = contextlib.ExitStack()
         self.precomputed_moments: DataMoments | None = None  # of datamodule.train_data, where the caller has them
+        # The learning rate of the latest training step, saved with checkpoints: a run resumed at its
+        # last step takes no step, so train/lr would otherwise be missing from its summary.
+        self.last_lr: float | None = None
         # A closed-form optimiser (optimizer=em) updates the weights itself: no backward pass.
         self.closed_form_steps = not getattr(getattr(optimizer, "func", optimizer), "needs_gradients", True)
         self.automatic_optimization = not self.closed_form_steps
         if self.closed_form_steps and lr_scheduler is not None:
             raise ConfigError("lr_scheduler: optimizer=em takes no learning rate; drop the schedule with ~lr_scheduler")
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint[LAST_LR_KEY] = self.last_lr
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.last_lr = checkpoint.get(LAST_LR_KEY)
 
     def forward(self, x: torch.Tensor):
         return self.model(x, step=self.global_step)
@@ -123,10 +135,11 @@ class VAEModule(pl.LightningModule):
         if self.closed_form_steps:
             return self._closed_form_step(batch)
         result = self._train_step(batch)
+        self.last_lr = float(self.optimizers().param_groups[0]["lr"])
         if not self._log_this_step():
             return result.loss
         metrics = result.metrics("train")
-        metrics["train/lr"] = self.optimizers().param_groups[0]["lr"]
+        metrics["train/lr"] = self.last_lr
         self.log_dict(metrics, on_step=True, on_epoch=False, batch_size=batch.shape[0])
         self.log_dict({"elbo": result.elbo.detach(), "sigma2": result.sigma2.detach()},
                       prog_bar=True, logger=False, on_step=True, on_epoch=False)

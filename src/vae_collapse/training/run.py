@@ -593,6 +593,8 @@ def run_experiment(cfg: DictConfig) -> RunResult:
                 kept = keep_last_good_checkpoint(last, trainer.global_step) if trainer.is_global_zero else ""
                 status, reason = "diverged", f"{exc}; {kept}"
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k})
+        if "train/lr" not in metrics and module.last_lr is not None:  # resumed at its last step: no step ran
+            metrics["train/lr"] = module.last_lr
         metrics["time/steps"] = trainer.global_step  # optimiser steps taken (time-to-solution benchmarks)
         if status != "diverged":  # a diverged model has nothing left worth measuring
             # Reseeded so that vae-collapse-eval, given the final checkpoint, draws the same IWAE samples.
