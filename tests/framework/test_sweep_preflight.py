@@ -90,17 +90,42 @@ def test_jobs_are_checked_as_their_launcher_gives_them_their_config(run_cli, tmp
 
 
 def test_devices_are_left_to_the_machines_the_jobs_run_on(run_cli, tmp_path):
-    # A sweep sent to GPU nodes from a machine without a GPU: the check does not refuse it for that.
-    # Here the job itself then finds no GPU, which proves the check let it through.
-    result = run_cli("-m", *QUICK, "trainer=gpu", "noise=fixed", "noise.sigma2=0.5,-1", f"hydra.sweep.dir={tmp_path / 's'}")
+    # A sweep sent to Slurm's GPU nodes from a login node without a GPU: the check does not refuse it for that.
+    result = run_cli("-m", *QUICK, "trainer=gpu", "hydra/launcher=submitit_slurm", "noise=fixed", "noise.sigma2=0.5,-1",
+                     f"hydra.sweep.dir={tmp_path / 's'}")
     line = _one_line(result.stderr)
     assert "noise.sigma2=-1 must be > 0" in line and "gpu" not in line.lower(), line
+
+
+def test_devices_are_checked_where_the_jobs_run_here(run_cli, tmp_path):
+    # budget=gpu_mnist on a machine without a GPU started every job, each refused, each leaving a folder.
     import torch
 
-    if not torch.cuda.is_available():
-        gpu_only = run_cli("-m", *QUICK, "trainer=gpu", "noise=fixed", "noise.sigma2=0.5,1", f"hydra.sweep.dir={tmp_path / 'g'}")
-        assert "would be refused" not in gpu_only.stderr
-        assert "job noise.sigma2=0.5: error: trainer.accelerator=gpu" in gpu_only.stderr, gpu_only.stderr[-2000:]
+    if torch.cuda.is_available():
+        import pytest
+
+        pytest.skip("this machine has the GPU the jobs ask for")
+    for launcher in ([], ["hydra/launcher=joblib"]):
+        sweep = tmp_path / f"g{len(launcher)}"
+        result = run_cli("-m", *QUICK, "trainer=gpu", *launcher, "noise=fixed", "noise.sigma2=0.5,1", f"hydra.sweep.dir={sweep}")
+        line = _one_line(result.stderr)
+        assert result.returncode == 1 and line.startswith("vae-collapse: error: 2 of the sweep's 2 jobs would be refused, "
+                                                          "so none was started: trainer.accelerator=gpu"), line
+        assert not sweep.exists()
+
+
+def test_which_launchers_run_their_jobs_here():
+    from omegaconf import OmegaConf
+
+    from vae_collapse.training.sweep_preflight import runs_here
+
+    def launcher(target: str):
+        return OmegaConf.create({"hydra": {"launcher": {"_target_": target}}})
+
+    assert runs_here(launcher("hydra._internal.core_plugins.basic_launcher.BasicLauncher"))
+    assert runs_here(launcher("hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"))
+    assert runs_here(launcher("hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"))
+    assert not runs_here(launcher("hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"))
 
 
 def test_a_job_is_named_without_hydras_escapes():

@@ -63,6 +63,16 @@ def sweep_jobs(config: DictConfig) -> tuple[list[list[str]], set[str]] | None:
     return [list(job) for batch in batches for job in batch], swept
 
 
+# Launchers whose jobs run on this machine: their device settings (trainer.accelerator=gpu on a
+# machine without one) can be checked here. Slurm's jobs run elsewhere.
+LOCAL_LAUNCHERS = ("BasicLauncher", "JoblibLauncher", "LocalLauncher")
+
+
+def runs_here(config: DictConfig) -> bool:
+    target = str(OmegaConf.select(config, "hydra.launcher._target_", default="") or "")
+    return target.rsplit(".", 1)[-1] in LOCAL_LAUNCHERS
+
+
 def job_label(overrides: list[str], swept: set[str]) -> str:
     """A job named by the values its sweep varies, as its folder is (sweep_jobs.folder_name), in the user's spelling."""
     mine = [o.lstrip("+") for o in overrides if o.split("=", 1)[0].lstrip("+~") in swept]
@@ -97,6 +107,7 @@ def refusals(config: DictConfig) -> tuple[int, list[tuple[str, str]]]:
     if len(jobs) >= ANNOUNCE_FROM:  # a pause of several seconds needs a reason
         print(f"vae-collapse: checking the values of the sweep's {len(jobs)} jobs before starting them", flush=True)
     loader = GlobalHydra.instance().config_loader()
+    here = runs_here(config)
     refused = []
     first_of: dict[str, str] = {}  # each job config, and the first job with it
     quiet_known_warnings()
@@ -110,7 +121,7 @@ def refusals(config: DictConfig) -> tuple[int, list[tuple[str, str]]]:
         try:
             with _as_job(cfg, number) as task_cfg, _quiet():
                 validate(task_cfg)
-                build_parts(task_cfg, devices_elsewhere=True)
+                build_parts(task_cfg, devices_elsewhere=not here)
                 key = _config_key(task_cfg)
         except (ConfigError, DataError) as exc:
             refused.append((job_label(overrides, swept), str(exc)))
