@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import FuncFormatter
 
 from vae_collapse.report import curves
 from vae_collapse.report.aggregate import Group, families
@@ -89,8 +90,13 @@ def _training_figure(fam: list[Group], out_dir: Path, stem: str, setting: str) -
         ax.grid(True, alpha=0.3)
     ax_elbo.set_ylabel("training ELBO  [nats per example]")
     ax_elbo.set_title("Training ELBO")
-    ax_elbo.legend(fontsize=8, loc="lower right")
+    ax_elbo.legend(fontsize=8, loc="best")  # "lower right" hid the curve of an ELBO far below the optimum
     ax_gap.set_yscale("log")
+    # Plain numbers: over less than a decade matplotlib labels minor ticks as 1.7×10^3. Minor
+    # ticks are labelled only there; over several decades their labels would overlap.
+    ax_gap.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax_gap.yaxis.set_minor_formatter(FuncFormatter(
+        lambda value, _: f"{value:g}" if np.log10(max(ax_gap.get_ylim()) / min(ax_gap.get_ylim())) < 1.2 else ""))
     ax_gap.set_ylabel("pPCA optimum − ELBO  [nats per example, log scale]")
     ax_gap.set_title("Distance to the closed-form optimum")
     ax_gap.legend(fontsize=8, loc="upper right")
