@@ -92,3 +92,14 @@ def test_panel_titles_wrap_to_the_panel_and_keep_their_own_line_breaks():
     lines = wrapped(f"{label}\nlearned σ², init 1", 6.2, fontsize=10).split("\n")
     assert len(lines) > 2 and lines[-1] == "learned σ², init 1"
     assert max(len(line) for line in lines) <= int(6.2 * 10 * 12 / 10)
+
+
+def test_titles_do_not_break_inside_a_short_parenthesis():
+    from vae_collapse.report.plotting import wrapped
+
+    title = "KL annealing over training (fixed σ² = 0.1): mnist (10000 train), MLPVAE k=32 (1024-512 relu), 3000 steps"
+    for inches in (4, 5, 6, 7, 8):
+        lines = wrapped(title, inches).split("\n")
+        assert " ".join(lines) == title and "\u00a0" not in "".join(lines)
+        for line in lines:
+            assert line.count("(") == line.count(")"), (inches, lines)

@@ -6,6 +6,7 @@ atomically by :func:`vae_collapse.reporting.figures.write_png`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,10 @@ def wrapped(text: str, inches: float, fontsize: float = 12.0) -> str:
     import textwrap
 
     width = max(30, int(inches * TITLE_CHARS_PER_INCH * 12.0 / fontsize))
-    return "\n".join(textwrap.fill(line, width=width) for line in text.split("\n"))
+    # A short parenthesis stays on one line ("(1024-512 relu)"): textwrap does not break at U+00A0.
+    keep = re.compile(r"\(([^()\n]{1,30})\)")
+    lines = [keep.sub(lambda m: "(" + m.group(1).replace(" ", "\u00a0") + ")", line) for line in text.split("\n")]
+    return "\n".join(textwrap.fill(line, width=width).replace("\u00a0", " ") for line in lines)
 
 
 def suptitle(fig, text: str) -> None:
