@@ -1,8 +1,8 @@
 """Figure 6: peak resident memory of full-MNIST runs: a deep MLP VAE and the linear VAE.
 
 Each run is the console script in a fresh wrapper process whose RUSAGE_CHILDREN maximum is
-the peak RSS of the largest process of the run (the Python process; W&B's service process
-is separate and smaller). Baseline in the same run: the same wrapper around a process that
+the peak RSS of the largest process of the run: the Python process, or W&B's service process
+where that is larger (telling them apart needs per-process polling, docs/performance.md). Baseline in the same run: the same wrapper around a process that
 only imports the framework, the floor every run pays. Target: each run under 1.5 GiB.
 """
 

@@ -75,8 +75,10 @@ def framework_fit(model, datamodule, lr: float, max_steps: int, work_dir: Path, 
                          output_dir=work_dir)
     loggers = build_loggers(cfg.logger, "bench", "bench")
     clock = StepClock()
+    # No checkpoints: Lightning's default ModelCheckpoint would save at every epoch end, which at full
+    # batch is every step; a run saves every checkpoint.every_n_steps (500) steps.
     trainer = build(cfg.trainer, "trainer", logger=loggers, callbacks=[StepProgressBar(), clock],
-                    default_root_dir=str(work_dir))
+                    default_root_dir=str(work_dir), enable_checkpointing=False)
     module = VAEModule(model, functools.partial(torch.optim.Adam, lr=lr))
     started = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)

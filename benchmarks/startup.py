@@ -7,6 +7,8 @@ Lightning command on this machine. Also reported: our own modules' share of the 
 
 from __future__ import annotations
 
+import os
+
 import subprocess
 import sys
 import time
@@ -26,7 +28,8 @@ def probe_run(args: list[str], settings: Settings, cwd: Path, probe_file: Path, 
     env = cli_env(settings, VAE_COLLAPSE_PROBE=str(probe_file), **(env_extra or {}))
     started = time.monotonic()
     result = subprocess.run([sys.executable, "-m", "benchmarks.probe", *args], cwd=cwd, timeout=timeout,
-                            env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                            env={**env, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)},
+                            capture_output=True, text=True,
                             stdin=subprocess.DEVNULL)
     wall = time.monotonic() - started
     if result.returncode != 0:
