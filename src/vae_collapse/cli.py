@@ -11,9 +11,7 @@ import math
 import os
 import re
 import shutil
-import signal
 import sys
-import time
 import traceback
 from pathlib import Path
 
@@ -271,6 +269,8 @@ def _app(cfg: DictConfig) -> float | None:
         has_checkpoint = checkpoint_file(run_dir).is_file()
         say(f"{prefix}interrupted ({reason}); " + (again if has_checkpoint else "no checkpoint was written yet"),
             err=True)
+        if multirun and interrupts.in_pool_worker():
+            return _penalty()  # a raise would make joblib kill the other workers; the sweep stops by itself
         if multirun:
             raise  # the whole sweep stops; main() counts its jobs
         sys.exit(interrupts.EXIT_CODES.get(reason, 130))
@@ -306,7 +306,7 @@ def _stop_sweep_if_signalled() -> None:
     from vae_collapse.training import interrupts
 
     reason = interrupts.received()
-    if reason is not None:
+    if reason is not None and not interrupts.in_pool_worker():  # a joblib sweep stops by itself
         raise interrupts.RunInterrupted(reason, interrupts.EXIT_CODES[reason])
 
 
@@ -357,6 +357,9 @@ def _plugin_hint(message: str) -> str:
     for option, extra in OPTIONAL_PLUGINS.items():
         if f"Could not find '{option}'" in message:
             return f" (an optional extra: pip install -e '.[{extra}]')"
+    # conf/hydra/launcher/ names the launcher plugins' classes, which are there only with the extra
+    if "Unknown plugin class" in message and "launcher" in message:
+        return " (an optional extra: pip install -e '.[launchers]')"
     if "does not support sweep type : INTERVAL_SWEEP" in message:
         return (" (interval() is for a sweeper that samples, e.g. hparams_search=sigma_optuna; a grid takes a list "
                 "of values or range(start,stop,step))")
@@ -574,28 +577,6 @@ def _lost_job_report(exc: BaseException) -> str:
     return line + " (completed jobs are skipped, interrupted ones resume from their last checkpoint)"
 
 
-def _stop_workers(sig: int, wait: float = 60.0) -> None:
-    """Pass a signal on to a joblib sweep's worker processes and wait for them to record it.
-
-    A SIGTERM sent to the sweep's process alone (a scheduler, ``kill``) would otherwise leave
-    them training on as orphans. Each worker's job ends as ``interrupted`` in its summary.json.
-    """
-    if "joblib" not in sys.modules:
-        return
-    from joblib.externals.loky import reusable_executor
-
-    executor = getattr(reusable_executor, "_executor", None)
-    processes = list((getattr(executor, "_processes", None) or {}).values())
-    for process in processes:
-        try:
-            os.kill(process.pid, sig)
-        except OSError:
-            pass  # already gone
-    deadline = time.time() + wait
-    for process in processes:
-        process.join(timeout=max(0.0, deadline - time.time()))
-
-
 def main() -> None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
@@ -607,6 +588,7 @@ def main() -> None:
     interrupts.install()  # also in a sweep's own process, between and around its jobs
 
     from hydra.errors import OverrideParseException
+    from hydra_plugins.vae_collapse_launchers import quiet_schema_warnings
     from vae_collapse.training.sweep_preflight import SweepRefused
 
     sys.argv[1:] = _quoted_paths(_resume_arguments(sys.argv[1:]))
@@ -618,9 +600,7 @@ def main() -> None:
         import warnings
 
         warnings.showwarning = _note_missing_searchpath(warnings.showwarning)
-        # hydra-submitit-launcher 1.2's configs match its schemas by name, which Hydra 1.3 calls
-        # deprecated in four lines at every hydra/launcher=submitit_*: nothing a user can change.
-        warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/submitit_\w+' is validated against ConfigStore")
+        quiet_schema_warnings()
         _app()
     except SweepRefused as exc:
         advice = ("; fix the overrides and run the sweep again (to leave each job to check itself, add "
@@ -633,8 +613,8 @@ def main() -> None:
               file=sys.stderr, flush=True)
         sys.exit(1)
     except KeyboardInterrupt as exc:
-        # A sweep stopped by Ctrl-C or SIGTERM: its workers stop too, and its jobs are counted.
-        _stop_workers(signal.SIGTERM if interrupts.received() == "SIGTERM" else signal.SIGINT)
+        # A sweep stopped by Ctrl-C or SIGTERM (a joblib sweep's workers have stopped their jobs, or
+        # joblib killed them on a second signal): its jobs are counted.
         if sweep_report.CURRENT_DIR is not None and sweep_report.CURRENT_DIR.is_dir():
             print(sweep_report.describe(sweep_report.collect(sweep_report.CURRENT_DIR), stopped=True),
                   file=sys.stderr, flush=True)
@@ -663,6 +643,11 @@ def main() -> None:
         _forget_sweep_folder()
         sys.exit(1)
     except Exception as exc:
+        hint = _plugin_hint(str(exc))
+        if hint and str(exc).startswith("Unknown plugin class"):  # a launcher of conf/hydra/launcher/ not installed
+            print(f"vae-collapse: error: hydra.launcher: {exc}{hint}", file=sys.stderr, flush=True)
+            _forget_sweep_folder()
+            sys.exit(1)
         if not _lost_a_job(exc):
             raise
         print(_lost_job_report(exc), file=sys.stderr, flush=True)

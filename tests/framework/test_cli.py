@@ -124,6 +124,8 @@ def test_a_missing_optional_sweeper_names_the_extra_to_install():
     message = "In 'hydra/config': Could not find 'hydra/sweeper/optuna'\nAvailable options in 'hydra/sweeper':\n\tbasic"
     assert _plugin_hint(message) == " (an optional extra: pip install -e '.[optuna]')"
     assert _plugin_hint("Could not find 'model/nope'") == ""
+    missing = "Unknown plugin class : 'hydra_plugins.vae_collapse_launchers.stoppable_joblib.StoppableJoblibLauncher'"
+    assert _plugin_hint(missing) == " (an optional extra: pip install -e '.[launchers]')"
 
 
 def test_a_mistyped_searchpath_is_named_once_in_the_warning_and_in_the_error(run_cli, tmp_path):

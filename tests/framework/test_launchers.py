@@ -102,6 +102,45 @@ def test_a_sigkilled_job_of_a_parallel_sweep_resumes_when_the_sweep_is_rerun(run
     assert resumed["resumed_from"] == str(killed / "checkpoints" / "last.ckpt"), "restarted, not resumed"
 
 
+def test_ctrl_c_stops_a_joblib_sweeps_running_job_with_a_checkpoint_and_leaves_its_idle_worker_alone(run_cli, tmp_path):
+    """Ctrl-C at a terminal reaches the sweep's process and every worker. The running job must stop after
+    its step with a summary; joblib used to kill it mid-step, and a worker between jobs used to die."""
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    sweep = tmp_path / "sweep"
+    # A deep MLP on 4,096 784-dimensional examples at full batch: a step takes most of a second here.
+    args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *SWEEP, "model=deep_vae",
+            "dataset.data_dim=784", "dataset.n_train=4096", "dataset.batch_size=null", "noise.sigma2=1",
+            "checkpoint.every_n_steps=2", "trainer.max_steps=2,20", f"hydra.sweep.dir={sweep}"]
+    short, long = sweep / "trainer.max_steps=2", sweep / "trainer.max_steps=20"
+    env = {**os.environ, "WANDB_MODE": "offline", "VAE_COLLAPSE_DATA": str(tmp_path / "data"), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([str(SCRIPT), *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None:
+            if (short / "summary.json").exists() and (long / "checkpoints" / "last.ckpt").exists():
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, "the sweep ended before it could be stopped"
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal does
+    finally:
+        _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 130, stderr[-3000:]
+    assert (long / "summary.json").exists(), f"the running job was killed before its summary: {stderr[-1500:]}"
+    stopped = json.loads((long / "summary.json").read_text())
+    assert (stopped["status"], stopped["reason"]) == ("interrupted", "Ctrl-C")
+    assert "Traceback" not in stderr and "TerminatedWorkerError" not in stderr, stderr[-3000:]
+    assert "the sweep stops once its running jobs have stopped" in stderr
+    assert "2 jobs started: 1 completed, 1 interrupted" in stderr, stderr[-1500:]
+    at = torch.load(long / "checkpoints" / "last.ckpt", weights_only=False)["global_step"]
+    assert 2 <= at < 20
+
+    result = run_cli(*args, timeout=600, env={"OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    resumed = json.loads((long / "summary.json").read_text())
+    assert resumed["status"] == "completed" and resumed["resumed_at_step"] == at
+
+
 def test_slurm_preset_composes_and_gives_a_valid_sbatch_script(compose_config, tmp_path, monkeypatch):
     submitit = pytest.importorskip("submitit")
     from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf, SlurmQueueConf

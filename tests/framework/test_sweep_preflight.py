@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.framework.bad_input_table import QUICK
 from vae_collapse.reporting.summary import REJECTED_FILE
 from vae_collapse.training.sweep_preflight import describe, job_label
@@ -124,6 +126,8 @@ def test_which_launchers_run_their_jobs_here():
 
     assert runs_here(launcher("hydra._internal.core_plugins.basic_launcher.BasicLauncher"))
     assert runs_here(launcher("hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"))
+    ours = OmegaConf.load(Path(__file__).resolve().parents[2] / "conf/hydra/launcher/joblib.yaml")._target_
+    assert runs_here(launcher(ours))  # hydra/launcher=joblib
     assert runs_here(launcher("hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"))
     assert not runs_here(launcher("hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"))
 

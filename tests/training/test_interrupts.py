@@ -70,12 +70,13 @@ def test_in_training_the_first_signal_is_held_and_a_second_stops_at_once(handler
     assert interrupts.received() == "SIGTERM"
 
 
-def test_a_held_signal_stays_pending_once_training_is_over_and_the_next_stops_at_once(handlers):
+def test_a_held_signal_stays_pending_once_training_is_over_and_the_next_stops_at_once(handlers, monkeypatch):
     interrupts.install()
     interrupts.defer(True)
     _signal(signal.SIGTERM)
     interrupts.defer(False)
     assert interrupts.pending() == "SIGTERM"  # the run checks it where it can stop safely
+    monkeypatch.setattr(interrupts, "DUPLICATE_WINDOW_S", 0.0)  # a second signal, not the first one twice
     with pytest.raises(KeyboardInterrupt):
         _signal(signal.SIGTERM)
     interrupts.install()
@@ -92,6 +93,61 @@ def test_the_same_signal_twice_at_once_is_one_signal(handlers, monkeypatch, capf
     monkeypatch.setattr(interrupts, "DUPLICATE_WINDOW_S", 0.0)  # a person's second press
     with pytest.raises(KeyboardInterrupt):
         _signal(signal.SIGINT)
+
+
+def test_outside_training_too_the_same_signal_twice_at_once_is_one_signal(handlers, monkeypatch):
+    # A job in its final measurements stops at the first; the second copy must not cut into its summary.
+    interrupts.install()
+    with pytest.raises(KeyboardInterrupt):
+        _signal(signal.SIGTERM)
+    _signal(signal.SIGTERM)
+    monkeypatch.setattr(interrupts, "DUPLICATE_WINDOW_S", 0.0)
+    with pytest.raises(KeyboardInterrupt):
+        _signal(signal.SIGTERM)
+
+
+@pytest.fixture
+def pool_worker(handlers, monkeypatch):
+    """This process as a joblib worker, for one test."""
+    monkeypatch.setattr(interrupts, "_pool_worker", False)
+    monkeypatch.setattr(interrupts, "_in_run", False)
+    interrupts.become_pool_worker()
+    return monkeypatch
+
+
+def test_a_joblib_worker_notes_a_signal_between_jobs_and_its_next_job_stops_before_it_starts(pool_worker):
+    assert interrupts.in_pool_worker()
+    _signal(signal.SIGINT)  # no exception: loky would answer a dead worker by killing the others
+    assert interrupts.received() == "Ctrl-C"
+    with pytest.raises(interrupts.RunInterrupted) as stopped:
+        interrupts.install()  # the next job's run
+    assert (stopped.value.reason, stopped.value.exit_code) == ("Ctrl-C", 130)
+
+
+def test_a_joblib_workers_run_stops_on_a_signal_and_once_over_only_notes_one(pool_worker):
+    interrupts.install()  # a job's run starts
+    with pytest.raises(KeyboardInterrupt):
+        _signal(signal.SIGTERM)
+    interrupts.run_over()
+    pool_worker.setattr(interrupts, "DUPLICATE_WINDOW_S", 0.0)
+    _signal(signal.SIGINT)
+    assert interrupts.received() == "Ctrl-C"
+
+
+def test_a_joblib_sweeps_own_process_passes_a_first_signal_on_and_holds_it(handlers, monkeypatch, capfd):
+    passed_on = []
+    interrupts.install()
+    with interrupts.hold_for_workers(passed_on.append):
+        _signal(signal.SIGTERM)  # no exception: joblib would kill the workers mid-step
+        _signal(signal.SIGTERM)  # the same one again (a scheduler signals the whole process group)
+        assert passed_on == [signal.SIGTERM] and interrupts.received() == "SIGTERM"
+        assert "SIGTERM: the sweep stops once its running jobs have stopped" in capfd.readouterr().err
+        monkeypatch.setattr(interrupts, "DUPLICATE_WINDOW_S", 0.0)
+        with pytest.raises(KeyboardInterrupt):
+            _signal(signal.SIGINT)  # a second signal: stop at once
+    with pytest.raises(KeyboardInterrupt):
+        _signal(signal.SIGINT)  # after the sweep's jobs, signals raise again
+    assert passed_on == [signal.SIGTERM]
 
 
 def test_without_checkpoints_the_held_signal_does_not_promise_one(handlers, capfd):

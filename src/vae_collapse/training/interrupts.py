@@ -5,6 +5,12 @@ SIGTERMException at the end of an epoch), and a scheduler's SIGTERM during the f
 measurements, or between the jobs of a sweep, would kill the process with nothing recorded.
 Inside training a first signal is held until the step under way ends (:func:`defer`,
 ``graceful_stop``), so that the run stops with a checkpoint of a whole step.
+
+A joblib sweep's processes (``hydra_plugins.vae_collapse_launchers``) play by two more rules. The
+sweep's own process
+holds a first signal while its workers stop their jobs (:func:`hold_for_workers`): raising there
+would make joblib kill the workers mid-step. A worker (:func:`become_pool_worker`) only notes a
+signal that arrives between its jobs, since dying there would make loky kill the others.
 """
 
 from __future__ import annotations
@@ -13,15 +19,22 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 EXIT_CODES = {"Ctrl-C": 130, "SIGTERM": 143}  # the shell's 128 + signal number
 
 _received: str | None = None
+_received_at = 0.0
 # Inside training a first signal waits for the step under way to end (see defer()).
 _deferring = False
 _pending: str | None = None
-_pending_at = 0.0
 _checkpointing = True  # whether the stop after the step saves one (the message says so)
+# In a joblib sweep's own process: what a held signal is passed on to (see hold_for_workers()).
+_forward: Callable[[int], None] | None = None
+# In a joblib worker (see become_pool_worker()): whether one of its jobs is running a run.
+_pool_worker = False
+_in_run = False
 # A second signal this soon after the first is the same one arriving twice: Ctrl-C reaches a joblib
 # worker from the terminal and again from the sweep's process; a person's second press comes later.
 DUPLICATE_WINDOW_S = 1.0
@@ -43,17 +56,25 @@ class RunInterrupted(KeyboardInterrupt):
 
 def _handler(name: str):
     def handle(signum, frame) -> None:
-        global _received, _pending, _pending_at
-        _received = name
+        global _received, _received_at, _pending
+        now = time.monotonic()
+        if name == _received and now - _received_at < DUPLICATE_WINDOW_S:
+            return  # the same signal delivered twice (a terminal's process group, then the sweep passing it on)
+        _received, _received_at = name, now
+        if _pool_worker and not _in_run:
+            return  # a worker between jobs: its next job will not start (see install())
         if _deferring and _pending is None:
-            _pending, _pending_at = name, time.monotonic()  # the training loop stops after this step
+            _pending = name  # the training loop, or the sweep's workers, stop after the step under way
             # os.write, not print: a handler may run in the middle of another print
+            if _forward is not None:
+                os.write(2, f"vae-collapse: {name}: the sweep stops once its running jobs have stopped, each "
+                            "after its step under way; no new job starts; again to stop at once\n".encode())
+                _forward(signum)
+                return
             kept = ", with a checkpoint" if _checkpointing else " (checkpoint.enabled=false: none is saved)"
             os.write(2, f"vae-collapse: {name}: stopping after the step under way{kept}; "
                         "again to stop at once\n".encode())
             return
-        if _deferring and name == _pending and time.monotonic() - _pending_at < DUPLICATE_WINDOW_S:
-            return  # the same signal delivered twice (a terminal's process group, then the sweep passing it on)
         raise KeyboardInterrupt(name)
 
     return handle
@@ -62,17 +83,52 @@ def _handler(name: str):
 def install(forget: bool = True) -> None:
     """Make SIGINT and SIGTERM raise KeyboardInterrupt and remember which it was.
 
-    ``forget``: start a new run with nothing received. Only the main thread can set handlers;
+    ``forget``: start a new run with nothing received. In a joblib worker a signal noted between
+    jobs is not forgotten: the job stops before it starts. Only the main thread can set handlers;
     elsewhere this does nothing.
     """
-    global _received, _pending, _deferring
+    global _received, _pending, _deferring, _forward, _in_run
     if forget:
-        _received = _pending = None
+        if _pool_worker and _received is not None:
+            raise RunInterrupted(_received, EXIT_CODES[_received])
+        _received = _pending = _forward = None
         _deferring = False
+        _in_run = True
     if threading.current_thread() is not threading.main_thread():
         return
     signal.signal(signal.SIGINT, _handler("Ctrl-C"))
     signal.signal(signal.SIGTERM, _handler("SIGTERM"))
+
+
+def run_over() -> None:
+    """The run has ended and recorded how: in a joblib worker a signal is only noted from here on."""
+    global _in_run
+    _in_run = False
+
+
+def become_pool_worker() -> None:
+    """joblib's initializer for each worker process of a sweep (see hydra_plugins.vae_collapse_launchers)."""
+    global _pool_worker, _in_run, _received
+    _pool_worker, _in_run, _received = True, False, None
+    install(forget=False)
+
+
+def in_pool_worker() -> bool:
+    """Whether this process is a joblib worker: its jobs return when interrupted instead of raising,
+    since joblib answers a job's exception by killing every worker."""
+    return _pool_worker
+
+
+@contextmanager
+def hold_for_workers(forward: Callable[[int], None]) -> Iterator[None]:
+    """In a joblib sweep's own process: a first signal is passed to the workers with ``forward`` and
+    held, so that joblib waits for their jobs to stop and record it; a second raises at once."""
+    global _deferring, _forward, _pending
+    _deferring, _forward, _pending = True, forward, None
+    try:
+        yield
+    finally:
+        _deferring, _forward = False, None
 
 
 def received() -> str | None:

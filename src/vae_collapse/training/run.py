@@ -475,8 +475,15 @@ def _skipped_elsewhere(run_dir: Path, plan) -> RunResult:
 
 def run_experiment(cfg: DictConfig) -> RunResult:
     """Train and evaluate one configuration; the final metrics also go to summary.json."""
-    started = time.time()
     interrupts.install()
+    try:
+        return _run(cfg)
+    finally:
+        interrupts.run_over()
+
+
+def _run(cfg: DictConfig) -> RunResult:
+    started = time.time()
     run_dir = Path(cfg.paths.output_dir)
     _writable_run_dir(run_dir)
     foreign = _foreign_folder(run_dir)

@@ -65,7 +65,7 @@ def sweep_jobs(config: DictConfig) -> tuple[list[list[str]], set[str]] | None:
 
 # Launchers whose jobs run on this machine: their device settings (trainer.accelerator=gpu on a
 # machine without one) can be checked here. Slurm's jobs run elsewhere.
-LOCAL_LAUNCHERS = ("BasicLauncher", "JoblibLauncher", "LocalLauncher")
+LOCAL_LAUNCHERS = ("BasicLauncher", "JoblibLauncher", "StoppableJoblibLauncher", "LocalLauncher")
 
 
 def runs_here(config: DictConfig) -> bool:
