@@ -183,6 +183,20 @@ def test_file_names_and_titles_carry_architecture_and_a_budget_in_steps_or_epoch
         group(**{"trainer.max_steps": -1, "trainer.max_epochs": 20}))
 
 
+def test_a_closed_form_ppca_run_is_not_described_as_a_trained_linear_vae():
+    from vae_collapse.report.aggregate import Group
+    from vae_collapse.report.describe import budget_text, model_text, policy
+
+    ppca = Group([], {"dataset.name": "mnist", "model._target_": "vae_collapse.models.LinearVAE", "model.latent_dim": 200,
+                      "model.elbo": "analytic", "model.fit": "closed_form", "trainer.max_steps": 0,
+                      "noise._target_": "vae_collapse.models.LearnedNoise", "noise.init": 1.0})
+    assert model_text(ppca) == "pPCA k=200 (closed form)"
+    assert budget_text(ppca).startswith("no steps")
+    assert (policy(ppca).kind, policy(ppca).text) == ("learned", "σ² = σ²_ML (closed form)")
+    trained = Group([], {**ppca.flat, "model.fit": None, "trainer.max_steps": 100})
+    assert model_text(trained) == "LinearVAE k=200, analytic ELBO" and policy(trained).text == "learned σ², init 1"
+
+
 def test_a_celeba_family_is_titled_with_its_image_size_and_folder():
     from vae_collapse.report.aggregate import Group
     from vae_collapse.report.describe import data_text, slug

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +61,16 @@ def _sub(flat: dict[str, Any], prefix: str) -> dict[str, Any]:
     return {k[len(prefix) + 1:]: v for k, v in flat.items() if k.startswith(prefix + ".")}
 
 
+def _closed_form(group: Group) -> bool:
+    """model=ppca: the linear VAE set to pPCA's maximum-likelihood solution, with no gradient steps."""
+    return group.get("model.fit") == "closed_form"
+
+
 def policy(group: Group) -> Policy:
-    return policy_from(_sub(group.flat, "noise"), group.stat("train/beta").mean)
+    found = policy_from(_sub(group.flat, "noise"), group.stat("train/beta").mean)
+    if _closed_form(group) and found.kind == "learned":  # nothing starts from the init: σ² is σ²_ML
+        return replace(found, text="σ² = σ²_ML (closed form)")
+    return found
 
 
 def warmup_cut_off(group: Group) -> bool:
@@ -93,6 +101,8 @@ def architecture_text(group: Group) -> str:
 def model_text(group: Group, elbo: bool = True) -> str:
     model = _cls(group.get("model._target_"))
     k = group.get("model.latent_dim")
+    if _closed_form(group):
+        return f"pPCA k={k} (closed form)"
     arch = architecture_text(group)
     extra = f", {group.get('model.elbo')} ELBO" if elbo and model == "LinearVAE" and group.get("model.elbo") else ""
     return f"{model} k={k}" + (f" ({arch})" if arch else "") + extra
@@ -123,6 +133,8 @@ def data_text(group: Group) -> str:
 
 def _budget(group: Group) -> str:
     """"8000 steps", or "20 epochs" where the run was bounded by epochs (max_steps -1)."""
+    if _closed_form(group):
+        return "no steps"
     steps = group.get("trainer.max_steps")
     if steps is not None and int(steps) >= 0:
         return f"{steps} steps"
