@@ -311,6 +311,8 @@ def test_a_run_resumed_at_its_last_step_keeps_train_lr(run_cli, tmp_path):
     args = [*BASE, "trainer.max_steps=20", "lr_scheduler=cosine", f"hydra.run.dir={tmp_path / 'run'}"]
     assert run_cli(*args).returncode == 0
     first = _summary(tmp_path / "run")["metrics"]
+    # The optimiser's own float64 rate, not Lightning's float32 copy of it (a cosine value is not float32-exact).
+    assert first["train/lr"] != float(torch.tensor(first["train/lr"], dtype=torch.float32))
     (tmp_path / "run" / "summary.json").unlink()  # as if killed after the last checkpoint
     result = run_cli(*args)
     assert result.returncode == 0 and "continuing from step 20" in result.stderr, result.stderr[-2000:]

@@ -138,6 +138,9 @@ def test_a_run_that_stops_mid_schedule_is_measured_where_it_stopped():
     assert "as long as the run: no step is left to learn sigma2" in held.unfinished_schedule(100)
     assert AnnealedNoise(start=1.0, end=1.0, steps=100, then="fixed").unfinished_schedule(50) is None
     assert noise.reference_sigma2(last_step=101) is None and noise.unfinished_schedule(101) is None  # pPCA's ML
+    # A KL warm-up over that schedule, both cut off: the warning names both, not the warm-up alone.
+    both = KLAnnealing(noise, warmup_steps=60).unfinished_schedule(50)
+    assert "never trains the plain ELBO" in both and "sigma2 ends at 2.125, not noise.end=0.25" in both
     fixed_after = AnnealedNoise(start=4.0, end=0.25, steps=100, then="fixed")
     # Like a KL warm-up as long as the run (below), it is said: the measurements use a sigma^2 no step trained with.
     assert "no step trains at noise.end=0.25" in fixed_after.unfinished_schedule(100)

@@ -325,11 +325,13 @@ class KLAnnealing(ObservationNoise):
 
     def unfinished_schedule(self, last_step: int) -> str | None:
         # Training steps are 0 .. last_step - 1: beta = 1 is used only if last_step > warmup_steps.
+        base = self.base.unfinished_schedule(last_step)
         if last_step > self.warmup_steps or self.start == 1.0:
-            return self.base.unfinished_schedule(last_step)
-        return (f"noise.warmup_steps={self.warmup_steps} is not shorter than the run ({last_step} steps): its "
+            return base
+        beta = (f"noise.warmup_steps={self.warmup_steps} is not shorter than the run ({last_step} steps): its "
                 f"schedule ends at beta = {self.beta(last_step):.3g} (summary.json's train/beta; its last step trains "
                 f"with {self.beta(last_step - 1):.3g}), so the run never trains the plain ELBO")
+        return beta if base is None else f"{beta}; and {base}"  # the base's sigma2 schedule is cut off too
 
     def set_sigma2(self, value: float) -> None:
         self.base.set_sigma2(value)

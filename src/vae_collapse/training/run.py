@@ -600,7 +600,9 @@ def _run(cfg: DictConfig) -> RunResult:
                 kept = keep_last_good_checkpoint(last, trainer.global_step) if trainer.is_global_zero else ""
                 status, reason = "diverged", f"{exc}; {kept}"
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k})
-        if "train/lr" not in metrics and module.last_lr is not None:  # resumed at its last step: no step ran
+        # The rate as the optimiser had it: Lightning's logged copy is a float32 (1e-3 read 0.0010000000474974513);
+        # also where a run resumed at its last step took no step.
+        if module.last_lr is not None:
             metrics["train/lr"] = module.last_lr
         metrics["time/steps"] = trainer.global_step  # optimiser steps taken (time-to-solution benchmarks)
         if status != "diverged":  # a diverged model has nothing left worth measuring
