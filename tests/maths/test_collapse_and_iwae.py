@@ -157,3 +157,11 @@ def test_iwae_and_exact_log_px_use_the_schedules_sigma2_at_the_step():
     assert evaluate(model, [x], "test", step=10).metrics["test/log_px"] == pytest.approx(exact_at_end, abs=1e-9)
     assert abs(evaluate(model, [x], "test", step=0).metrics["test/log_px"] - exact_at_end) > 0.5
     assert iwae_log_px(model, [x], num_samples=5000, step=10) == pytest.approx(exact_at_end, abs=0.02)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_a_non_finite_kl_is_refused_not_counted_as_active(bad):
+    kl = torch.zeros(100, 3, dtype=torch.float64)
+    kl[5, 1] = bad  # dimension 1 is collapsed everywhere else
+    with pytest.raises(ValueError, match="1 of the per-example KLs are not finite"):
+        count_active_dims(kl)

@@ -19,6 +19,9 @@ def collapsed_dims(kl_per_dim: torch.Tensor, eps: float = DEFAULT_EPS, delta: fl
         raise ValueError(f"eps={eps} must be > 0")
     if not 0 <= delta < 1:
         raise ValueError(f"delta={delta} must be in [0, 1)")
+    bad = int((~torch.isfinite(kl_per_dim)).sum())
+    if bad:  # NaN < eps is False: such a dimension would silently count as active
+        raise ValueError(f"{bad} of the per-example KLs are not finite: collapse is undefined for such a model")
     num = kl_per_dim.shape[0]
     below = (kl_per_dim < eps).sum(0)
     # A count against (1 - delta) N, less a margin: (1 - 0.07) * 1000 is 929.9999999999999 in floating point.
