@@ -104,3 +104,24 @@ def test_the_lines_of_a_real_run_show_the_values_metrics_csv_has_at_that_step(tm
         step = int(at.group(1)) if at else done - 1
         assert step == max(s for s in elbo if s < done), line
         assert float(shown.group(1)) == pytest.approx(elbo[step], rel=1e-3), line
+
+
+@pytest.mark.parametrize(
+    ("launcher", "in_worker", "side_by_side"),
+    [
+        ("hydra._internal.core_plugins.basic_launcher.BasicLauncher", False, False),
+        ("hydra_plugins.vae_collapse_launchers.stoppable_joblib.StoppableJoblibLauncher", True, True),
+        # hydra.launcher.n_jobs=1: joblib runs the jobs one by one in the sweep's own process
+        ("hydra_plugins.vae_collapse_launchers.stoppable_joblib.StoppableJoblibLauncher", False, False),
+        ("hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher", False, True),
+    ],
+)
+def test_only_jobs_that_run_side_by_side_give_up_their_progress_bar(monkeypatch, launcher, in_worker, side_by_side):
+    from hydra.core.hydra_config import HydraConfig
+
+    from vae_collapse.training import interrupts, progress, sweep_jobs
+
+    monkeypatch.setattr(sweep_jobs, "current_job", lambda: "noise.sigma2=1")
+    monkeypatch.setattr(HydraConfig, "get", staticmethod(lambda: SimpleNamespace(launcher={"_target_": launcher})))
+    monkeypatch.setattr(interrupts, "_pool_worker", in_worker)
+    assert progress.parallel_job() == ("noise.sigma2=1" if side_by_side else None)

@@ -23,6 +23,7 @@ from typing import Any
 from lightning.pytorch.callbacks import ProgressBar
 
 from vae_collapse.reporting.console import say
+from vae_collapse.training import interrupts
 
 # Hydra's launcher that runs a sweep's jobs one after another, in this process.
 SEQUENTIAL_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
@@ -36,7 +37,11 @@ def parallel_job() -> str | None:
     from vae_collapse.training.sweep_jobs import current_job
 
     job = current_job()
-    if job is None or HydraConfig.get().launcher.get("_target_") == SEQUENTIAL_LAUNCHER:
+    launcher = str(HydraConfig.get().launcher.get("_target_") or "")
+    if job is None or launcher == SEQUENTIAL_LAUNCHER:
+        return None
+    # hydra/launcher=joblib with n_jobs=1 runs its jobs one after another in the sweep's own process.
+    if launcher.endswith(".StoppableJoblibLauncher") and not interrupts.in_pool_worker():
         return None
     return job
 
