@@ -251,6 +251,7 @@ def _name_of_run(where: Path) -> str | None:
 def _app(cfg: DictConfig) -> float | None:
     """One run. In a multirun a failing job ends with one line and a penalty, so the other jobs
     run on and the sweep reports them all at the end (vae_collapse.training.sweep_report)."""
+    from hydra_plugins.vae_collapse_launchers import stoppable_joblib
     from vae_collapse.training import interrupts
     from vae_collapse.training.checkpoints import checkpoint_file
     from vae_collapse.training.interrupts import RunInterrupted
@@ -258,6 +259,9 @@ def _app(cfg: DictConfig) -> float | None:
 
     multirun, job = _multirun_job()
     prefix = f"vae-collapse: job {job}: " if multirun else "vae-collapse: "
+    if multirun and stoppable_joblib.stopping():  # joblib had taken this job before the sweep was stopped
+        say(f"{prefix}not started: the sweep is stopping", err=True)
+        return _penalty()
     try:
         result = run_experiment(cfg)
         _refusals.clear()
@@ -577,6 +581,14 @@ def _lost_job_report(exc: BaseException) -> str:
     return line + " (completed jobs are skipped, interrupted ones resume from their last checkpoint)"
 
 
+def _report_stopped_sweep() -> None:
+    from vae_collapse.training import sweep_report
+
+    if sweep_report.CURRENT_DIR is not None and sweep_report.CURRENT_DIR.is_dir():
+        print(sweep_report.describe(sweep_report.collect(sweep_report.CURRENT_DIR), stopped=True),
+              file=sys.stderr, flush=True)
+
+
 def main() -> None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
@@ -615,9 +627,7 @@ def main() -> None:
     except KeyboardInterrupt as exc:
         # A sweep stopped by Ctrl-C or SIGTERM (a joblib sweep's workers have stopped their jobs, or
         # joblib killed them on a second signal): its jobs are counted.
-        if sweep_report.CURRENT_DIR is not None and sweep_report.CURRENT_DIR.is_dir():
-            print(sweep_report.describe(sweep_report.collect(sweep_report.CURRENT_DIR), stopped=True),
-                  file=sys.stderr, flush=True)
+        _report_stopped_sweep()
         sys.exit(getattr(exc, "exit_code", None) or interrupts.EXIT_CODES.get(interrupts.received() or "", 130))
     except OverrideParseException as exc:
         print(f"vae-collapse: error: cannot parse the override {exc.override!r}: {_one_line(exc)}",
@@ -650,6 +660,9 @@ def main() -> None:
             sys.exit(1)
         if not _lost_a_job(exc):
             raise
+        if interrupts.received() is not None:  # the signal also ended a worker that was still starting up
+            _report_stopped_sweep()
+            sys.exit(interrupts.EXIT_CODES[interrupts.received()])
         print(_lost_job_report(exc), file=sys.stderr, flush=True)
         sys.exit(1)
     if sweep_report.LAST is not None and not sweep_report.LAST.all_completed:

@@ -95,17 +95,6 @@ def test_the_same_signal_twice_at_once_is_one_signal(handlers, monkeypatch, capf
         _signal(signal.SIGINT)
 
 
-def test_outside_training_too_the_same_signal_twice_at_once_is_one_signal(handlers, monkeypatch):
-    # A job in its final measurements stops at the first; the second copy must not cut into its summary.
-    interrupts.install()
-    with pytest.raises(KeyboardInterrupt):
-        _signal(signal.SIGTERM)
-    _signal(signal.SIGTERM)
-    monkeypatch.setattr(interrupts, "DUPLICATE_WINDOW_S", 0.0)
-    with pytest.raises(KeyboardInterrupt):
-        _signal(signal.SIGTERM)
-
-
 @pytest.fixture
 def pool_worker(handlers, monkeypatch):
     """This process as a joblib worker, for one test."""
@@ -115,23 +104,41 @@ def pool_worker(handlers, monkeypatch):
     return monkeypatch
 
 
-def test_a_joblib_worker_notes_a_signal_between_jobs_and_its_next_job_stops_before_it_starts(pool_worker):
+def test_a_joblib_worker_only_notes_a_signal_between_jobs_and_its_next_job_still_runs(pool_worker):
     assert interrupts.in_pool_worker()
     _signal(signal.SIGINT)  # no exception: loky would answer a dead worker by killing the others
     assert interrupts.received() == "Ctrl-C"
-    with pytest.raises(interrupts.RunInterrupted) as stopped:
-        interrupts.install()  # the next job's run
-    assert (stopped.value.reason, stopped.value.exit_code) == ("Ctrl-C", 130)
+    # A signal to this worker alone stops nothing later; the sweep's process decides (stoppable_joblib.stopping).
+    interrupts.install()
+    assert interrupts.received() is None
 
 
-def test_a_joblib_workers_run_stops_on_a_signal_and_once_over_only_notes_one(pool_worker):
-    interrupts.install()  # a job's run starts
+def test_a_joblib_workers_run_stops_on_a_signal_once_and_once_over_only_notes_one(pool_worker):
+    interrupts.install()  # a job's run starts, in its final measurements
     with pytest.raises(KeyboardInterrupt):
         _signal(signal.SIGTERM)
+    _signal(signal.SIGTERM)  # the copy the sweep's process passes on must not cut into the job's summary
     interrupts.run_over()
     pool_worker.setattr(interrupts, "DUPLICATE_WINDOW_S", 0.0)
     _signal(signal.SIGINT)
     assert interrupts.received() == "Ctrl-C"
+
+
+def test_a_joblib_worker_skips_its_job_only_when_its_own_sweep_is_stopping(pool_worker, tmp_path):
+    from types import SimpleNamespace
+
+    from hydra.core.hydra_config import HydraConfig
+
+    from hydra_plugins.vae_collapse_launchers import stoppable_joblib
+
+    pool_worker.setattr(HydraConfig, "get", staticmethod(lambda: SimpleNamespace(sweep=SimpleNamespace(dir=str(tmp_path)))))
+    assert not stoppable_joblib.stopping()
+    (tmp_path / f".stopping-{os.getppid() + 100000}").touch()  # left by another sweep process, killed outright
+    assert not stoppable_joblib.stopping()
+    (tmp_path / f".stopping-{os.getppid()}").touch()
+    assert stoppable_joblib.stopping()
+    pool_worker.setattr(interrupts, "_pool_worker", False)
+    assert not stoppable_joblib.stopping()  # a sequential launcher's job in the sweep's own process
 
 
 def test_a_joblib_sweeps_own_process_passes_a_first_signal_on_and_holds_it(handlers, monkeypatch, capfd):
@@ -148,6 +155,11 @@ def test_a_joblib_sweeps_own_process_passes_a_first_signal_on_and_holds_it(handl
     with pytest.raises(KeyboardInterrupt):
         _signal(signal.SIGINT)  # after the sweep's jobs, signals raise again
     assert passed_on == [signal.SIGTERM]
+    interrupts.note_only()  # once its jobs have stopped, the sweep only counts them: nothing to interrupt
+    _signal(signal.SIGINT)
+    interrupts.install()
+    with pytest.raises(KeyboardInterrupt):
+        _signal(signal.SIGTERM)
 
 
 def test_without_checkpoints_the_held_signal_does_not_promise_one(handlers, capfd):

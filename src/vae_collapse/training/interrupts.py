@@ -35,6 +35,8 @@ _forward: Callable[[int], None] | None = None
 # In a joblib worker (see become_pool_worker()): whether one of its jobs is running a run.
 _pool_worker = False
 _in_run = False
+# A joblib sweep's own process once its jobs have stopped: nothing is left to stop (see note_only()).
+_note_only = False
 # A second signal this soon after the first is the same one arriving twice: Ctrl-C reaches a joblib
 # worker from the terminal and again from the sweep's process; a person's second press comes later.
 DUPLICATE_WINDOW_S = 1.0
@@ -58,11 +60,13 @@ def _handler(name: str):
     def handle(signum, frame) -> None:
         global _received, _received_at, _pending
         now = time.monotonic()
-        if name == _received and now - _received_at < DUPLICATE_WINDOW_S:
+        # Only where a copy can arrive: a joblib worker, or a run or sweep that holds its first signal.
+        may_be_a_copy = _pool_worker or _deferring
+        if may_be_a_copy and name == _received and now - _received_at < DUPLICATE_WINDOW_S:
             return  # the same signal delivered twice (a terminal's process group, then the sweep passing it on)
         _received, _received_at = name, now
-        if _pool_worker and not _in_run:
-            return  # a worker between jobs: its next job will not start (see install())
+        if (_pool_worker and not _in_run) or _note_only:
+            return  # a worker between jobs (the sweep's process decides), or a sweep already stopped
         if _deferring and _pending is None:
             _pending = name  # the training loop, or the sweep's workers, stop after the step under way
             # os.write, not print: a handler may run in the middle of another print
@@ -83,16 +87,13 @@ def _handler(name: str):
 def install(forget: bool = True) -> None:
     """Make SIGINT and SIGTERM raise KeyboardInterrupt and remember which it was.
 
-    ``forget``: start a new run with nothing received. In a joblib worker a signal noted between
-    jobs is not forgotten: the job stops before it starts. Only the main thread can set handlers;
+    ``forget``: start a new run with nothing received. Only the main thread can set handlers;
     elsewhere this does nothing.
     """
-    global _received, _pending, _deferring, _forward, _in_run
+    global _received, _pending, _deferring, _forward, _in_run, _note_only
     if forget:
-        if _pool_worker and _received is not None:
-            raise RunInterrupted(_received, EXIT_CODES[_received])
         _received = _pending = _forward = None
-        _deferring = False
+        _deferring = _note_only = False
         _in_run = True
     if threading.current_thread() is not threading.main_thread():
         return
@@ -111,6 +112,13 @@ def become_pool_worker() -> None:
     global _pool_worker, _in_run, _received
     _pool_worker, _in_run, _received = True, False, None
     install(forget=False)
+
+
+def note_only() -> None:
+    """From now on a signal is only noted: a joblib sweep whose jobs have all stopped has nothing
+    left to stop, and raising would cut into its count of the jobs or into loky's exit."""
+    global _note_only
+    _note_only = True
 
 
 def in_pool_worker() -> bool:
