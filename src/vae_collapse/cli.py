@@ -172,8 +172,8 @@ def _resume_arguments(argv: list[str]) -> list[str]:
     ``dataset.root=X`` says where the run's data lives now (resume.RELOCATABLE_KEYS). The run's
     dataset comes from its checkpoint, but Hydra composes the command line on the default dataset
     first, which may have no such key: ``++`` lets it through, and the resumed config takes it.
-    The run's ``name`` is given too, so that the new folder is outputs/<its name>/<time>, beside it,
-    not outputs/default/<time>. A sweep job's folder has ``=`` and ``,`` in its name
+    The run's ``name`` is given too, so that the new folder is outputs/<its name>/<time> (beside it
+    for a run in the default folders), not outputs/default/<time>. A sweep job's folder has ``=`` and ``,`` in its name
     (noise.sigma2=1.0,seed=0), which Hydra reads as syntax: the path is quoted for it.
     """
     resume = next((arg.split("=", 1)[1] for arg in argv if arg.startswith("resume=")), None)
