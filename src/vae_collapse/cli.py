@@ -57,6 +57,7 @@ class StudyStopped(KeyboardInterrupt):
 # Refusals in a row that stop a study when they are all the same error.
 SAME_REFUSALS_TO_STOP = 3
 _refusals: list[str] = []  # this process's latest trials' refusals, reset by any trial that runs
+_run_started = False  # set by the first job this process runs; it reports its own interruption
 
 
 def _samples_its_jobs() -> bool:
@@ -257,6 +258,8 @@ def _app(cfg: DictConfig) -> float | None:
     from vae_collapse.training.interrupts import RunInterrupted
     from vae_collapse.training.run import run_experiment
 
+    global _run_started
+    _run_started = True
     multirun, job = _multirun_job()
     prefix = f"vae-collapse: job {job}: " if multirun else "vae-collapse: "
     if multirun and stoppable_joblib.stopping():  # joblib had taken this job before the sweep was stopped
@@ -270,9 +273,13 @@ def _app(cfg: DictConfig) -> float | None:
         run_dir = Path(cfg.paths.output_dir)
         again = ("re-run the same command to finish the sweep" if multirun
                  else f"continue it with: vae-collapse resume={run_dir}")
-        has_checkpoint = checkpoint_file(run_dir).is_file()
-        say(f"{prefix}interrupted ({reason}); " + (again if has_checkpoint else "no checkpoint was written yet"),
-            err=True)
+        if checkpoint_file(run_dir).is_file():
+            next_step = again
+        elif cfg.get("resume") and not multirun:  # a continuation stopped early: where it started is intact
+            next_step = f"no checkpoint was written here yet; continue it with: vae-collapse resume={cfg.resume}"
+        else:
+            next_step = "no checkpoint was written yet"
+        say(f"{prefix}interrupted ({reason}); {next_step}", err=True)
         if multirun and interrupts.in_pool_worker():
             return _penalty()  # a raise would make joblib kill the other workers; the sweep stops by itself
         if multirun:
@@ -582,10 +589,13 @@ def _lost_job_report(exc: BaseException) -> str:
 
 
 def _report_stopped_sweep() -> None:
-    from vae_collapse.training import sweep_report
+    from vae_collapse.training import interrupts, sweep_report
 
     if sweep_report.CURRENT_DIR is not None and sweep_report.CURRENT_DIR.is_dir():
         print(sweep_report.describe(sweep_report.collect(sweep_report.CURRENT_DIR), stopped=True),
+              file=sys.stderr, flush=True)
+    elif not _run_started:  # a run that had started said so itself
+        print(f"vae-collapse: interrupted ({interrupts.received() or 'Ctrl-C'}) before the run started",
               file=sys.stderr, flush=True)
 
 
@@ -603,12 +613,12 @@ def main() -> None:
     from hydra_plugins.vae_collapse_launchers import quiet_schema_warnings
     from vae_collapse.training.sweep_preflight import SweepRefused
 
-    sys.argv[1:] = _quoted_paths(_resume_arguments(sys.argv[1:]))
-    bad_name = name_in_arguments(sys.argv[1:])
-    if bad_name:  # before Hydra makes outputs/<name>/<time>, wherever that would be
-        print(f"vae-collapse: error: {bad_name}", file=sys.stderr, flush=True)
-        sys.exit(1)
     try:
+        sys.argv[1:] = _quoted_paths(_resume_arguments(sys.argv[1:]))  # reads checkpoints: can take seconds
+        bad_name = name_in_arguments(sys.argv[1:])
+        if bad_name:  # before Hydra makes outputs/<name>/<time>, wherever that would be
+            print(f"vae-collapse: error: {bad_name}", file=sys.stderr, flush=True)
+            sys.exit(1)
         import warnings
 
         warnings.showwarning = _note_missing_searchpath(warnings.showwarning)

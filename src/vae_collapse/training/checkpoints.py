@@ -85,14 +85,17 @@ def _replace_with_link(source: Path, target: Path) -> None:
     os.replace(staging, target)
 
 
-def keep_last_good_checkpoint(last: Path, bad_step: int) -> str:
+def keep_last_good_checkpoint(last: Path, bad_step: int, resumed_from: Path | None = None) -> str:
     """After a non-finite loss at ``bad_step``: make ``last`` a checkpoint whose weights gave finite losses.
 
     Weights saved at ``bad_step`` are the ones whose loss was not finite; they move to
     ``diverged.ckpt`` (kept for inspection) and the checkpoint before them becomes ``last`` again.
-    Returns the sentence for summary.json's reason.
+    Returns the sentence for summary.json's reason. A run resumed into a new folder that
+    diverges before its first save still has a good checkpoint: the one it started from.
     """
     if not last.is_file():
+        if resumed_from is not None and Path(resumed_from).resolve() != last.resolve():
+            return f"no checkpoint was written in this folder yet; the last good one is {resumed_from}, where it started"
         return "no checkpoint was written yet"
     step = int(torch.load(last, map_location="cpu", weights_only=True).get("global_step", -1))
     if step < bad_step:

@@ -597,7 +597,7 @@ def _run(cfg: DictConfig) -> RunResult:
             try:
                 trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None)
             except FloatingPointError as exc:  # raised by VAEModule before the step that would apply it
-                kept = keep_last_good_checkpoint(last, trainer.global_step) if trainer.is_global_zero else ""
+                kept = keep_last_good_checkpoint(last, trainer.global_step, resume_from) if trainer.is_global_zero else ""
                 status, reason = "diverged", f"{exc}; {kept}"
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k})
         # The rate as the optimiser had it: Lightning's logged copy is a float32 (1e-3 read 0.0010000000474974513);
