@@ -49,6 +49,11 @@ def test_a_dimension_informative_on_exactly_delta_of_the_examples_is_collapsed()
     assert collapsed_dims(kl, eps=0.02, delta=0.01).tolist() == [True, False, True]
 
 
+def test_collapse_over_no_examples_is_refused():
+    with pytest.raises(ValueError, match="no examples"):  # not "every dimension collapsed"
+        collapsed_dims(torch.zeros(0, 4, dtype=torch.float64))
+
+
 def test_collapse_curve_is_monotone_in_eps():
     kl, _ = _hand_built_kls()
     grid = torch.logspace(-4, 1, 30)

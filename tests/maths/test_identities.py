@@ -167,6 +167,15 @@ def test_6_curvature_at_zero_column():
             assert float(change) == pytest.approx(float(closed), rel=1e-9, abs=1e-12)
 
 
+def test_a_flat_spectrum_leaves_no_direction_active_at_its_own_sigma2_ml():
+    # sigma2_ML is the mean of equal eigenvalues and rounds a hair below them for this one
+    flat = torch.full((50,), 0.4188599361756664, dtype=torch.float64)
+    sigma2 = ppca.ml_sigma2(flat, 3)
+    assert sigma2 < float(flat[0])
+    assert ppca.predicted_active_dims(flat, sigma2, 3) == 0
+    assert ppca.predicted_active_dims(flat, float(flat[0]) * (1 - 1e-9), 3) == 3
+
+
 def test_ml_sigma2_rejects_all_zero_tail():
     with pytest.raises(ValueError, match="sigma2_ML = 0.*use a latent size below 2, more data"):
         ppca.ml_sigma2(torch.tensor([3.0, 1.0, 0.0, 0.0]), 2)

@@ -41,10 +41,19 @@ def test_learned_noise_rejects_bad_settings(kwargs):
         LearnedNoise(**kwargs)
 
 
-@pytest.mark.parametrize("value", [0.0, -0.5])
-def test_fixed_noise_rejects_non_positive(value):
+@pytest.mark.parametrize("value", [0.0, -0.5, 1e-50, 1e39])  # the last two: 0 and inf in float32
+def test_fixed_noise_rejects_what_float32_cannot_hold(value):
     with pytest.raises(ValueError, match="sigma2"):
         FixedNoise(value)
+    with pytest.raises(ValueError, match="sigma2"):
+        FixedNoise(1.0).set_sigma2(value)
+
+
+def test_fixed_noise_in_float64_is_the_value_given():
+    noise = FixedNoise(0.1)
+    assert noise.sigma2().dtype == torch.float32
+    assert float(noise.double().sigma2()) == 0.1  # not float32's 0.10000000149011612
+    assert float(noise.float().sigma2()) == float(torch.tensor(0.1))
 
 
 # --- schedules and the other policies -------------------------------------------------
@@ -62,6 +71,8 @@ def test_anneal_hits_its_boundaries_and_stays_fixed(shape):
     values = [float(noise.sigma2(s)) for s in range(0, 101, 10)]
     assert all(a >= b for a, b in zip(values, values[1:])), "not monotone"
     assert noise.reference_sigma2() == 0.25 and not noise.learned
+    # exactly, not within rounding: linear 10 -> 0.1 would end at 0.09999999999999964
+    assert anneal_value(10.0, 0.1, 1.0, shape) == 0.1 and anneal_value(0.01, 1.0, 0.0, shape) == 0.01
 
 
 def test_anneal_shapes_in_the_middle():
@@ -117,6 +128,8 @@ def test_kl_annealing_beta_boundaries_and_base_sigma2():
         lambda: KLAnnealing(FixedNoise(1.0), warmup_steps=-1),
         lambda: KLAnnealing(FixedNoise(1.0), start=2.0),
         lambda: OptimalNoise(min_sigma2=-1.0),
+        lambda: OptimalNoise(min_sigma2=1.0, init=0.5),
+        lambda: AnnealedNoise(start=1e39),
     ],
 )
 def test_bad_schedule_settings_are_rejected(factory):

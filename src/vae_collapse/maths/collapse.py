@@ -23,6 +23,8 @@ def collapsed_dims(kl_per_dim: torch.Tensor, eps: float = DEFAULT_EPS, delta: fl
     if bad:  # NaN < eps is False: such a dimension would silently count as active
         raise ValueError(f"{bad} of the per-example KLs are not finite: collapse is undefined for such a model")
     num = kl_per_dim.shape[0]
+    if num == 0:  # every dimension would count as collapsed
+        raise ValueError("no examples: collapse is measured over the examples' KLs")
     below = (kl_per_dim < eps).sum(0)
     # A count against (1 - delta) N, less a margin: (1 - 0.07) * 1000 is 929.9999999999999 in floating point.
     return below >= (1.0 - delta) * num - 1e-9

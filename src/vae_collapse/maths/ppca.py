@@ -1,8 +1,8 @@
 """Probabilistic PCA in closed form (Tipping & Bishop, 1999).
 
 Model: z ~ N(0, I_k), x | z ~ N(W z + mu, sigma2 I_n), so x ~ N(mu, C) with
-C = W W^T + sigma2 I. Everything here works from the data's moments in float64;
-the Woodbury identity keeps every solve k x k.
+C = W W^T + sigma2 I. The closed forms work from the data's moments (float64 eigenvalues);
+the likelihoods compute in W's dtype. The Woodbury identity keeps every solve k x k.
 """
 
 from __future__ import annotations
@@ -83,8 +83,12 @@ def ml_sigma2(eigvals: torch.Tensor, k: int) -> float:
 
 
 def predicted_active_dims(eigvals: torch.Tensor, sigma2: float, k: int) -> int:
-    """The number of the top-k directions that do not collapse at this sigma2."""
-    return int((eigvals[:k] > sigma2).sum())
+    """The number of the top-k directions that do not collapse at this sigma2 (eigenvalue above it).
+
+    Above by more than rounding: on a flat spectrum sigma2_ML is the mean of equal eigenvalues,
+    which can round a hair below them and would count every direction as active.
+    """
+    return int((eigvals[:k] > sigma2 * (1.0 + 16 * torch.finfo(eigvals.dtype).eps)).sum())
 
 
 def optimum_log_likelihood(eigvals: torch.Tensor, k: int, sigma2: float) -> float:
@@ -113,7 +117,9 @@ def optimum(
 
     ``sigma2=None`` fits it: sigma2_ML, or ``floor`` where that is larger. With W at its best
     for each sigma2, the log-likelihood increases up to sigma2_ML and decreases after it, so
-    the floor is the constrained maximum.
+    the floor is the constrained maximum. Where sigma2_ML is 0 (the data span no more than k
+    dimensions) it raises :class:`UnboundedLikelihood` whatever the floor: that maximum would
+    sit on the floor, a number the floor alone sets, and no reference worth comparing with.
     """
     n = eigvals.shape[0]
     if not 1 <= k <= n:

@@ -99,6 +99,10 @@ def _check_variance(name: str, value: float, above: float = 0.0, floor_name: str
     bound = f"{floor_name}={above}" if floor_name else f"{above:g}"
     if not (value > above and math.isfinite(value)):
         raise ValueError(f"{name}={value} must be > {bound} and finite")
+    f32 = torch.finfo(torch.float32)
+    if not f32.tiny <= value <= f32.max:  # 1e-50 would be 0 in training, 1e39 inf
+        raise ValueError(f"{name}={value} must be between {f32.tiny:.2g} and {f32.max:.2g} "
+                         "(training computes sigma^2 in float32)")
 
 
 def _check_floor(min_sigma2: float) -> None:
@@ -128,10 +132,19 @@ class FixedNoise(ObservationNoise):
     def sigma2(self, step: int = 0) -> torch.Tensor:
         return self._sigma2
 
+    def _apply(self, fn, *args, **kwargs):
+        # .double() would widen the float32 copy of 0.1 (0.10000000149); the exact float64
+        # measurements need the value as given.
+        super()._apply(fn, *args, **kwargs)
+        with torch.no_grad():
+            self._sigma2.fill_(self.value)
+        return self
+
     def reference_sigma2(self, last_step: int | None = None) -> float | None:
         return self.value
 
     def set_sigma2(self, value: float) -> None:
+        _check_variance("sigma2", value)
         self.value = float(value)
         self._sigma2.fill_(value)
 
@@ -177,6 +190,8 @@ class OptimalNoise(ObservationNoise):
         super().__init__()
         _check_floor(min_sigma2)
         _check_variance("init", init)
+        if init < min_sigma2:  # the first step's value would lie below what every later step can reach
+            raise ValueError(f"init={init} must be >= min_sigma2={min_sigma2}")
         self.min_sigma2 = float(min_sigma2)
         self.register_buffer("_last", torch.tensor(float(init)))
 
@@ -202,15 +217,17 @@ class OptimalNoise(ObservationNoise):
 
 
 def anneal_value(start: float, end: float, progress: float, shape: AnnealShape) -> float:
-    """Interpolate from ``start`` (progress 0) to ``end`` (progress 1)."""
+    """Interpolate from ``start`` (progress 0) to ``end`` (progress 1), both exactly."""
     t = min(max(progress, 0.0), 1.0)
+    if shape not in ("linear", "cosine", "exponential"):
+        raise ValueError(f"shape={shape!r} must be 'linear', 'cosine' or 'exponential'")
+    if t in (0.0, 1.0):  # the formulas round: linear 10 -> 0.1 ends at 0.09999999999999964
+        return start if t == 0.0 else end
     if shape == "linear":
         return start + (end - start) * t
     if shape == "cosine":
         return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * t))
-    if shape == "exponential":
-        return start * (end / start) ** t
-    raise ValueError(f"shape={shape!r} must be 'linear', 'cosine' or 'exponential'")
+    return start * (end / start) ** t  # exponential
 
 
 class AnnealedNoise(ObservationNoise):

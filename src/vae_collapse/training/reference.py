@@ -28,7 +28,8 @@ def ppca_reference(
 
     sigma^2 is the value the run's noise policy settles at where it is not fitted (fixed, or
     the end of an anneal, or where ``last_step`` cuts it off), and pPCA's maximum-likelihood value where it is (learned,
-    optimal; the policy's ``min_sigma2`` where that is larger); ``ppca/active_dims`` counts the top-k eigenvalues above it. ``eigvals`` are the
+    optimal; the policy's ``min_sigma2`` where that is larger, and no reference where sigma^2_ML is 0:
+    see :func:`~vae_collapse.maths.ppca.optimum`); ``ppca/active_dims`` counts the top-k eigenvalues above it. ``eigvals`` are the
     training covariance's, decreasing (:func:`~vae_collapse.maths.moments.covariance_eigenvalues`).
     """
     sigma2 = noise.reference_sigma2(last_step)
