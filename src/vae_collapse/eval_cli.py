@@ -23,6 +23,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from vae_collapse.reporting.console import ctrl_c_is_one_line
+
 PROG = "vae-collapse-eval"
 
 
@@ -143,6 +145,7 @@ def _argument_problem(checkpoint: str | None, overrides: list[str]) -> str | Non
     return None
 
 
+@ctrl_c_is_one_line(PROG)
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=PROG, description="Measure a saved model again, later: the run's final "
                                      "measurements, with other eval.* settings if given.")

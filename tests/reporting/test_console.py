@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from vae_collapse.reporting import console
 
 
@@ -25,3 +27,20 @@ def test_a_line_and_its_newline_go_out_in_one_write(monkeypatch):
     console.say("vae-collapse: warning: something", err=True)
     assert out.writes == ["vae-collapse: job seed=0: step 1/10 (10%)\n"]
     assert err.writes == ["vae-collapse: warning: something\n"]
+
+
+@pytest.mark.parametrize("command, inner", [("vae_collapse.report.cli", "_main"),
+                                            ("vae_collapse.eval_cli", "_argument_problem")])
+def test_ctrl_c_in_the_report_and_eval_commands_is_one_line(command, inner, monkeypatch, capsys):
+    import importlib
+
+    module = importlib.import_module(command)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, inner, interrupted)
+    with pytest.raises(SystemExit) as stopped:
+        module.main(["somewhere"])
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err == f"{module.PROG}: interrupted (Ctrl-C); the files written so far are kept\n"

@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 from vae_collapse.report.errors import ReportError
+from vae_collapse.reporting.console import ctrl_c_is_one_line
 from vae_collapse.reporting.wandb_modes import WANDB_MODES
 
 PROG = "vae-collapse-report"
@@ -97,6 +98,7 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+@ctrl_c_is_one_line(PROG)
 def main(argv: list[str] | None = None) -> None:
     try:
         _main(argv)

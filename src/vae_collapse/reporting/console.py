@@ -47,3 +47,24 @@ def stop_keeping_in(folder: Path) -> None:
         except OSError:
             pass
 
+
+
+def ctrl_c_is_one_line(prog: str):
+    """Decorate a command's main(): Ctrl-C ends it with one line and exit status 130, not a traceback.
+
+    The files it had written stay (each is written whole: :mod:`vae_collapse.reporting.atomic`).
+    """
+    import functools
+
+    def decorate(main):
+        @functools.wraps(main)
+        def run(*args, **kwargs):
+            try:
+                return main(*args, **kwargs)
+            except KeyboardInterrupt:
+                print(f"{prog}: interrupted (Ctrl-C); the files written so far are kept", file=sys.stderr, flush=True)
+                sys.exit(130)
+
+        return run
+
+    return decorate
