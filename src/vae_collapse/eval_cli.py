@@ -147,13 +147,15 @@ def _argument_problem(checkpoint: str | None, overrides: list[str]) -> str | Non
 
 @ctrl_c_is_one_line(PROG)
 def main(argv: list[str] | None = None) -> None:
+    from vae_collapse.report.cli import out_folder
+
     parser = argparse.ArgumentParser(prog=PROG, description="Measure a saved model again, later: the run's final "
                                      "measurements, with other eval.* settings if given.")
     parser.add_argument("checkpoint", nargs="?", help="a run folder (uses checkpoints/last.ckpt), its checkpoints/ folder, or a .ckpt file")
     parser.add_argument("overrides", nargs="*", metavar="eval.KEY=VALUE",
                         help="measurement settings to change, e.g. eval.eps=0.1 eval.iwae_samples=1000; "
                              "dataset.root=... or dataset.cache_dir=... where the run's data has moved")
-    parser.add_argument("--out", type=Path, default=None, help="where to write eval.json and the figures "
+    parser.add_argument("--out", type=out_folder, default=None, help="where to write eval.json and the figures "
                         "(default: <run dir>/eval; never a run folder)")
     args = parser.parse_intermixed_args(argv)  # eval.* settings before or after --out
     problem = _argument_problem(args.checkpoint, args.overrides)

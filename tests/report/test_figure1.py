@@ -75,5 +75,5 @@ def test_bad_directions_and_sigma2_are_one_clear_error():
         figure1.choose(SYNTHETIC, "s", (7, 8))  # both 0.1: no partly stable band
     with pytest.raises(ReportError, match="between 1 and 20"):
         figure1.choose(SYNTHETIC, "s", (1, 21))
-    with pytest.raises(ReportError, match="three values > 0"):
+    with pytest.raises(ReportError, match="three finite values > 0"):
         figure1.choose(SYNTHETIC, "s", (1, 2), (1.0, -1.0, 2.0))

@@ -73,3 +73,13 @@ def test_table1_names_k_of_an_iwae_bound_measured_later(tmp_path):
     (row,) = build_report([tmp_path / "sweep"], tmp_path / "out").table
     assert row.as_dict()["budget"] == "100 steps; IWAE K=1,000 on 500 test images"
     assert row.test_iwae.mean == pytest.approx(-9.5)
+
+
+def test_table1_names_the_eps_of_a_collapsed_fraction_measured_later(tmp_path):
+    run_dir = _run(tmp_path)  # trained with eval.eps=0.01
+    summary = json.loads((run_dir / "summary.json").read_text())
+    del summary["metrics"]["collapse/collapsed_fraction"]
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    _evaluate(run_dir, {"collapse/collapsed_fraction": 1.0}, overrides=["eval.eps=50"], settings={"eps": 50})
+    (row,) = build_report([tmp_path / "sweep"], tmp_path / "out").table
+    assert row.cells()[6] == "1.00 (eps=50)" and row.as_dict()["eval.eps"] == 50

@@ -247,3 +247,97 @@ def test_a_folder_of_links_to_runs_is_reported_and_a_link_loop_ends(tmp_path):
     result = run_report(tmp_path, "chosen", "--out", "rep", "--wandb", "disabled")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "1 run directories: 1 completed" in (tmp_path / "rep" / "REPORT.md").read_text()
+
+
+def _linear_run(run: Path) -> Path:
+    from tests.report import fakes
+
+    cfg = fakes.config("x", 0, run, fakes.noise_learned(1.0), model=fakes.LINEAR)
+    fakes.make_run(run, cfg, {"train/elbo": -95.0, "ppca/log_px": -90.0, "train/sigma2": 0.3, "time/steps": 30,
+                              "collapse/collapsed_fraction": 0.0})
+    fakes.metrics_log(run, [-200.0, -120.0, -95.0], -90.0)
+    fakes.spectrum(run)
+    fakes.write_csv(run / "decoder_column_norms.csv", ["column", "norm2"], [[j, v] for j, v in enumerate([0.2, 4.7, 1.7, 2.7])])
+    fakes.collapse_curve(run, [1.0, 0.8, 0.5, 0.3])
+    return run
+
+
+def test_a_sweep_jobs_spectrum_is_read_as_a_path_despite_the_equals_sign(tmp_path):
+    run = _linear_run(tmp_path / "sweep" / "noise.sigma2=1")
+    for source in (run, run / "data_spectrum.csv"):
+        result = run_report(tmp_path, "sweep", "--spectrum-from", str(source), "--out", "rep", "--wandb", "disabled")
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "data_spectrum.csv" in json.loads((tmp_path / "rep" / "report.json").read_text())["figures"][0]["caption"]
+
+
+def test_spectrum_overrides_that_do_not_choose_the_data_are_refused(tmp_path):
+    result = run_report(tmp_path, "--spectrum-from", "dataset=synthetic_ppca", "model.latent_dim=3", "--out", "f",
+                        "--wandb", "disabled")
+    assert result.returncode == 1
+    assert one_error_line(result).endswith("--spectrum-from model.latent_dim=3: only dataset=..., dataset.*, paths.* "
+                                           "and seed choose the data")
+
+
+@pytest.mark.parametrize("damage, warning", [
+    (lambda run: (run / "data_spectrum.csv").write_text("index,eigenvalue\n1,abc\n"),
+     "data_spectrum.csv: values that are not numbers; the figures drawn from it leave this run out"),
+    (lambda run: (run / "data_spectrum.csv").write_text("index,eigenvalue\n1,5.0\n2,3.0\n"),
+     "data_spectrum.csv: 2 eigenvalues, fewer than the 4 decoder columns (cut short?); figure 5 draws only these"),
+    (lambda run: (run / "collapse_curve.csv").write_text("x,y\n"),
+     "collapse_curve.csv: no column 'eps', 'collapsed_fraction or fraction_collapsed'"),
+    (lambda run: (run / "csv" / "metrics.csv").write_bytes(b"garbage\x00\x01,,\n\"unterminated\n"),
+     "csv/metrics.csv: no column 'step'; the run's training curves are not drawn"),
+])
+def test_a_damaged_file_in_a_run_is_named_and_the_report_is_written(tmp_path, damage, warning):
+    run = _linear_run(tmp_path / "runs" / "0")
+    damage(run)
+    result = run_report(tmp_path, "runs", "--out", "rep", "--wandb", "disabled")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"vae-collapse-report: warning: {run / warning.split(';')[0]}" in result.stderr
+    assert warning in result.stderr
+    assert (tmp_path / "rep" / "REPORT.md").is_file() and "## Files that could not be read" in (tmp_path / "rep" / "REPORT.md").read_text()
+    problems = json.loads((tmp_path / "rep" / "report.json").read_text())["damaged_files"][0]["problems"]
+    assert any(warning in p for p in problems)
+
+
+def test_summary_metrics_that_are_not_numbers_are_named_and_a_completed_run_without_metrics_is_unreadable(tmp_path):
+    run = _linear_run(tmp_path / "runs" / "0")
+    summary = json.loads((run / "summary.json").read_text())
+    summary["metrics"]["train/elbo"] = "abc"
+    (run / "summary.json").write_text(json.dumps(summary))
+    empty = _linear_run(tmp_path / "runs" / "1")
+    summary = json.loads((empty / "summary.json").read_text())
+    del summary["metrics"]
+    (empty / "summary.json").write_text(json.dumps(summary))
+    result = run_report(tmp_path, "runs", "--out", "rep", "--wandb", "disabled")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"{run / 'summary.json'}: metrics['train/elbo'] is 'abc', not a number; it reads n/a" in result.stderr
+    excluded = json.loads((tmp_path / "rep" / "report.json").read_text())["excluded"]
+    assert [(e["status"], e["reason"]) for e in excluded] == [("unreadable", "summary.json: status completed, but no metrics")]
+
+
+def test_a_summary_of_another_tool_is_named_when_nothing_else_is_found(tmp_path):
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "summary.json").write_text('{"status": "completed", "metrics": {"a": 1}}')
+    result = run_report(tmp_path, "other", "--wandb", "disabled")
+    assert result.returncode == 1
+    assert "other/summary.json holds no vae-collapse config (another tool's file, or damaged)" in one_error_line(result)
+
+
+def test_online_wandb_without_credentials_is_refused_before_anything_is_written(tmp_path):
+    _linear_run(tmp_path / "runs" / "0")
+    result = run_report(tmp_path, "runs", "--out", "rep", "--wandb", "online",
+                        env={"HOME": str(tmp_path), "WANDB_API_KEY": "", "NETRC": str(tmp_path / "none")})
+    assert result.returncode == 1
+    assert "--wandb online needs WANDB_API_KEY" in one_error_line(result)
+    assert not (tmp_path / "rep").exists()
+
+
+@pytest.mark.parametrize("args", [("--out=",), ("--sigma2", "inf,1,2")])
+def test_an_empty_out_and_an_infinite_sigma2_are_refused(tmp_path, args):
+    _linear_run(tmp_path / "runs" / "0")
+    result = run_report(tmp_path, "runs", *args, "--wandb", "disabled")
+    assert result.returncode in (1, 2)
+    line = result.stderr.strip().splitlines()[-1]
+    assert ("argument --out: empty" in line) if args[0] == "--out=" else ("need three finite values > 0" in line)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]

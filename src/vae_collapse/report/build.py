@@ -12,6 +12,7 @@ from vae_collapse.report.aggregate import Group, group_runs, set_aside_repeats
 from vae_collapse.report.plotting import FigureResult
 from vae_collapse.report.errors import ReportError
 from vae_collapse.report.runs import Run, discover, is_run_dir, load_runs
+from vae_collapse.reporting.summary import SUMMARY_FILE
 
 # Table 1 sits between figures 5 and 7 in the report's order, so it takes number 6.
 TABLE1 = 6
@@ -51,6 +52,10 @@ class Report:
         return [run for run in self.runs if run.usable and run.refused_later is not None]
 
     @property
+    def damaged(self) -> list[Run]:
+        return [run for run in self.runs if run.usable and run.damaged]
+
+    @property
     def markdown_path(self) -> Path:
         return self.out_dir / "REPORT.md"
 
@@ -69,8 +74,10 @@ def build_report(
     wandb_group: str | None = None,
 ) -> Report:
     """Everything ``vae-collapse-report`` does; returns what it wrote (files under ``out_dir``)."""
-    from vae_collapse.report import markdown, output
+    from vae_collapse.report import markdown, output, wandb_out
 
+    if wandb_mode != "disabled":
+        wandb_out.check_mode(wandb_mode)
     out_dir = Path(out_dir)
     if is_run_dir(out_dir):
         raise ReportError(f"--out {out_dir}: is a run folder; the report would leave that run out and write among "
@@ -79,12 +86,18 @@ def build_report(
     # Read before anything is written, so a bad PATH leaves no half-made report folder.
     runs = set_aside_repeats(load_runs([Path(p) for p in paths], exclude=out_dir))
     if paths and not runs:
+        foreign = [str(Path(p) / SUMMARY_FILE) for p in paths if (Path(p) / SUMMARY_FILE).is_file()]
+        why = (f"; {', '.join(foreign)} holds no vae-collapse config (another tool's file, or damaged)" if foreign
+               else "")
         raise ReportError(f"no run folders under {', '.join(str(p) for p in paths)} (a run folder holds summary.json "
-                          "or .hydra/config.yaml); give the folders vae-collapse wrote, e.g. multirun/<name>/<time>")
+                          f"or .hydra/config.yaml){why}; give the folders vae-collapse wrote, e.g. multirun/<name>/<time>")
     for path in paths:  # one of several that holds nothing: a typo, or the wrong folder
         if len(paths) > 1 and not discover([Path(path)], exclude=out_dir):
             print(f"vae-collapse-report: warning: PATH {path} holds no run folders; it is left out",
                   file=sys.stderr, flush=True)
+    for run in runs:
+        for problem in run.damaged if run.usable else ():
+            print(f"vae-collapse-report: warning: {run.run_dir / problem}", file=sys.stderr, flush=True)
     spectrum = spectrum_source.resolve(spectrum_from)
     groups = group_runs(run for run in runs if run.usable)
     spectrum = spectrum or spectrum_source.from_groups(groups)
@@ -114,8 +127,6 @@ def build_report(
     output.write_json(report)
     output.remove_stale(report, earlier)
     if wandb_mode != "disabled":
-        from vae_collapse.report import wandb_out
-
         report.wandb = wandb_out.log_report(report, wandb_mode, wandb_group)
         markdown.write(report)
         output.write_json(report)

@@ -45,6 +45,13 @@ def _three(text: str) -> tuple[float, float, float]:
     return values  # type: ignore[return-value]
 
 
+def out_folder(text: str) -> Path:
+    """--out's value: an empty one (``--out=``, an unset shell variable) would be the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty: give a folder (--out . for the current one)")
+    return Path(text)
+
+
 class _OneLineParser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse's usage block would bury the one line that matters
         print(f"{PROG}: error: {message} (see {PROG} --help)", file=sys.stderr, flush=True)
@@ -58,7 +65,7 @@ def parser() -> argparse.ArgumentParser:
                     "single runs, multirun folders, or folders holding either.",
     )
     p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="run directories or folders above them")
-    p.add_argument("--out", type=Path, default=None,
+    p.add_argument("--out", type=out_folder, default=None,
                    help="report folder (default: PATH/report for one PATH, else ./report)")
     p.add_argument("--wandb", choices=WANDB_MODES, default=_default_wandb_mode(),
                    help="log the figures and tables to a W&B run of the runs' group (default: $WANDB_MODE or offline)")

@@ -135,14 +135,14 @@ def collapse_curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray] | None:
 
 def data_spectrum(run_dir: Path) -> np.ndarray | None:
     table = read_columns(run_dir / "data_spectrum.csv")
-    if table is None or "eigenvalue" not in table:
+    if table is None or "eigenvalue" not in table or not np.isfinite(table["eigenvalue"]).all():
         return None
     return np.sort(table["eigenvalue"])[::-1]
 
 
 def column_norms(run_dir: Path) -> np.ndarray | None:
     table = read_columns(run_dir / "decoder_column_norms.csv")
-    if table is None or "norm2" not in table:
+    if table is None or "norm2" not in table or not np.isfinite(table["norm2"]).all():
         return None
     return table["norm2"]
 
@@ -156,6 +156,64 @@ def trajectory(run_dir: Path) -> dict[str, np.ndarray] | None:
     out = {name: table[name] for name in ("step", "beta", "sigma2", "active_dims") if name in table}
     out["kl"] = np.stack([table[c] for c in kl_cols], axis=1) if kl_cols else np.zeros((len(table["step"]), 0))
     return out
+
+
+# The files above: the columns each must have (any one of a tuple), and its reader.
+_FILES = {
+    "data_spectrum.csv": (("eigenvalue",), data_spectrum),
+    "decoder_column_norms.csv": (("norm2",), column_norms),
+    "collapse_curve.csv": (("eps", ("collapsed_fraction", "fraction_collapsed")), collapse_curve),
+    "collapse_trajectory.csv": (("step", "active_dims"), trajectory),
+}
+
+
+def damaged_files(run_dir: Path) -> list[str]:
+    """What is wrong with each of the run's CSV files that is there but cannot be drawn from.
+
+    The readers answer None alike for a file that is absent and one that is damaged (hand-edited,
+    cut short, another file under the name); a report must not pass the second over in silence.
+    A file with the right header and no rows is a run that had nothing to write, not damage.
+    """
+    found = []
+    for name, (columns, reader) in _FILES.items():
+        path = run_dir / name
+        if path.is_file():
+            why = _unreadable(path, columns) or ("values that are not numbers" if reader(run_dir) is None
+                                                  and _has_rows(path) else None)
+            if why:
+                found.append(f"{name}: {why}; the figures drawn from it leave this run out")
+    spectrum, norms = data_spectrum(run_dir), column_norms(run_dir)
+    if spectrum is not None and norms is not None and len(spectrum) < len(norms):  # k <= n for a linear decoder
+        found.append(f"data_spectrum.csv: {len(spectrum)} eigenvalues, fewer than the {len(norms)} decoder columns "
+                     "(cut short?); figure 5 draws only these")
+    log = metrics_csv(run_dir)
+    if log is not None:
+        why = _unreadable(log, ("step",))
+        table = read_columns(log) if not why else None
+        if not why and table is not None and not np.isfinite(table["step"]).all():
+            why = "steps that are not numbers"
+        if why:
+            found.append(f"{log.relative_to(run_dir)}: {why}; the run's training curves are not drawn")
+    return found
+
+
+def _unreadable(path: Path, columns: tuple) -> str | None:
+    """Why the file is no CSV with these columns, or None."""
+    try:
+        with open(path, newline="") as handle:
+            header = next(csv.reader(handle), None)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return "not CSV text"
+    if not header:
+        return "empty"
+    missing = [c if isinstance(c, str) else " or ".join(c) for c in columns
+               if not any(name in header for name in ((c,) if isinstance(c, str) else c))]
+    return f"no column {', '.join(repr(m) for m in missing)}" if missing else None
+
+
+def _has_rows(path: Path) -> bool:
+    with open(path, newline="") as handle:
+        return sum(1 for line in handle if line.strip()) > 1
 
 
 def mean_curve(

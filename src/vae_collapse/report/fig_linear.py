@@ -151,11 +151,12 @@ def _spectrum_figure(fam: list[Group], out_dir: Path, stem: str, setting: str) -
         ax.plot(index, np.maximum(eigvals[:shown], floor), color="k", linewidth=1.6,
                 label="data covariance eigenvalues λ_i")
         if sigma2.n:
-            theory = eigvals[:k] - sigma2.mean
+            theory = eigvals[:k] - sigma2.mean  # fewer than k where the saved spectrum is short
             kept = int((theory > 0).sum())
             # Zero past the kept directions: on a log axis a line at the floor would read as a small positive value.
-            ax.plot(np.arange(1, k + 1), np.where(theory > 0, theory, np.nan), color="tab:green", linestyle="--",
-                    linewidth=1.4, label="theory: max(λ_i − σ², 0)" + (f", zero past i = {kept}" if kept < k else ""))
+            ax.plot(np.arange(1, len(theory) + 1), np.where(theory > 0, theory, np.nan), color="tab:green",
+                    linestyle="--", linewidth=1.4,
+                    label="theory: max(λ_i − σ², 0)" + (f", zero past i = {kept}" if kept < len(theory) else ""))
             ax.axhline(sigma2.mean, color="tab:red", linestyle=":", linewidth=1.4,
                        label=f"learned σ² = {sigma2.fmt()}" if policy(group).kind != "fixed" else f"σ² = {sigma2.mean:.3g}")
         norms_by_seed = []

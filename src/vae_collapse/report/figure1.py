@@ -70,8 +70,8 @@ def choose(eigvals: np.ndarray, source: str, directions: tuple[int, int] = (1, 2
         )
     if sigma2s is None:
         sigma2s = (lambda_b / 2.0, math.sqrt(lambda_a * lambda_b), 2.0 * lambda_a)
-    if len(sigma2s) != 3 or not all(s > 0 for s in sigma2s):
-        raise ReportError(f"--sigma2 {','.join(map(str, sigma2s))}: need three values > 0")
+    if len(sigma2s) != 3 or not all(0 < s < math.inf for s in sigma2s):
+        raise ReportError(f"--sigma2 {','.join(map(str, sigma2s))}: need three finite values > 0")
     return Figure1Setting(i, j, lambda_a, lambda_b, tuple(float(s) for s in sigma2s), source)
 
 

@@ -73,6 +73,7 @@ def render(report: Report) -> str:
     lines += _groups(report)
     lines += _excluded(report)
     lines += _refused_later(report)
+    lines += _damaged(report)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -160,6 +161,15 @@ def _refused_later(report: Report) -> list[str]:
              "each run is reported as it was before.", ""]
     rows = [[r.status, str(r.run_dir), r.refused_later or ""] for r in report.refused_later]
     return lines + _table(["run's status", "run directory", "refused job's error"], rows) + [""]
+
+
+def _damaged(report: Report) -> list[str]:
+    if not report.damaged:
+        return []
+    lines = ["## Files that could not be read", "",
+             "These completed runs hold files the report could not read; each line says what that leaves out.", ""]
+    rows = [[str(r.run_dir), problem] for r in report.damaged for problem in r.damaged]
+    return lines + _table(["run directory", "file: problem"], rows) + [""]
 
 
 def write(report: Report) -> None:

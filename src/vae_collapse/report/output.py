@@ -44,6 +44,7 @@ def as_dict(report: Report) -> dict[str, Any]:
                       "overrides": r.overrides} for r in report.excluded],
         "refused_later": [{"run_dir": str(r.run_dir), "status": r.status, "reason": r.refused_later}
                           for r in report.refused_later],
+        "damaged_files": [{"run_dir": str(r.run_dir), "problems": r.damaged} for r in report.damaged],
         "groups": [{
             "label": g.label, "name": g.name, "policy": policy(g).text, "varied": g.varied, "n": g.n,
             "seeds": g.seeds, "run_dirs": [str(r.run_dir) for r in g.runs],

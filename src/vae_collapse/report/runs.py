@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from vae_collapse.report.curves import damaged_files
 from vae_collapse.report.errors import ReportError
 from vae_collapse.reporting.summary import REJECTED_FILE, SUMMARY_FILE
 from vae_collapse.training.checkpoint_paths import checkpoint_file, run_folder_of
@@ -46,6 +47,8 @@ class Run:
     resumed_from: Path | None = None
     # A later job into this run's folder that bad input stopped (its rejected.txt): the run is as it was.
     refused_later: str | None = None
+    # Its files the report found but could not read ("collapse_curve.csv: ..."): left out where needed.
+    damaged: list[str] = field(default_factory=list)
 
     @property
     def usable(self) -> bool:
@@ -204,13 +207,19 @@ def load_run(run_dir: Path) -> Run:
     except (ValueError, OSError) as exc:
         return Run(run_dir, "unreadable", f"{SUMMARY_FILE}: {exc}".splitlines()[0],
                    config=_hydra_config(run_dir), overrides=overrides)
-    metrics = {}
-    for name, value in (summary.get("metrics") or {}).items():
+    metrics, damaged = {}, []
+    recorded = summary.get("metrics")
+    for name, value in (recorded.items() if isinstance(recorded, dict) else ()):
         number = _number(value)
         if number is not None:
             metrics[name] = number
+        else:
+            damaged.append(f"{SUMMARY_FILE}: metrics[{name!r}] is {value!r}, not a number; it reads n/a")
     status = str(summary.get("status") or "unknown")
     reason = summary.get("reason")
+    if status == "completed" and not metrics:  # every run measures something at its end
+        return Run(run_dir, "unreadable", f"{SUMMARY_FILE}: status completed, but no metrics",
+                   config=_hydra_config(run_dir), overrides=overrides)
     if status == "completed" and DIVERGENCE_METRIC in metrics and not math.isfinite(metrics[DIVERGENCE_METRIC]):
         status, reason = "diverged", f"{DIVERGENCE_METRIC} = {metrics[DIVERGENCE_METRIC]}"
     config = summary.get("config") if isinstance(summary.get("config"), dict) else _hydra_config(run_dir)
@@ -223,7 +232,8 @@ def load_run(run_dir: Path) -> Run:
                from_eval=sorted(added), eval_overrides=eval_overrides if added else [],
                eval_settings=eval_settings if added else {},
                resumed_from=Path(resumed_from) if isinstance(resumed_from, str) and resumed_from else None,
-               refused_later=_refusal(run_dir))
+               refused_later=_refusal(run_dir),
+               damaged=damaged + damaged_files(run_dir) if status == "completed" else [])
 
 
 def _written(run: Run) -> float:

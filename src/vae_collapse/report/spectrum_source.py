@@ -32,6 +32,14 @@ def from_csv(path: Path) -> SpectrumSource:
     return SpectrumSource(eigvals, f"{csv_path}")
 
 
+# The config keys that decide which examples a data set holds (the seed draws subsets).
+DATA_ROOTS = ("dataset", "paths", "seed")
+
+
+def _root_key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~").split(".", 1)[0].split("@", 1)[0]
+
+
 def from_overrides(overrides: list[str]) -> SpectrumSource:
     """Compose conf/ with these overrides (e.g. ``dataset=mnist dataset.subset=1000``) and
     compute the training split's covariance spectrum, as a run on that data would."""
@@ -51,6 +59,10 @@ def from_overrides(overrides: list[str]) -> SpectrumSource:
             if any(Path(o).is_dir() for o in bad) else ""
         raise ReportError(f"--spectrum-from {' '.join(bad)}: expected Hydra overrides such as dataset=mnist "
                           f"dataset.subset=1000, or the path of a data_spectrum.csv{folders}")
+    elsewhere = [o for o in overrides if _root_key(o) not in DATA_ROOTS]
+    if elsewhere:  # they would not change the spectrum, only the caption
+        raise ReportError(f"--spectrum-from {' '.join(elsewhere)}: only dataset=..., dataset.*, paths.* and seed "
+                          "choose the data")
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=_config_dir(), version_base="1.3"):
@@ -71,7 +83,8 @@ def from_overrides(overrides: list[str]) -> SpectrumSource:
 def resolve(spectrum_from: list[str] | None) -> SpectrumSource | None:
     if not spectrum_from:
         return None
-    if len(spectrum_from) == 1 and "=" not in spectrum_from[0]:
+    # A sweep's job folders have '=' in their names (noise.sigma2=1): a path that exists is a path.
+    if len(spectrum_from) == 1 and ("=" not in spectrum_from[0] or Path(spectrum_from[0]).exists()):
         path = Path(spectrum_from[0])
         if not path.exists():
             raise ReportError(f"--spectrum-from {path}: no such file; give a data_spectrum.csv or overrides "

@@ -24,11 +24,23 @@ def budget_text(group: Group) -> str:
     return "; ".join(parts)
 
 
-def _iwae_samples(run) -> float | None:
-    """K of the run's IWAE bound: a later vae-collapse-eval's where the bound came from it, else the run's own."""
-    settings = run.eval_settings if "test/log_px_iwae" in run.from_eval else (run.config.get("eval") or {})
-    value = settings.get("iwae_samples") if isinstance(settings, dict) else None
+def _measured_with(run, metric: str, key: str) -> float | None:
+    """The eval.<key> ``metric`` was measured with: a later vae-collapse-eval's where the value came
+    from it, else the run's own."""
+    settings = run.eval_settings if metric in run.from_eval else (run.config.get("eval") or {})
+    value = settings.get(key) if isinstance(settings, dict) else None
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _iwae_samples(run) -> float | None:
+    """K of the run's IWAE bound."""
+    return _measured_with(run, "test/log_px_iwae", "iwae_samples")
+
+
+def eps_of(group: Group) -> list[float]:
+    """The eps (or eps's) the setting's collapsed fractions were measured at."""
+    found = {_measured_with(run, "collapse/collapsed_fraction", "eps") for run in group.runs}
+    return sorted(float(e) for e in found if e is not None) or [0.01]
 
 
 def _other_cells(group: Group) -> tuple[str, ...]:
@@ -57,13 +69,14 @@ class Row:
     train_elbo: Stat
     test_iwae: Stat
     collapsed: Stat
-    eps: float
+    eps: list[float]  # more than one where the seeds were measured at different eps
 
     def cells(self) -> list[str]:
         return [self.experiment, data_text(self.group), model_text(self.group),
                 policy(self.group).text, self.train_elbo.fmt(show_n=False, decimals=2),
                 self.test_iwae.fmt(show_n=False, decimals=2),
-                f"{self.collapsed.fmt(show_n=False, decimals=2)} (eps={self.eps:g})", str(self.group.n),
+                f"{self.collapsed.fmt(show_n=False, decimals=2)} (eps={' or '.join(f'{e:g}' for e in self.eps)})",
+                str(self.group.n),
                 budget_text(self.group)]
 
     def as_dict(self) -> dict:
@@ -71,7 +84,8 @@ class Row:
                 "model": model_text(self.group), "policy": policy(self.group).text,
                 "policy_kind": policy(self.group).kind, "seeds": self.group.seeds,
                 "train/elbo": self.train_elbo.as_dict(), "test/log_px_iwae": self.test_iwae.as_dict(),
-                "collapse/collapsed_fraction": self.collapsed.as_dict(), "eval.eps": self.eps,
+                "collapse/collapsed_fraction": self.collapsed.as_dict(),
+                "eval.eps": self.eps[0] if len(self.eps) == 1 else self.eps,
                 "budget": budget_text(self.group)}
 
 
@@ -79,5 +93,5 @@ def rows(groups: list[Group]) -> list[Row]:
     """One row per setting: grouped by data and model, then by noise policy and its value."""
     ordered = sorted(groups, key=lambda g: (data_text(g), model_text(g), policy(g).order, g.label))
     return [Row(g, text, g.stat("train/elbo"), g.stat("test/log_px_iwae"), g.stat("collapse/collapsed_fraction"),
-                float(g.get("eval.eps", 0.01)))
+                eps_of(g))
             for g, text in zip(ordered, experiment_texts(ordered))]

@@ -38,12 +38,17 @@ def _project(report: Report) -> str:
     return projects.pop() if len(projects) == 1 else DEFAULT_PROJECT
 
 
-def log_report(report: Report, mode: str, group: str | None = None) -> dict[str, Any]:
-    """Log every figure (``report/fig<N>/<id>``) and table to one W&B run; always finished."""
+def check_mode(mode: str) -> None:
+    """Refuse a mode that cannot log, before the report reads or writes anything."""
     if mode not in WANDB_MODES:
         raise ReportError(f"--wandb {mode}: must be one of {', '.join(WANDB_MODES)}")
     if mode == "online" and not has_wandb_key():
         raise ReportError("--wandb online needs WANDB_API_KEY or `wandb login`; use offline and `wandb sync` later")
+
+
+def log_report(report: Report, mode: str, group: str | None = None) -> dict[str, Any]:
+    """Log every figure (``report/fig<N>/<id>``) and table to one W&B run; always finished."""
+    check_mode(mode)
     import wandb
 
     group = group or default_group(report)
