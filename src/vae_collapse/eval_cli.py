@@ -65,7 +65,8 @@ def _earlier_settings(earlier: dict) -> str:
 
 
 def evaluate_checkpoint(where: str, out: Path | None = None,
-                        overrides: list[str] = ()) -> tuple[dict, dict[str, Path]]:
+                        overrides: list[str] = ()) -> tuple[dict, dict[str, Path], str]:
+    """Measure the checkpoint; its metrics, the files written, and what was measured (for the table's title)."""
     import torch
 
     from vae_collapse.config import ConfigError, build
@@ -123,11 +124,13 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
     settings = {k: v for k, v in OmegaConf.to_container(cfg.eval, resolve=True).items() if k != "_target_"}
     names = sorted(str(p.resolve().relative_to(out.resolve())) for p in files.values()
                    if out.resolve() in p.resolve().parents)
-    write_json_atomic(results, {"checkpoint": str(path.absolute()), "run_key": key, "global_step": step,
+    write_json_atomic(results, {"checkpoint": str(path.resolve()), "run_key": key, "global_step": step,
                                 "overrides": list(overrides), "eval": settings, "files": names,
                                 "metrics": dict(sorted(metrics.items()))})
     remove_stale(out, earlier, list(files.values()))
-    return metrics, {"results": results, **files}
+    planned = cfg.trainer.get("max_steps")
+    short = f", before the run's end at step {planned:,}" if isinstance(planned, int) and 0 <= step < planned else ""
+    return metrics, {"results": results, **files}, f"evaluated at step {step:,}{short}"
 
 
 def _argument_problem(checkpoint: str | None, overrides: list[str]) -> str | None:
@@ -179,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     from vae_collapse.reporting.table import result_table
 
     try:
-        metrics, files = evaluate_checkpoint(args.checkpoint, args.out, args.overrides)
+        metrics, files, what = evaluate_checkpoint(args.checkpoint, args.out, args.overrides)
     except (ConfigError, DataError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
         sys.exit(1)
@@ -187,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{PROG}: error: cannot write {exc.filename or args.out} ({exc.strerror or exc}); give a writable --out",
               file=sys.stderr, flush=True)
         sys.exit(1)
-    print(result_table(metrics, "evaluated", files), flush=True)
+    print(result_table(metrics, what, files), flush=True)
 
 
 if __name__ == "__main__":

@@ -182,8 +182,8 @@ def test_a_measurement_stopped_half_way_leaves_a_folder_the_next_one_takes(train
         raise KeyboardInterrupt
 
     monkeypatch.setattr(measurements, "final_measurements", stopped)
-    with pytest.raises(KeyboardInterrupt):
-        _eval(capsys, str(trained_run), "--out", str(out))
+    code, err = _eval(capsys, str(trained_run), "--out", str(out))
+    assert code == 130 and err.splitlines()[-1] == "vae-collapse-eval: interrupted (Ctrl-C); the files written so far are kept"
     monkeypatch.undo()
     code, err = _eval(capsys, str(trained_run), "--out", str(out))
     assert code == 0 and "(one that was stopped before it ended)" in err, err
@@ -196,3 +196,32 @@ def test_a_runs_checkpoints_folder_stands_for_its_last_checkpoint(trained_run):
     last = trained_run / "checkpoints" / "last.ckpt"
     assert checkpoint_file(trained_run / "checkpoints") == last == checkpoint_file(trained_run)
     assert checkpoint_file(last) == last
+
+
+def test_the_result_says_which_step_it_measured_and_eval_json_names_the_checkpoint_plainly(trained_run, tmp_path,
+                                                                                           capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    roundabout = f"{trained_run}/../{trained_run.name}"
+    main([roundabout, "--out", "e"])
+    assert "Result (evaluated at step 5); " in capsys.readouterr().out  # the run's last step: nothing more said
+    assert json.loads((tmp_path / "e" / "eval.json").read_text())["checkpoint"] == str(
+        trained_run.resolve() / "checkpoints" / "last.ckpt")
+
+
+def test_a_checkpoint_before_the_runs_end_is_said_to_be_one(trained_run, tmp_path, capsys):
+    import shutil
+
+    early = tmp_path / "early"
+    shutil.copytree(trained_run, early)
+    ckpt = early / "checkpoints" / "last.ckpt"
+    import torch
+
+    state = torch.load(ckpt, weights_only=False)
+    state["global_step"] = 3  # as if stopped at step 3 of 5
+    torch.save(state, ckpt)
+    try:
+        main([str(early), "--out", str(tmp_path / "e")])
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    out = capsys.readouterr().out
+    assert "Result (evaluated at step 3, before the run's end at step 5)" in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,7 +122,8 @@ def build_report(
     drawn = {f.number for f in figures} | ({TABLE1} if rows else set())
     not_drawn = {number: need for number, need in NEEDS.items() if number not in drawn}
     # Absolute: REPORT.md and report.json are read from out_dir, not from where the command ran.
-    report = Report(out_dir, [Path(p).absolute() for p in paths], runs, groups, figures, rows, not_drawn)
+    sources = list(dict.fromkeys(Path(os.path.abspath(p)) for p in paths))  # sweep and ./sweep/ are one
+    report = Report(out_dir, sources, runs, groups, figures, rows, not_drawn)
     output.write_table_csv(report)
     markdown.write(report)
     output.write_json(report)

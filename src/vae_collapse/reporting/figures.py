@@ -273,7 +273,8 @@ def spectrum_figure(
         raise ValueError(f"sigma2={sigma2} must be > 0 and finite (it is drawn on a log axis)")
     prepared = {label: np.sort(_to_numpy(v).astype(np.float64, copy=False).ravel())[::-1] for label, v in spectra.items()}
     above = {label: int((v > sigma2).sum()) for label, v in prepared.items()}
-    shown = max(40, int(1.5 * max(above.values())) + 5)
+    longest = max(v.size for v in prepared.values())  # 20 eigenvalues are not drawn on 40 places
+    shown = min(longest, max(40, int(1.5 * max(above.values())) + 5))
     fig = Figure(figsize=(6.4, 4.2), dpi=DPI, layout="constrained")
     ax = fig.add_subplot()
     for (label, values), marker in zip(prepared.items(), "os^vD"):
