@@ -82,6 +82,8 @@ def test_figure1_alone_from_a_data_set_on_the_command_line(tmp_path):
     assert fig1["eigenvalues"][0] == pytest.approx(8.1, rel=0.15)
     assert fig1["eigenvalues"][1] == pytest.approx(4.1, rel=0.15)
     assert [p["regime"] for p in fig1["panels"]] == ["saddle", "partly stable", "stable"]
+    # named as the runs' figures name data (no class suffix), with no parentheses inside the title's own
+    assert fig1["source"] == "SyntheticPPCA, 2000 train; --spectrum-from dataset=synthetic_ppca"
 
 
 def test_two_real_runs_then_the_report_with_offline_wandb(run_cli, tmp_path):

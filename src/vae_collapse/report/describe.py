@@ -120,7 +120,8 @@ def _folder_text(path: Any) -> str:
     return str(Path(*parts[-2:])) if parts else str(path)
 
 
-def data_text(group: Group) -> str:
+def data_words(group: Group) -> tuple[str, list[str]]:
+    """The data set's name and its details ("1000 train", the user's folder)."""
     name = _data_name(group)
     if group.get("dataset.image_size"):
         name += f" {group.get('dataset.image_size')}x{group.get('dataset.image_size')}"
@@ -128,6 +129,11 @@ def data_text(group: Group) -> str:
     details = [f"{subset} train" if subset else "all train"]
     if group.get("dataset.root"):  # a user's folder: two of them must not read alike
         details.append(f"from {_folder_text(group.get('dataset.root'))}/")
+    return name, details
+
+
+def data_text(group: Group) -> str:
+    name, details = data_words(group)
     return f"{name} ({', '.join(details)})"
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from vae_collapse.report import curves
 from vae_collapse.report.aggregate import Group
-from vae_collapse.report.describe import data_text
+from vae_collapse.report.describe import data_words
 from vae_collapse.report.errors import ReportError
 
 
@@ -76,8 +76,10 @@ def from_overrides(overrides: list[str]) -> SpectrumSource:
     datamodule.setup("fit")
     x = datamodule.train_data
     eigvals = covariance_eigenvalues(x.reshape(x.shape[0], -1)).numpy()
+    # Named as the runs' figures name data sets (describe.data_words), and no parentheses: titles add their own.
     name = cfg.dataset.get("name") or str(cfg.dataset.get("_target_", "data")).rsplit(".", 1)[-1]
-    return SpectrumSource(eigvals, f"{name}, {x.shape[0]} training examples ({' '.join(overrides)})")
+    name = name.replace("DataModule", "").replace("Folder", "")
+    return SpectrumSource(eigvals, f"{name}, {x.shape[0]} train; --spectrum-from {' '.join(overrides)}")
 
 
 def resolve(spectrum_from: list[str] | None) -> SpectrumSource | None:
@@ -100,5 +102,7 @@ def from_groups(groups: list[Group]) -> SpectrumSource | None:
         for run in group.runs:
             eigvals = curves.data_spectrum(run.run_dir)
             if eigvals is not None:
-                return SpectrumSource(eigvals, f"{data_text(group)}, saved by run {run.run_dir.parent.name}/{run.run_dir.name}")
+                name, details = data_words(group)
+                return SpectrumSource(eigvals, ", ".join([name, *details, f"saved by run {run.run_dir.parent.name}/"
+                                                          f"{run.run_dir.name}"]))
     return None
