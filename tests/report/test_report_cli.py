@@ -343,3 +343,13 @@ def test_an_empty_out_and_an_infinite_sigma2_are_refused(tmp_path, args):
     line = result.stderr.strip().splitlines()[-1]
     assert ("argument --out: empty" in line) if args[0] == "--out=" else ("need three finite values > 0" in line)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+
+
+def test_an_out_folder_holding_runs_is_refused_and_left_as_it_was(tmp_path):
+    run = _linear_run(tmp_path / "multirun" / "x" / "noise.sigma2=1")
+    before = sorted(p.name for p in (tmp_path / "multirun").rglob("*"))
+    result = run_report(tmp_path, "multirun", "--out", "multirun", "--wandb", "disabled")
+    assert result.returncode == 1
+    assert one_error_line(result).endswith(f"--out multirun: holds runs (multirun/x/{run.name}); the report's files "
+                                           "would land among them; give a folder of its own, e.g. multirun/report")
+    assert sorted(p.name for p in (tmp_path / "multirun").rglob("*")) == before

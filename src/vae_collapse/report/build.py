@@ -65,6 +65,15 @@ class Report:
         return self.out_dir / "report.json"
 
 
+def _a_run_below(folder: Path, depth: int = 3) -> Path | None:
+    """A run folder at most ``depth`` levels below ``folder`` (multirun/<name>/<time>/<job> is 3), or None."""
+    for level in range(1, depth + 1):
+        for candidate in sorted(folder.glob("/".join(["*"] * level))):
+            if candidate.is_dir() and is_run_dir(candidate):
+                return candidate
+    return None
+
+
 def build_report(
     paths: list[Path],
     out_dir: Path,
@@ -83,6 +92,10 @@ def build_report(
     if is_run_dir(out_dir):
         raise ReportError(f"--out {out_dir}: is a run folder; the report would leave that run out and write among "
                           "its files; give another folder")
+    inside = _a_run_below(out_dir)
+    if inside is not None:
+        raise ReportError(f"--out {out_dir}: holds runs ({inside}); the report's files would land among them; "
+                          f"give a folder of its own, e.g. {out_dir / 'report'}")
     output.check_out_dir(out_dir)
     # Read before anything is written, so a bad PATH leaves no half-made report folder.
     runs = set_aside_repeats(load_runs([Path(p) for p in paths], exclude=out_dir))
