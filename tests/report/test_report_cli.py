@@ -353,3 +353,7 @@ def test_an_out_folder_holding_runs_is_refused_and_left_as_it_was(tmp_path):
     assert one_error_line(result).endswith(f"--out multirun: holds runs (multirun/x/{run.name}); the report's files "
                                            "would land among them; give a folder of its own, e.g. multirun/report")
     assert sorted(p.name for p in (tmp_path / "multirun").rglob("*")) == before
+    (tmp_path / "notes.txt").write_text("mine")
+    result = run_report(tmp_path, "multirun", "--out", "notes.txt", "--wandb", "disabled")
+    assert one_error_line(result).endswith("--out notes.txt: is a file; give a folder")
+    assert (tmp_path / "notes.txt").read_text() == "mine"

@@ -89,6 +89,8 @@ def build_report(
     if wandb_mode != "disabled":
         wandb_out.check_mode(wandb_mode)
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ReportError(f"--out {out_dir}: is a file; give a folder")
     if is_run_dir(out_dir):
         raise ReportError(f"--out {out_dir}: is a run folder; the report would leave that run out and write among "
                           "its files; give another folder")
