@@ -70,6 +70,7 @@ def _training_figure(fam: list[Group], out_dir: Path, stem: str, setting: str) -
         gap = group_optimum - mean
         positive = gap > 0
         ax_gap.plot(steps[positive], gap[positive], color=colour, linestyle=line, linewidth=1.4,
+                    marker="o" if positive.sum() <= 2 else None, markersize=4,  # a short run's one logged point
                     label=f"{kind} ELBO")
         final_gap = group_optimum - final.mean
         if final_gap > 0:
