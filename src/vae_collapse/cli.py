@@ -595,7 +595,8 @@ def _report_stopped_sweep() -> None:
         print(sweep_report.describe(sweep_report.collect(sweep_report.CURRENT_DIR), stopped=True),
               file=sys.stderr, flush=True)
     elif not _run_started:  # a run that had started said so itself
-        print(f"vae-collapse: interrupted ({interrupts.received() or 'Ctrl-C'}) before the run started",
+        what = "sweep" if {"-m", "--multirun"} & set(sys.argv[1:]) else "run"
+        print(f"vae-collapse: interrupted ({interrupts.received() or 'Ctrl-C'}) before the {what} started",
               file=sys.stderr, flush=True)
 
 

@@ -18,6 +18,7 @@ measurement it replaces. Which folders it may write to: vae_collapse.training.ev
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -124,12 +125,14 @@ def evaluate_checkpoint(where: str, out: Path | None = None,
     settings = {k: v for k, v in OmegaConf.to_container(cfg.eval, resolve=True).items() if k != "_target_"}
     names = sorted(str(p.resolve().relative_to(out.resolve())) for p in files.values()
                    if out.resolve() in p.resolve().parents)
-    write_json_atomic(results, {"checkpoint": str(path.resolve()), "run_key": key, "global_step": step,
+    write_json_atomic(results, {"checkpoint": os.path.abspath(path), "run_key": key, "global_step": step,
                                 "overrides": list(overrides), "eval": settings, "files": names,
                                 "metrics": dict(sorted(metrics.items()))})
     remove_stale(out, earlier, list(files.values()))
     planned = cfg.trainer.get("max_steps")
-    short = f", before the run's end at step {planned:,}" if isinstance(planned, int) and 0 <= step < planned else ""
+    stepped = cfg.model.get("fit", "gradient") != "closed_form"  # a closed-form fit is done at step 0
+    short = (f", before the run's end at step {planned:,}" if stepped and isinstance(planned, int) and 0 <= step < planned
+             else "")
     return metrics, {"results": results, **files}, f"evaluated at step {step:,}{short}"
 
 

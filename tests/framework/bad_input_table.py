@@ -55,7 +55,7 @@ ROWS: tuple[BadInput, ...] = (
     BadInput("sigma2-negative", "out of range", ("noise=fixed", "noise.sigma2=-1"), "noise.sigma2=-1 must be > 0"),
     BadInput("sigma2-infinite", "out of range", ("noise=fixed", "noise.sigma2=inf"), "noise.sigma2=inf must be > 0 and finite"),
     BadInput("sigma2-below-float32", "out of range", ("noise=fixed", "noise.sigma2=1e-50"),
-             "noise.sigma2=1e-50 must be between 1.2e-38 and 3.4e+38 (training computes sigma^2 in float32)"),
+             "noise.sigma2=1e-50 must be between 1.2e-38 and 3.4e+38 (float32, in which training computes by default, holds no other)"),
     BadInput("anneal-start-infinite", "out of range", ("noise=anneal", "noise.start=inf"),
              "noise.start=inf must be > min_sigma2=1e-06 and finite"),
     BadInput("eps-high-infinite", "out of range", ("eval.eps_high=inf",), "eval.eps_high=inf must be finite"),

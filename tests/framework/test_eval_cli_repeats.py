@@ -205,7 +205,7 @@ def test_the_result_says_which_step_it_measured_and_eval_json_names_the_checkpoi
     main([roundabout, "--out", "e"])
     assert "Result (evaluated at step 5); " in capsys.readouterr().out  # the run's last step: nothing more said
     assert json.loads((tmp_path / "e" / "eval.json").read_text())["checkpoint"] == str(
-        trained_run.resolve() / "checkpoints" / "last.ckpt")
+        trained_run.absolute() / "checkpoints" / "last.ckpt")
 
 
 def test_a_checkpoint_before_the_runs_end_is_said_to_be_one(trained_run, tmp_path, capsys):
@@ -225,3 +225,9 @@ def test_a_checkpoint_before_the_runs_end_is_said_to_be_one(trained_run, tmp_pat
         assert exc.code in (0, None)
     out = capsys.readouterr().out
     assert "Result (evaluated at step 3, before the run's end at step 5)" in out
+
+
+def test_a_closed_form_fit_is_not_said_to_be_measured_before_its_end(tmp_path, capsys):
+    run = _train(tmp_path, tmp_path / "ppca", "model=ppca")  # done at step 0, with trainer.max_steps=5
+    main([str(run), "--out", str(tmp_path / "e")])
+    assert "Result (evaluated at step 0); " in capsys.readouterr().out

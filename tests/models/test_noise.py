@@ -128,7 +128,6 @@ def test_kl_annealing_beta_boundaries_and_base_sigma2():
         lambda: KLAnnealing(FixedNoise(1.0), warmup_steps=-1),
         lambda: KLAnnealing(FixedNoise(1.0), start=2.0),
         lambda: OptimalNoise(min_sigma2=-1.0),
-        lambda: OptimalNoise(min_sigma2=1.0, init=0.5),
         lambda: AnnealedNoise(start=1e39),
     ],
 )
@@ -166,6 +165,10 @@ def test_a_run_that_stops_mid_schedule_is_measured_where_it_stopped():
     assert warm.unfinished_schedule(101) is None
     assert KLAnnealing(FixedNoise(0.3), warmup_steps=100, start=1.0).unfinished_schedule(5) is None
     assert FixedNoise(0.3).unfinished_schedule(1) is None
+
+
+def test_optimal_noise_reports_an_init_below_its_floor_at_the_floor():
+    assert float(OptimalNoise(min_sigma2=2.0, init=1.0).sigma2()) == 2.0  # not refused: init is only reported
 
 
 def test_optimal_noise_evaluates_with_its_last_training_value():

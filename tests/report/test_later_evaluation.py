@@ -83,3 +83,13 @@ def test_table1_names_the_eps_of_a_collapsed_fraction_measured_later(tmp_path):
     _evaluate(run_dir, {"collapse/collapsed_fraction": 1.0}, overrides=["eval.eps=50"], settings={"eps": 50})
     (row,) = build_report([tmp_path / "sweep"], tmp_path / "out").table
     assert row.cells()[6] == "1.00 (eps=50)" and row.as_dict()["eval.eps"] == 50
+
+
+def test_an_older_eval_json_without_its_settings_gives_the_eps_of_its_overrides(tmp_path):
+    run_dir = _run(tmp_path)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    del summary["metrics"]["collapse/collapsed_fraction"]
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    _evaluate(run_dir, {"collapse/collapsed_fraction": 1.0}, overrides=["eval.eps=50"])  # no "eval" settings
+    (row,) = build_report([tmp_path / "sweep"], tmp_path / "out").table
+    assert row.eps == [50.0]

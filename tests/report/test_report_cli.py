@@ -276,8 +276,28 @@ def test_spectrum_overrides_that_do_not_choose_the_data_are_refused(tmp_path):
     result = run_report(tmp_path, "--spectrum-from", "dataset=synthetic_ppca", "model.latent_dim=3", "--out", "f",
                         "--wandb", "disabled")
     assert result.returncode == 1
-    assert one_error_line(result).endswith("--spectrum-from model.latent_dim=3: only dataset=..., dataset.*, paths.* "
-                                           "and seed choose the data")
+    assert one_error_line(result).startswith("vae-collapse-report: error: --spectrum-from model.latent_dim=3: does "
+                                             "not change the data (dataset.*, paths.*, seed)")
+    assert not (tmp_path / "f").exists()
+
+
+def test_a_preset_that_sets_the_data_is_a_spectrum_source_and_a_key_beside_it_is_not():
+    from vae_collapse.report.errors import ReportError
+    from vae_collapse.report.spectrum_source import from_overrides
+
+    # refused before any data is read; the preset (it sets dataset.subset=1000) is not named
+    with pytest.raises(ReportError, match=r"^--spectrum-from model.latent_dim=3: does not change the data"):
+        from_overrides(["experiment=linear_mnist_1k", "model.latent_dim=3"])
+
+
+@pytest.mark.parametrize("args, says", [
+    (("sw/noise.sigma2=2",), "--spectrum-from sw/noise.sigma2=2: no such file or folder"),
+    (("dataset=synthetic_ppca", "sw/noise.sigma2=1"),
+     "(no such file or folder): expected Hydra overrides such as dataset=mnist"),
+])
+def test_a_sweep_job_folder_that_is_not_there_is_named_as_a_path(tmp_path, args, says):
+    result = run_report(tmp_path, "--spectrum-from", *args, "--out", "f", "--wandb", "disabled")
+    assert result.returncode == 1 and says in one_error_line(result)
 
 
 @pytest.mark.parametrize("damage, warning", [
@@ -287,6 +307,8 @@ def test_spectrum_overrides_that_do_not_choose_the_data_are_refused(tmp_path):
      "data_spectrum.csv: 2 eigenvalues, fewer than the 4 decoder columns (cut short?); figure 5 draws only these"),
     (lambda run: (run / "collapse_curve.csv").write_text("x,y\n"),
      "collapse_curve.csv: no column 'eps', 'collapsed_fraction or fraction_collapsed'"),
+    (lambda run: (run / "collapse_curve.csv").write_text("eps,collapsed_fraction\n0.01,abc\n0.1,abc\n"),
+     "collapse_curve.csv: values that are not numbers; the figures drawn from it leave this run out"),
     (lambda run: (run / "csv" / "metrics.csv").write_bytes(b"garbage\x00\x01,,\n\"unterminated\n"),
      "csv/metrics.csv: no column 'step'; the run's training curves are not drawn"),
 ])

@@ -187,7 +187,8 @@ def test_a_signal_held_while_the_step_failed_still_stops_the_sweep(handlers):
     assert (stopped.value.reason, stopped.value.exit_code) == ("SIGTERM", 143)
 
 
-def test_a_signal_while_the_command_reads_its_arguments_is_one_line(handlers, monkeypatch, capfd):
+@pytest.mark.parametrize("sweep", [False, True])
+def test_a_signal_while_the_command_reads_its_arguments_is_one_line(handlers, monkeypatch, capfd, sweep):
     from vae_collapse import cli
 
     def slow_read(args):  # resume= opens a checkpoint before Hydra starts: torch's import takes seconds
@@ -195,8 +196,9 @@ def test_a_signal_while_the_command_reads_its_arguments_is_one_line(handlers, mo
         return args
 
     monkeypatch.setattr(cli, "_resume_arguments", slow_read)
-    monkeypatch.setattr(cli.sys, "argv", ["vae-collapse", "resume=/somewhere"])
+    monkeypatch.setattr(cli.sys, "argv", ["vae-collapse", *(["-m"] if sweep else []), "resume=/somewhere"])
     with pytest.raises(SystemExit) as stopped:
         cli.main()
     assert stopped.value.code == 143
-    assert capfd.readouterr().err.strip() == "vae-collapse: interrupted (SIGTERM) before the run started"
+    what = "sweep" if sweep else "run"
+    assert capfd.readouterr().err.strip() == f"vae-collapse: interrupted (SIGTERM) before the {what} started"

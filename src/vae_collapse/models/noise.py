@@ -102,7 +102,7 @@ def _check_variance(name: str, value: float, above: float = 0.0, floor_name: str
     f32 = torch.finfo(torch.float32)
     if not f32.tiny <= value <= f32.max:  # 1e-50 would be 0 in training, 1e39 inf
         raise ValueError(f"{name}={value} must be between {f32.tiny:.2g} and {f32.max:.2g} "
-                         "(training computes sigma^2 in float32)")
+                         "(float32, in which training computes by default, holds no other)")
 
 
 def _check_floor(min_sigma2: float) -> None:
@@ -190,10 +190,9 @@ class OptimalNoise(ObservationNoise):
         super().__init__()
         _check_floor(min_sigma2)
         _check_variance("init", init)
-        if init < min_sigma2:  # the first step's value would lie below what every later step can reach
-            raise ValueError(f"init={init} must be >= min_sigma2={min_sigma2}")
         self.min_sigma2 = float(min_sigma2)
-        self.register_buffer("_last", torch.tensor(float(init)))
+        # Only what is reported before the first step; every fitted value is at least the floor.
+        self.register_buffer("_last", torch.tensor(max(float(init), self.min_sigma2)))
 
     def sigma2(self, step: int = 0) -> torch.Tensor:
         return self._last

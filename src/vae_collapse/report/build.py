@@ -65,8 +65,12 @@ class Report:
         return self.out_dir / "report.json"
 
 
-def _a_run_below(folder: Path, depth: int = 3) -> Path | None:
-    """A run folder at most ``depth`` levels below ``folder`` (multirun/<name>/<time>/<job> is 3), or None."""
+def _a_run_below(folder: Path, depth: int = 2) -> Path | None:
+    """A run folder at most ``depth`` levels below ``folder``, or None: a sweep's jobs in it, or its sweeps'.
+
+    Not deeper: a project folder holds outputs/<name>/<time> three levels down, and a report
+    written there does not land among the runs.
+    """
     for level in range(1, depth + 1):
         for candidate in sorted(folder.glob("/".join(["*"] * level))):
             if candidate.is_dir() and is_run_dir(candidate):

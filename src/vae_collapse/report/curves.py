@@ -127,7 +127,7 @@ def collapse_curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     # Runs written before the column took the metric's name call it fraction_collapsed.
     column = next((c for c in ("collapsed_fraction", "fraction_collapsed") if c in table), None)
-    if column is None:
+    if column is None or not (np.isfinite(table["eps"]).all() and np.isfinite(table[column]).all()):
         return None
     order = np.argsort(table["eps"])
     return table["eps"][order], table[column][order]
@@ -151,6 +151,8 @@ def trajectory(run_dir: Path) -> dict[str, np.ndarray] | None:
     """collapse_trajectory.csv: step, beta, sigma2, active_dims and kl (steps x latent dims)."""
     table = read_columns(run_dir / "collapse_trajectory.csv")
     if table is None or "step" not in table or "active_dims" not in table:
+        return None
+    if not (np.isfinite(table["step"]).all() and np.isfinite(table["active_dims"]).all()):
         return None
     kl_cols = sorted((c for c in table if c.startswith("kl_dim_")), key=lambda c: int(c.rsplit("_", 1)[1]))
     out = {name: table[name] for name in ("step", "beta", "sigma2", "active_dims") if name in table}

@@ -32,43 +32,68 @@ def from_csv(path: Path) -> SpectrumSource:
     return SpectrumSource(eigvals, f"{csv_path}")
 
 
-# The config keys that decide which examples a data set holds (the seed draws subsets).
-DATA_ROOTS = ("dataset", "paths", "seed")
+DATA_ROOTS = ("dataset", "paths", "seed")  # _data_part's keys
 
 
 def _root_key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~").split(".", 1)[0].split("@", 1)[0]
 
 
-def from_overrides(overrides: list[str]) -> SpectrumSource:
-    """Compose conf/ with these overrides (e.g. ``dataset=mnist dataset.subset=1000``) and
-    compute the training split's covariance spectrum, as a run on that data would."""
+def _looks_like_path(item: str) -> bool:
+    """A path, not an override: no '=', or one that exists (a sweep's job folder, noise.sigma2=1/),
+    or a '/' or leading '.' or '~' before its '=' (no config key has them)."""
+    key = item.split("=", 1)[0]
+    return "=" not in item or Path(item).exists() or "/" in key or key.startswith((".", "~/"))
+
+
+def _compose(overrides: list[str]):
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
-    from omegaconf import OmegaConf
 
     from vae_collapse.cli import _config_dir
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=_config_dir(), version_base="1.3"):
+            return compose(config_name="config", overrides=list(overrides))
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def _data_part(cfg) -> dict:
+    """What decides which examples the data set holds (the seed draws subsets)."""
+    from omegaconf import OmegaConf
+
+    return {key: OmegaConf.to_container(cfg, resolve=False).get(key) for key in DATA_ROOTS}
+
+
+def from_overrides(overrides: list[str]) -> SpectrumSource:
+    """Compose conf/ with these overrides (e.g. ``dataset=mnist dataset.subset=1000``, or
+    ``experiment=linear_mnist_1k``) and compute the training split's covariance spectrum, as a
+    run on that data would."""
+    from omegaconf import OmegaConf
+
     from vae_collapse.config import build
     from vae_collapse.config.batch_size import resolve_batch_size
     from vae_collapse.maths.moments import covariance_eigenvalues
 
-    bad = [o for o in overrides if "=" not in o]
-    if bad:
+    paths = [o for o in overrides if _looks_like_path(o)]
+    if paths:
         # --spectrum-from takes every word after it: run folders named after it land here
         folders = " (run folders go before --spectrum-from: PATH ... --spectrum-from ...)" \
-            if any(Path(o).is_dir() for o in bad) else ""
-        raise ReportError(f"--spectrum-from {' '.join(bad)}: expected Hydra overrides such as dataset=mnist "
+            if any(Path(o).is_dir() or "=" in o for o in paths) else ""
+        missing = " (no such file or folder)" if any("=" in o and not Path(o).exists() for o in paths) else ""
+        raise ReportError(f"--spectrum-from {' '.join(paths)}{missing}: expected Hydra overrides such as dataset=mnist "
                           f"dataset.subset=1000, or the path of a data_spectrum.csv{folders}")
-    elsewhere = [o for o in overrides if _root_key(o) not in DATA_ROOTS]
-    if elsewhere:  # they would not change the spectrum, only the caption
-        raise ReportError(f"--spectrum-from {' '.join(elsewhere)}: only dataset=..., dataset.*, paths.* and seed "
-                          "choose the data")
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=_config_dir(), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=list(overrides))
-    finally:
-        GlobalHydra.instance().clear()
+    cfg = _compose(overrides)
+    # An override of another key (model.latent_dim=3) that leaves the data as it is would change
+    # only the caption: a mistake. A preset (experiment=...) or budget that sets the data is taken.
+    data = _data_part(cfg)
+    idle = [o for i, o in enumerate(overrides) if _root_key(o) not in DATA_ROOTS
+            and _data_part(_compose(overrides[:i] + overrides[i + 1:])) == data]
+    if idle:
+        raise ReportError(f"--spectrum-from {' '.join(idle)}: does not change the data (dataset.*, paths.*, seed); "
+                          "give overrides that choose it, e.g. dataset=mnist dataset.subset=1000 or an experiment=")
     resolve_batch_size(cfg)  # only the data is read: any batch size gives the same spectrum
     OmegaConf.resolve(cfg.dataset)
     datamodule = build(cfg.dataset, "dataset")
@@ -85,12 +110,11 @@ def from_overrides(overrides: list[str]) -> SpectrumSource:
 def resolve(spectrum_from: list[str] | None) -> SpectrumSource | None:
     if not spectrum_from:
         return None
-    # A sweep's job folders have '=' in their names (noise.sigma2=1): a path that exists is a path.
-    if len(spectrum_from) == 1 and ("=" not in spectrum_from[0] or Path(spectrum_from[0]).exists()):
+    if len(spectrum_from) == 1 and _looks_like_path(spectrum_from[0]):
         path = Path(spectrum_from[0])
         if not path.exists():
-            raise ReportError(f"--spectrum-from {path}: no such file; give a data_spectrum.csv or overrides "
-                              "such as dataset=mnist")
+            raise ReportError(f"--spectrum-from {path}: no such file or folder; give a data_spectrum.csv, the run "
+                              "folder holding one, or overrides such as dataset=mnist")
         return from_csv(path)
     return from_overrides(spectrum_from)
 

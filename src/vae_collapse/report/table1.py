@@ -29,6 +29,12 @@ def _measured_with(run, metric: str, key: str) -> float | None:
     from it, else the run's own."""
     settings = run.eval_settings if metric in run.from_eval else (run.config.get("eval") or {})
     value = settings.get(key) if isinstance(settings, dict) else None
+    if value is None and metric in run.from_eval:  # an eval.json from before it kept its settings
+        given = [o.split("=", 1)[1] for o in run.eval_overrides if o.startswith(f"eval.{key}=")]
+        try:
+            value = float(given[-1]) if given else (run.config.get("eval") or {}).get(key)
+        except ValueError:
+            value = None
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,8 @@ def mark_measuring(out: Path, checkpoint: Path, key: str, earlier: dict[str, Any
     from vae_collapse.reporting.summary import write_json_atomic
 
     files = earlier.get("files") if earlier and isinstance(earlier.get("files"), list) else []
-    write_json_atomic(out / RESULTS, {"checkpoint": str(checkpoint.absolute()), "run_key": key, "status": "measuring",
+    # abspath: no "..", and a run reached through a link keeps the path it was given
+    write_json_atomic(out / RESULTS, {"checkpoint": os.path.abspath(checkpoint), "run_key": key, "status": "measuring",
                                       "files": files, "metrics": {}})
 
 
